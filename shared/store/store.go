@@ -1,0 +1,218 @@
+// Package store keeps the bundle's data in Firestore: the single-use OAuth
+// states and the connected Threads accounts, whose access tokens it seals
+// with the token keyring before they are written.
+//
+// Data model (see the README):
+//
+//	oauthStates/{state}                                  uid, provider, returnTo, createdAt, expiresAt
+//	users/{uid}/integrations/threads/accounts/{accountId} a connected account
+//
+// The design's users/{uid}/integrations/threads/{accountId} names a
+// collection (Firestore paths alternate collection/document), so accounts
+// live one level down, under the document's "accounts" collection.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"threadsfunctions.dev/shared/tokencrypt"
+)
+
+// Provider is the value of OAuthState.Provider for Threads.
+const Provider = "threads"
+
+// Account statuses.
+const (
+	StatusActive = "active"
+)
+
+// Errors callers branch on.
+var (
+	// ErrStateInvalid: the state is unknown, already used or expired.
+	ErrStateInvalid = errors.New("oauth state is unknown, used or expired")
+	// ErrStateExists: CreateState found the id taken (a random-source failure).
+	ErrStateExists = errors.New("oauth state already exists")
+	// ErrNotFound: no such document.
+	ErrNotFound = errors.New("not found")
+	// ErrNoKeyring: the store was built without a keyring but asked to seal or open a token.
+	ErrNoKeyring = errors.New("store has no token keyring")
+)
+
+// NewFirestore builds a Firestore client for projectID. With
+// FIRESTORE_EMULATOR_HOST set (emulatorHost non-empty) it talks to the
+// emulator without credentials and without looking for a metadata server.
+func NewFirestore(ctx context.Context, projectID, emulatorHost string, opts ...option.ClientOption) (*firestore.Client, error) {
+	if emulatorHost != "" {
+		opts = append(opts, option.WithoutAuthentication())
+	}
+	c, err := firestore.NewClient(ctx, projectID, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("firestore client: %w", err)
+	}
+	return c, nil
+}
+
+// Store reads and writes the bundle's documents.
+type Store struct {
+	fs      *firestore.Client
+	keyring *tokencrypt.Keyring
+}
+
+// New returns a Store over fs. keyring may be nil for functions that never
+// touch tokens (thAuthStart).
+func New(fs *firestore.Client, keyring *tokencrypt.Keyring) *Store {
+	return &Store{fs: fs, keyring: keyring}
+}
+
+// OAuthState is a pending authorization, stored at oauthStates/{state}.
+type OAuthState struct {
+	UID       string    `firestore:"uid"`
+	Provider  string    `firestore:"provider"`
+	ReturnTo  string    `firestore:"returnTo"`
+	CreatedAt time.Time `firestore:"createdAt"`
+	ExpiresAt time.Time `firestore:"expiresAt"`
+}
+
+func (s *Store) stateDoc(id string) *firestore.DocumentRef {
+	return s.fs.Collection("oauthStates").Doc(id)
+}
+
+// CreateState stores a new state; it fails with ErrStateExists rather than
+// overwrite one.
+func (s *Store) CreateState(ctx context.Context, id string, st OAuthState) error {
+	if _, err := s.stateDoc(id).Create(ctx, st); err != nil {
+		if status.Code(err) == codes.AlreadyExists {
+			return ErrStateExists
+		}
+		return fmt.Errorf("create oauth state: %w", err)
+	}
+	return nil
+}
+
+// ConsumeState reads and deletes a state in one transaction: of any number
+// of concurrent calls with the same id, exactly one gets the state and the
+// others get ErrStateInvalid. An expired state is deleted and refused
+// (Firestore's TTL deletion can lag by a day, so expiry is checked here).
+func (s *Store) ConsumeState(ctx context.Context, id string, now time.Time) (*OAuthState, error) {
+	if id == "" || len(id) > 256 {
+		return nil, ErrStateInvalid
+	}
+	ref := s.stateDoc(id)
+	var st OAuthState
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return ErrStateInvalid
+		}
+		if err != nil {
+			return err
+		}
+		if err := snap.DataTo(&st); err != nil {
+			return fmt.Errorf("decode oauth state: %w", err)
+		}
+		return tx.Delete(ref, firestore.Exists)
+	})
+	switch {
+	case errors.Is(err, ErrStateInvalid):
+		return nil, ErrStateInvalid
+	case err != nil:
+		return nil, fmt.Errorf("consume oauth state: %w", err)
+	case !now.Before(st.ExpiresAt) || st.Provider != Provider:
+		return nil, ErrStateInvalid
+	}
+	return &st, nil
+}
+
+// Profile is the public profile of a connected account.
+type Profile struct {
+	PlatformID  string `firestore:"platformId"`
+	DisplayName string `firestore:"displayName"`
+	Username    string `firestore:"username"`
+	AvatarURL   string `firestore:"avatarUrl"`
+	AccountType string `firestore:"accountType"`
+}
+
+// Extra holds provider-specific identifiers.
+type Extra struct {
+	ThreadsUserID string `firestore:"threadsUserId"`
+}
+
+// Account is a connected Threads account, stored at AccountPath(uid, id).
+// AccessToken holds the sealed token, never the plaintext.
+type Account struct {
+	AccountID        string    `firestore:"accountId"`
+	AccessToken      string    `firestore:"accessToken"`
+	AccessTokenKeyID string    `firestore:"accessTokenKeyId"`
+	TokenType        string    `firestore:"tokenType"`
+	ExpiresIn        int64     `firestore:"expiresIn"`
+	ExpiresAt        time.Time `firestore:"expiresAt"`
+	UpdatedAt        time.Time `firestore:"updatedAt"`
+	Profile          Profile   `firestore:"profile"`
+	Extra            Extra     `firestore:"extra"`
+	Status           string    `firestore:"status"`
+}
+
+// AccountPath is the document path of a user's account.
+func AccountPath(uid, accountID string) string {
+	return "users/" + uid + "/integrations/threads/accounts/" + accountID
+}
+
+func (s *Store) accountDoc(uid, accountID string) *firestore.DocumentRef {
+	return s.fs.Doc(AccountPath(uid, accountID))
+}
+
+// SaveAccount seals plaintextToken into a.AccessToken (bound to the
+// document's path, so a ciphertext copied to another document does not
+// open) and writes the account, replacing a previous connection of the same
+// account in place.
+func (s *Store) SaveAccount(ctx context.Context, uid string, a Account, plaintextToken string) error {
+	if s.keyring == nil {
+		return ErrNoKeyring
+	}
+	path := AccountPath(uid, a.AccountID)
+	sealed, keyID, err := s.keyring.Seal([]byte(plaintextToken), []byte(path))
+	if err != nil {
+		return fmt.Errorf("seal access token: %w", err)
+	}
+	a.AccessToken, a.AccessTokenKeyID = sealed, keyID
+	if _, err := s.accountDoc(uid, a.AccountID).Set(ctx, a); err != nil {
+		return fmt.Errorf("save account: %w", err)
+	}
+	return nil
+}
+
+// GetAccount reads an account; ErrNotFound when there is none.
+func (s *Store) GetAccount(ctx context.Context, uid, accountID string) (*Account, error) {
+	snap, err := s.accountDoc(uid, accountID).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get account: %w", err)
+	}
+	var a Account
+	if err := snap.DataTo(&a); err != nil {
+		return nil, fmt.Errorf("decode account: %w", err)
+	}
+	return &a, nil
+}
+
+// OpenToken returns the plaintext access token of an account read with GetAccount.
+func (s *Store) OpenToken(uid string, a *Account) (string, error) {
+	if s.keyring == nil {
+		return "", ErrNoKeyring
+	}
+	pt, err := s.keyring.Open(a.AccessToken, a.AccessTokenKeyID, []byte(AccountPath(uid, a.AccountID)))
+	if err != nil {
+		return "", fmt.Errorf("open access token: %w", err)
+	}
+	return string(pt), nil
+}

@@ -1,0 +1,184 @@
+package store_test
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/testenv"
+	"threadsfunctions.dev/shared/tokencrypt"
+)
+
+func newKeyring(t *testing.T, id string) *tokencrypt.Keyring {
+	t.Helper()
+	text, err := tokencrypt.GenerateKeyText(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := tokencrypt.ParseKeyring(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func newStore(t *testing.T) (*store.Store, testenv.Env) {
+	env := testenv.Require(t)
+	return store.New(env.Firestore(t), newKeyring(t, "k1")), env
+}
+
+func TestStateConsumedOnce(t *testing.T) {
+	s, env := newStore(t)
+	ctx := t.Context()
+	now := time.Now()
+	id := "state-" + testenv.RandomID(t)
+	want := store.OAuthState{UID: "u1", Provider: store.Provider, ReturnTo: "https://app.example.com/x",
+		CreatedAt: now.UTC().Truncate(time.Microsecond), ExpiresAt: now.Add(10 * time.Minute).UTC().Truncate(time.Microsecond)}
+	if err := s.CreateState(ctx, id, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateState(ctx, id, want); !errors.Is(err, store.ErrStateExists) {
+		t.Fatalf("second CreateState = %v, want ErrStateExists", err)
+	}
+
+	// Many concurrent consumers: exactly one wins.
+	const n = 12
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		wins []*store.OAuthState
+		errs []error
+	)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := s.ConsumeState(ctx, id, now)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				wins = append(wins, st)
+			} else {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(wins) != 1 {
+		t.Fatalf("%d consumers won, want exactly 1 (errors: %v)", len(wins), errs)
+	}
+	for _, err := range errs {
+		if !errors.Is(err, store.ErrStateInvalid) {
+			t.Errorf("loser error = %v, want ErrStateInvalid", err)
+		}
+	}
+	if got := *wins[0]; got != want {
+		t.Errorf("state = %+v, want %+v", got, want)
+	}
+	snap, err := env.Firestore(t).Collection("oauthStates").Doc(id).Get(ctx)
+	if err == nil || snap.Exists() {
+		t.Error("consumed state still stored")
+	}
+}
+
+func TestStateRefused(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	now := time.Now()
+	cases := []struct {
+		name  string
+		state *store.OAuthState
+		at    time.Time
+	}{
+		{name: "unknown"},
+		{name: "expired", state: &store.OAuthState{UID: "u", Provider: store.Provider, ExpiresAt: now.Add(-time.Second)}, at: now},
+		{name: "expires exactly now", state: &store.OAuthState{UID: "u", Provider: store.Provider, ExpiresAt: now}, at: now},
+		{name: "other provider", state: &store.OAuthState{UID: "u", Provider: "instagram", ExpiresAt: now.Add(time.Hour)}, at: now},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "state-" + testenv.RandomID(t)
+			if tc.state != nil {
+				if err := s.CreateState(ctx, id, *tc.state); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := s.ConsumeState(ctx, id, tc.at); !errors.Is(err, store.ErrStateInvalid) {
+				t.Fatalf("ConsumeState = %v, want ErrStateInvalid", err)
+			}
+			// Refused states are gone too: a second try cannot succeed later.
+			if _, err := s.ConsumeState(ctx, id, now.Add(-time.Hour)); !errors.Is(err, store.ErrStateInvalid) {
+				t.Fatalf("second ConsumeState = %v, want ErrStateInvalid", err)
+			}
+		})
+	}
+	if _, err := s.ConsumeState(ctx, "", now); !errors.Is(err, store.ErrStateInvalid) {
+		t.Errorf("empty id: %v", err)
+	}
+}
+
+func TestAccountTokenSealedAtRest(t *testing.T) {
+	s, env := newStore(t)
+	ctx := t.Context()
+	uid := "uid-" + testenv.RandomID(t)
+	acct := store.Account{AccountID: "17841400000000001", TokenType: "bearer", ExpiresIn: 5184000,
+		ExpiresAt: time.Now().Add(60 * 24 * time.Hour).UTC().Truncate(time.Microsecond), UpdatedAt: time.Now().UTC().Truncate(time.Microsecond),
+		Profile: store.Profile{PlatformID: "17841400000000001", DisplayName: "Ada", Username: "ada", AccountType: "user"},
+		Extra:   store.Extra{ThreadsUserID: "17841400000000001"}, Status: store.StatusActive}
+	const token = "LONG-LIVED-PLAINTEXT-TOKEN"
+	if err := s.SaveAccount(ctx, uid, acct, token); err != nil {
+		t.Fatal(err)
+	}
+
+	raw, err := env.Firestore(t).Doc(store.AccountPath(uid, acct.AccountID)).Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range raw.Data() {
+		if s, ok := v.(string); ok && strings.Contains(s, token) {
+			t.Errorf("field %s holds the plaintext token", k)
+		}
+	}
+	if raw.Data()["accessTokenKeyId"] != "k1" {
+		t.Errorf("accessTokenKeyId = %v", raw.Data()["accessTokenKeyId"])
+	}
+
+	got, err := s.GetAccount(ctx, uid, acct.AccountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := s.OpenToken(uid, got)
+	if err != nil || plain != token {
+		t.Fatalf("OpenToken = %q, %v", plain, err)
+	}
+	// The ciphertext is bound to its document: under another user it does not open.
+	if _, err := s.OpenToken("someone-else", got); err == nil {
+		t.Error("token opened under another user's path")
+	}
+	// Another keyring (a different key under the same id) cannot open it either.
+	if _, err := store.New(env.Firestore(t), newKeyring(t, "k1")).OpenToken(uid, got); err == nil {
+		t.Error("token opened with the wrong key")
+	}
+
+	// Reconnecting updates in place.
+	acct.Profile.DisplayName = "Ada L."
+	if err := s.SaveAccount(ctx, uid, acct, "NEW-TOKEN"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetAccount(ctx, uid, acct.AccountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, _ := s.OpenToken(uid, got); plain != "NEW-TOKEN" || got.Profile.DisplayName != "Ada L." {
+		t.Errorf("after reconnect: token %q, name %q", plain, got.Profile.DisplayName)
+	}
+	if _, err := s.GetAccount(ctx, uid, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetAccount(unknown) = %v, want ErrNotFound", err)
+	}
+	if err := store.New(env.Firestore(t), nil).SaveAccount(ctx, uid, acct, token); !errors.Is(err, store.ErrNoKeyring) {
+		t.Errorf("SaveAccount without keyring = %v", err)
+	}
+}
