@@ -1,0 +1,215 @@
+// Package app wires a function's dependencies once per instance, lazily, on
+// the first request: the Cloud Functions cold-start pattern.
+//
+// A function's function.go is then a few lines: register with
+// functions.HTTP a handler made by Lazy, giving what the function needs and
+// how to build its http.Handler from the Deps. Nothing fallible runs in
+// init(); a misconfigured instance answers 500 "misconfigured" and logs one
+// line naming every problem, instead of crashing.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/api/option"
+
+	"threadsfunctions.dev/shared/auth"
+	"threadsfunctions.dev/shared/config"
+	"threadsfunctions.dev/shared/httpx"
+	"threadsfunctions.dev/shared/logging"
+	"threadsfunctions.dev/shared/secrets"
+	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/threads"
+	"threadsfunctions.dev/shared/tokencrypt"
+)
+
+// Options say what a function needs.
+type Options struct {
+	// Needs selects the configuration the function requires.
+	Needs config.Needs
+	// Auth builds a Firebase ID-token verifier.
+	Auth bool
+
+	// Lookup reads configuration; nil reads the process environment.
+	Lookup config.Lookuper
+	// Logger receives the function's logs; nil writes Cloud Logging JSON to stdout.
+	Logger *slog.Logger
+	// SecretManager options (tests and local runs point the real client at a fake).
+	SecretManager []option.ClientOption
+}
+
+// Deps are a function instance's clients, built once.
+type Deps struct {
+	Config  *config.Config
+	Log     *slog.Logger
+	Store   *store.Store
+	Auth    auth.Verifier
+	Threads *threads.Client
+}
+
+// Route returns the httpx.Route defaults for this instance: its logger,
+// project and CORS policy.
+func (d *Deps) Route(methods ...string) httpx.Route {
+	return httpx.Route{
+		Methods:      methods,
+		AllowOrigin:  d.Config.CORSOriginAllowed,
+		AllowHeaders: []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Cloud-Trace-Context", "traceparent"},
+		Logger:       d.Log,
+		ProjectID:    d.Config.ProjectID,
+	}
+}
+
+// Build makes the Deps for opts. The error names every configuration
+// problem (errors.Is(err, ErrConfig)) or the client that could not be built.
+func Build(ctx context.Context, opts Options) (*Deps, error) {
+	lookup := opts.Lookup
+	if lookup == nil {
+		lookup = config.OSLookuper()
+	}
+	cfg, err := config.Load(lookup, opts.Needs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = logging.New(os.Stdout, slog.LevelInfo)
+	}
+	d := &Deps{Config: cfg, Log: log}
+
+	var sm *secrets.SecretManager
+	if cfg.ThreadsAppSecretName != "" || cfg.TokenEncryptionKeyName != "" {
+		if sm, err = secrets.NewSecretManager(ctx, opts.SecretManager...); err != nil {
+			return nil, fmt.Errorf("secret manager client: %w", err)
+		}
+	}
+	var accessor secrets.Accessor
+	if sm != nil {
+		accessor = sm
+	}
+
+	// The secrets and the clients do not depend on each other: build them concurrently.
+	var (
+		appSecret string
+		keyring   *tokencrypt.Keyring
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	if opts.Needs.OAuthCallback {
+		g.Go(func() error {
+			s, err := secrets.Resolve(gctx, accessor, cfg.ThreadsAppSecret, cfg.ThreadsAppSecretName)
+			if err != nil {
+				return fmt.Errorf("threads app secret: %w", err)
+			}
+			appSecret = s
+			return nil
+		})
+	}
+	if opts.Needs.Tokens {
+		g.Go(func() error {
+			text, err := secrets.Resolve(gctx, accessor, cfg.TokenEncryptionKey, cfg.TokenEncryptionKeyName)
+			if err != nil {
+				return fmt.Errorf("token encryption key: %w", err)
+			}
+			if keyring, err = tokencrypt.ParseKeyring(text); err != nil {
+				return fmt.Errorf("%w: TOKEN_ENCRYPTION_KEY: %w", ErrConfig, err)
+			}
+			return nil
+		})
+	}
+	if opts.Auth {
+		g.Go(func() error {
+			v, err := auth.NewFirebase(gctx, cfg.ProjectID)
+			if err != nil {
+				return err
+			}
+			d.Auth = v
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		if sm != nil {
+			_ = sm.Close()
+		}
+		return nil, err
+	}
+	if sm != nil {
+		// Every secret is read once per instance; the client is not needed again.
+		_ = sm.Close()
+	}
+
+	// The Firestore client must outlive ctx (a request's context): give it its own.
+	fs, err := store.NewFirestore(context.WithoutCancel(ctx), cfg.ProjectID, cfg.FirestoreEmulatorHost)
+	if err != nil {
+		return nil, err
+	}
+	d.Store = store.New(fs, keyring)
+	if opts.Needs.OAuthCallback || opts.Needs.Graph {
+		d.Threads = &threads.Client{
+			AppID:       cfg.ThreadsAppID,
+			AppSecret:   appSecret,
+			RedirectURI: cfg.RedirectURI,
+			GraphURL:    cfg.GraphURL,
+		}
+	}
+	return d, nil
+}
+
+// ErrConfig marks configuration problems: they do not go away by retrying.
+var ErrConfig = errors.New("invalid configuration")
+
+// Lazy returns the function's entry point. The first request builds the
+// Deps and the handler; later requests reuse them. A configuration problem
+// is logged once and answered with 500 "misconfigured" from then on; any
+// other failure (say, Secret Manager unreachable) answers 503 and is retried
+// by the next request.
+func Lazy(name string, opts Options, build func(*Deps) (http.Handler, error)) http.HandlerFunc {
+	var (
+		mu      sync.Mutex
+		handler http.Handler
+		cfgErr  error
+	)
+	get := func(ctx context.Context) (http.Handler, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if handler != nil || cfgErr != nil {
+			return handler, cfgErr
+		}
+		d, err := Build(ctx, opts)
+		if err == nil {
+			handler, err = build(d)
+		}
+		if err != nil {
+			log := opts.Logger
+			if log == nil {
+				log = logging.New(os.Stderr, slog.LevelInfo)
+			}
+			msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+			log.Error(name+": cannot start: "+msg, "function", name)
+			if errors.Is(err, ErrConfig) {
+				cfgErr = err
+			}
+			return nil, err
+		}
+		return handler, nil
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		h, err := get(r.Context())
+		if err != nil {
+			code, status, msg := httpx.CodeServiceUnavailable, http.StatusServiceUnavailable, "the function is starting up; try again"
+			if errors.Is(err, ErrConfig) {
+				code, status, msg = httpx.CodeMisconfigured, http.StatusInternalServerError, "the function is misconfigured; see its logs"
+			}
+			// The cause was logged above; the caller gets no details.
+			httpx.WriteJSON(w, status, httpx.ErrorBody{Error: httpx.ErrorDetail{Code: code, Message: msg}})
+			return
+		}
+		h.ServeHTTP(w, r)
+	}
+}
