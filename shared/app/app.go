@@ -53,6 +53,8 @@ type Deps struct {
 	Store   *store.Store
 	Auth    auth.Verifier
 	Threads *threads.Client
+	// Keyring seals and opens access tokens (nil unless Needs.Tokens).
+	Keyring *tokencrypt.Keyring
 }
 
 // Route returns the httpx.Route defaults for this instance: its logger,
@@ -149,7 +151,7 @@ func Build(ctx context.Context, opts Options) (*Deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.Store = store.New(fs, keyring)
+	d.Store, d.Keyring = store.New(fs, keyring), keyring
 	if opts.Needs.OAuthCallback || opts.Needs.Graph {
 		d.Threads = &threads.Client{
 			AppID:       cfg.ThreadsAppID,

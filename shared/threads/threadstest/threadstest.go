@@ -101,11 +101,14 @@ func (s *Server) Calls(endpoint string) int {
 	return s.calls[endpoint]
 }
 
-// LongLivedTokens returns every long-lived token issued, for leak checks.
-func (s *Server) LongLivedTokens() []string {
+// Tokens returns every short- and long-lived token issued, for leak checks.
+func (s *Server) Tokens() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
+	for t := range s.short {
+		out = append(out, t)
+	}
 	for t := range s.long {
 		out = append(out, t)
 	}
