@@ -178,11 +178,12 @@ func (s *Server) connect(ctx context.Context, uid, code string) (accountID, reas
 	}
 	now := s.now().UTC()
 	acct := store.Account{
-		AccountID: accountID,
-		TokenType: tokenType,
-		ExpiresIn: expiresIn,
-		ExpiresAt: now.Add(time.Duration(expiresIn) * time.Second),
-		UpdatedAt: now,
+		AccountID:     accountID,
+		TokenType:     tokenType,
+		ExpiresIn:     expiresIn,
+		ExpiresAt:     now.Add(time.Duration(expiresIn) * time.Second),
+		TokenIssuedAt: now,
+		UpdatedAt:     now,
 		Profile: store.Profile{
 			PlatformID:  accountID,
 			DisplayName: firstNonEmpty(profile.Name, profile.Username),

@@ -32,6 +32,8 @@ const Provider = "threads"
 // Account statuses.
 const (
 	StatusActive = "active"
+	// StatusNeedsReauth: Threads refused the token (code 190); the user must connect again.
+	StatusNeedsReauth = "needs_reauth"
 )
 
 // Errors callers branch on.
@@ -154,10 +156,14 @@ type Account struct {
 	TokenType        string    `firestore:"tokenType"`
 	ExpiresIn        int64     `firestore:"expiresIn"`
 	ExpiresAt        time.Time `firestore:"expiresAt"`
-	UpdatedAt        time.Time `firestore:"updatedAt"`
-	Profile          Profile   `firestore:"profile"`
-	Extra            Extra     `firestore:"extra"`
-	Status           string    `firestore:"status"`
+	// TokenIssuedAt is when the long-lived token was obtained (refresh needs it 24 h old).
+	TokenIssuedAt time.Time `firestore:"tokenIssuedAt"`
+	// RefreshLeaseUntil marks a token refresh in progress (see ClaimTokenRefresh).
+	RefreshLeaseUntil time.Time `firestore:"refreshLeaseUntil,omitempty"`
+	UpdatedAt         time.Time `firestore:"updatedAt"`
+	Profile           Profile   `firestore:"profile"`
+	Extra             Extra     `firestore:"extra"`
+	Status            string    `firestore:"status"`
 }
 
 // AccountPath is the document path of a user's account.

@@ -77,11 +77,12 @@ func (e *APIError) Error() string {
 }
 
 // Temporary reports whether the same request may succeed later: Threads
-// marked the error transient, the status is 5xx or 429, or the code is a
-// temporary failure (1, 2) or a rate limit (4, 17, 32, 613). Retry with
-// backoff; beware that retrying a request that publishes can post twice.
+// marked the error transient, the status is 5xx or 429, the code is a
+// temporary failure (1, 2) or a rate limit (4, 17, 32, 613), or the media is
+// not ready yet (see MediaNotReady). Retry with backoff; beware that
+// retrying a request that publishes can post twice (see IsUnknownOutcome).
 func (e *APIError) Temporary() bool {
-	if e.IsTransient || e.HTTPStatus >= 500 || e.HTTPStatus == 429 {
+	if e.IsTransient || e.HTTPStatus >= 500 || e.HTTPStatus == 429 || e.MediaNotReady() {
 		return true
 	}
 	switch e.Code {
@@ -96,6 +97,19 @@ func (e *APIError) Temporary() bool {
 // authorize again.
 func (e *APIError) TokenInvalid() bool {
 	return e.Code == 190
+}
+
+// subcodeMediaNotFound is the error_subcode of "Media Not Found": a
+// container published before Threads finished processing it.
+const subcodeMediaNotFound = 4279009
+
+// MediaNotReady reports whether Threads refused to publish a container
+// because it is not ready yet: code 24 with subcode 4279009 ("Media Not
+// Found"), or subcode 4279009 with any other code. It is transient: wait
+// until the container's status is FINISHED and publish the same container
+// again (creating a new one would not help).
+func (e *APIError) MediaNotReady() bool {
+	return e.Subcode == subcodeMediaNotFound
 }
 
 // LogAttrs returns the error's fields as slog attributes: http_status, code,

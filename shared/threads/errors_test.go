@@ -67,7 +67,7 @@ func TestAPIErrorPredicates(t *testing.T) {
 		{err: APIError{HTTPStatus: 400, Code: 100}},
 		{err: APIError{HTTPStatus: 400, Code: 10}},
 		{err: APIError{HTTPStatus: 403, Code: 200}},
-		{err: APIError{HTTPStatus: 400, Code: 24, Subcode: 4279009}},
+		{err: APIError{HTTPStatus: 400, Code: 24, Subcode: 4279009}, temporary: true}, // media not ready: wait, then publish again
 		{err: APIError{HTTPStatus: 404, Message: "unexpected response"}},
 		{err: APIError{HTTPStatus: 400, Code: 1}, temporary: true},
 		{err: APIError{HTTPStatus: 400, Code: 2}, temporary: true},

@@ -1,23 +1,132 @@
-// Package threadstest is an in-memory fake of the Threads Graph API's OAuth
-// endpoints, speaking its wire format (form posts, query parameters, the
-// error envelope), for tests that run the functions end to end.
+// Package threadstest is an in-memory fake of the Threads Graph API, speaking
+// its wire format (form posts, query parameters, the error envelope), for
+// tests that run the functions end to end: the OAuth endpoints (code
+// exchange, long-lived exchange, profile, refresh) and publishing (media
+// containers, their status, publishing, the publishing quota).
 //
 // It issues codes and tokens, checks every parameter the real API requires,
 // and can be told to fail any endpoint with a Threads error.
+//
+// A publishing test typically reads:
+//
+//	fake := threadstest.Start(t, appID, appSecret, redirectURI)
+//	tok := fake.AddAccount(threadstest.User{ID: "17841400000000001", Username: "ada"})
+//	fake.SetProcessing(2)                               // media: 2 IN_PROGRESS reads
+//	fake.DropAnswerNext(threadstest.EndpointPublish, 1) // published, answer lost
+//	// ... run the code under test with GraphURL = fake.URL and tok ...
+//	if posts := fake.Published("17841400000000001"); len(posts) != 1 {
+//		t.Errorf("published %d posts, want exactly 1", len(posts))
+//	}
+//
+// # Endpoints
+//
+// Endpoint names are "METHOD /path" patterns, with placeholders as in
+// [net/http.ServeMux]; Fail, FailNext, DropAnswerNext and Calls take them:
+//
+//	EndpointCode      POST /oauth/access_token
+//	EndpointLongLived GET  /access_token
+//	EndpointMe        GET  /v1.0/me
+//	EndpointRefresh   GET  /refresh_access_token
+//	EndpointCreate    POST /v1.0/{user}/threads
+//	EndpointPublish   POST /v1.0/{user}/threads_publish
+//	EndpointStatus    GET  /v1.0/{container}
+//	EndpointLimit     GET  /v1.0/{user}/threads_publishing_limit
+//
+// Any other request is counted under its literal "METHOD /path" and answered
+// code 100.
+//
+// # Checks
+//
+// Every token issued (short-lived, long-lived, refreshed, or by AddAccount)
+// works on every endpoint until RevokeToken. The publishing endpoints and
+// refresh check each request exactly: a parameter given twice, empty,
+// unknown to the endpoint, or missing when required answers HTTP 400 code
+// 100; a missing access_token answers code 100 too; an unknown token answers
+// code 190, a revoked one code 190 subcode 458. {user} must be the token's
+// user id or "me", otherwise code 100 subcode 33 (the Graph API's "object
+// does not exist or no permission"), as for any unknown or foreign container
+// or media id. POST parameters may come in the form body or the query, as
+// with the real API. The "fields" parameter is optional (default "id" for
+// a container, "quota_usage" for the limit); unknown fields answer code 100.
+//
+// Container creation checks what Meta documents: media_type is TEXT (needs
+// text), IMAGE (needs image_url), VIDEO (needs video_url) or CAROUSEL
+// (needs 2 to 20 children); text is at most 500 UTF-8 bytes; at most 5
+// distinct links (text and link_attachment; error message
+// THREADS_API__LINK_LIMIT_EXCEEDED, code 100); link_attachment,
+// poll_attachment, text_attachment, gif_attachment and auto_publish_text are
+// for TEXT only; a poll (JSON with option_a, option_b and optional option_c,
+// option_d, nothing else) not with a link; is_carousel_item only on IMAGE and
+// VIDEO; reply_control one of the documented values; booleans "true" or
+// "false". Carousel children must exist, belong to the user, be carousel
+// items and be FINISHED: a child still IN_PROGRESS answers code 24 subcode
+// 4279009 like an early publish; a child in ERROR, EXPIRED or PUBLISHED
+// answers code 100.
+//
+// # Publishing
+//
+// TEXT and CAROUSEL containers are FINISHED at once. IMAGE and VIDEO
+// containers (carousel items included) report IN_PROGRESS for the number of
+// status reads set by SetProcessing (0 by default), then FINISHED; only
+// status reads advance processing, publish attempts do not. SetContainerOutcome
+// makes the next container end in ERROR or EXPIRED instead.
+//
+// Publishing a FINISHED container publishes it (a new media id, recorded for
+// Published) and its status becomes PUBLISHED. Publishing a container
+// that is:
+//   - IN_PROGRESS answers HTTP 400 code 24 subcode 4279009 "Media Not Found";
+//   - PUBLISHED answers HTTP 400 code 100 "already published" and never posts
+//     again (what Threads really answers is unconfirmed: callers must not
+//     depend on the code, but read the container's status);
+//   - ERROR or EXPIRED answers HTTP 400 code 100;
+//   - a carousel item answers HTTP 400 code 100 (it is published through its
+//     carousel).
+//
+// A TEXT container created with auto_publish_text=true is published at
+// creation and the answer's id is the media id. Asking the status (or
+// error_message) of a media id answers code 100; a media id can be read for
+// id, media_type and text.
+//
+// Each publish counts toward the user's quota: replies (reply_to_id) toward
+// reply_quota_usage (1000), other posts toward quota_usage (250), a carousel
+// once. SetQuotaUsage sets quota_usage. Publishing over the quota answers
+// HTTP 400 code 4 (a rate limit, so threads.APIError.Temporary is true;
+// Threads' exact answer is undocumented). The rolling 24-hour window is not
+// modelled: usage only grows.
+//
+// Refreshing (GET /refresh_access_token?grant_type=th_refresh_token) gives a
+// new long-lived token for the same user; the old one keeps working. Only
+// long-lived tokens can be refreshed (a short-lived one answers code 100);
+// the 24-hour minimum age is not modelled.
+//
+// # Faults
+//
+// Fail makes an endpoint fail until Recover; FailNext fails its next n
+// calls; DropAnswerNext makes the next n calls take effect (a container is
+// created, a post really published) and then closes the connection without
+// an answer, as when an answer is lost on the way back; SetLatency delays
+// every answer, after its effect. Go's transport replays an idempotent
+// request (GET) whose answer was lost on a reused keep-alive connection, so a
+// dropped GET may be retried at once and counted again; a POST never is.
+//
+// Every method is safe for concurrent use.
 package threadstest
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
-// Endpoint names for Fail and Calls.
+// Endpoint names of the OAuth calls, for Fail, FailNext, DropAnswerNext and
+// Calls.
 const (
 	EndpointCode      = "POST /oauth/access_token"
 	EndpointLongLived = "GET /access_token"
@@ -42,24 +151,45 @@ type Server struct {
 	*httptest.Server
 	AppID, AppSecret, RedirectURI string
 
+	// stop is closed at cleanup, ending SetLatency waits.
+	stop chan struct{}
+
+	// mu guards everything below, the publishing state included.
 	mu        sync.Mutex
 	codes     map[string]User // authorization code → user (single use)
 	short     map[string]User // short-lived token → user
-	long      map[string]User // long-lived token → user
+	long      map[string]User // long-lived token → user (also AddAccount, refresh)
+	revoked   map[string]bool // tokens revoked by RevokeToken
 	failures  map[string]Failure
+	failNext  map[string]failNext // endpoint → failures still to give
+	dropNext  map[string]int      // endpoint → answers still to drop
+	latency   time.Duration
 	calls     map[string]int
 	numericID bool
+	pub       publishing
+}
+
+// failNext is a FailNext order: fail the next n calls with f.
+type failNext struct {
+	n int
+	f Failure
 }
 
 // Start runs a fake for one app, closed at test cleanup.
 func Start(t testing.TB, appID, appSecret, redirectURI string) *Server {
 	s := &Server{
 		AppID: appID, AppSecret: appSecret, RedirectURI: redirectURI,
+		stop:  make(chan struct{}),
 		codes: map[string]User{}, short: map[string]User{}, long: map[string]User{},
-		failures: map[string]Failure{}, calls: map[string]int{},
+		revoked: map[string]bool{}, failures: map[string]Failure{},
+		failNext: map[string]failNext{}, dropNext: map[string]int{}, calls: map[string]int{},
+		pub: newPublishing(),
 	}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
+	s.Server = httptest.NewServer(s.routes())
+	t.Cleanup(func() {
+		close(s.stop)
+		s.Close()
+	})
 	return s
 }
 
@@ -73,18 +203,20 @@ func (s *Server) IssueCode(u User) string {
 	return c
 }
 
-// Fail makes endpoint answer f from now on (until Recover).
+// Fail makes endpoint answer f from now on (until Recover). FailNext, when
+// set for the same endpoint, is used up first.
 func (s *Server) Fail(endpoint string, f Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures[endpoint] = f
 }
 
-// Recover clears every failure.
+// Recover clears every failure, those of FailNext included.
 func (s *Server) Recover() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.failures)
+	clear(s.failNext)
 }
 
 // NumericUserID makes the code exchange answer user_id as a JSON number.
@@ -94,14 +226,16 @@ func (s *Server) NumericUserID(on bool) {
 	s.numericID = on
 }
 
-// Calls returns how many times endpoint was called.
+// Calls returns how many times endpoint was called, failed and dropped calls
+// included.
 func (s *Server) Calls(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[endpoint]
 }
 
-// Tokens returns every short- and long-lived token issued, for leak checks.
+// Tokens returns every short- and long-lived token issued (by the OAuth
+// flow, AddAccount or refresh), revoked ones included, for leak checks.
 func (s *Server) Tokens() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -123,26 +257,120 @@ func (s *Server) UserOfToken(token string) (User, bool) {
 	return u, ok
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	endpoint := r.Method + " " + r.URL.Path
-	s.mu.Lock()
-	s.calls[endpoint]++
-	f, failing := s.failures[endpoint]
-	s.mu.Unlock()
-	if failing {
-		writeError(w, f.HTTPStatus, f.Code, f.Subcode, f.Message)
-		return
+// routes maps each endpoint pattern to its handler, wrapped by endpoint.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, e := range []struct {
+		pattern string
+		h       http.HandlerFunc
+	}{
+		{EndpointCode, s.exchangeCode},
+		{EndpointLongLived, s.exchangeLongLived},
+		{EndpointMe, s.me},
+		{EndpointRefresh, s.refresh},
+		{EndpointCreate, s.createContainer},
+		{EndpointPublish, s.publish},
+		{EndpointStatus, s.status},
+		{EndpointLimit, s.limit},
+	} {
+		mux.Handle(e.pattern, s.endpoint(e.pattern, e.h))
 	}
-	switch endpoint {
-	case EndpointCode:
-		s.exchangeCode(w, r)
-	case EndpointLongLived:
-		s.exchangeLongLived(w, r)
-	case EndpointMe:
-		s.me(w, r)
-	default:
-		writeError(w, http.StatusBadRequest, 100, 0, "Unsupported request: "+endpoint)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		endpoint := r.Method + " " + r.URL.Path
+		s.endpoint(endpoint, func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusBadRequest, 100, 0, "Unsupported request: "+endpoint)
+		})(w, r)
+	})
+	return mux
+}
+
+// endpoint wraps the handler of one endpoint: it counts the call, answers a
+// failure set by FailNext or Fail instead of running h, and then either
+// drops the answer (DropAnswerNext) or writes it after the latency.
+func (s *Server) endpoint(name string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.calls[name]++
+		f, failing := s.takeFailure(name)
+		drop := s.dropNext[name] > 0
+		if drop {
+			s.dropNext[name]--
+		}
+		latency := s.latency
+		s.mu.Unlock()
+
+		// The answer is recorded first, so that the effect happens before
+		// the answer is delayed or lost, as with a real server.
+		rec := httptest.NewRecorder()
+		if failing {
+			writeError(rec, f.HTTPStatus, f.Code, f.Subcode, f.Message)
+		} else {
+			h(rec, r)
+		}
+		if drop {
+			dropConnection(w, r)
+			return
+		}
+		if latency > 0 {
+			timer := time.NewTimer(latency)
+			defer timer.Stop()
+			select {
+			case <-timer.C:
+			case <-r.Context().Done():
+				return
+			case <-s.stop:
+				return
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
 	}
+}
+
+// takeFailure returns the failure endpoint must answer now, using up one of
+// FailNext's. s.mu must be held.
+func (s *Server) takeFailure(endpoint string) (Failure, bool) {
+	if fn, ok := s.failNext[endpoint]; ok {
+		fn.n--
+		if fn.n <= 0 {
+			delete(s.failNext, endpoint)
+		} else {
+			s.failNext[endpoint] = fn
+		}
+		return fn.f, true
+	}
+	f, ok := s.failures[endpoint]
+	return f, ok
+}
+
+// dropConnection closes the client's connection without an answer, once the
+// whole request has been read.
+func dropConnection(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	// Not hijackable (HTTP/2): aborting the handler resets the stream.
+	panic(http.ErrAbortHandler)
+}
+
+// userOfToken returns the user of a valid (issued and not revoked) short- or
+// long-lived token. s.mu must be held.
+func (s *Server) userOfToken(tok string) (User, bool) {
+	if tok == "" || s.revoked[tok] {
+		return User{}, false
+	}
+	if u, ok := s.short[tok]; ok {
+		return u, true
+	}
+	u, ok := s.long[tok]
+	return u, ok
 }
 
 func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request) {
@@ -188,6 +416,7 @@ func (s *Server) exchangeLongLived(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	u, ok := s.short[q.Get("access_token")]
+	ok = ok && !s.revoked[q.Get("access_token")]
 	tok := "LONG-" + random()
 	if ok {
 		s.long[tok] = u
@@ -205,10 +434,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	tok := q.Get("access_token")
 	s.mu.Lock()
-	u, ok := s.short[tok]
-	if !ok {
-		u, ok = s.long[tok]
-	}
+	u, ok := s.userOfToken(tok)
 	s.mu.Unlock()
 	if !ok {
 		writeError(w, http.StatusBadRequest, 190, 0, "Invalid OAuth access token.")
@@ -229,13 +455,36 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
+// writeError writes Threads' error JSON, with type OAuthException.
 func writeError(w http.ResponseWriter, status, code, subcode int, msg string) {
+	apiError{status: status, code: code, subcode: subcode, msg: msg}.write(w)
+}
+
+// apiError is an error answer of the fake.
+type apiError struct {
+	status, code, subcode int
+	// typ defaults to OAuthException.
+	typ, msg, userTitle, userMsg string
+}
+
+func (e apiError) write(w http.ResponseWriter) {
+	typ := e.typ
+	if typ == "" {
+		typ = "OAuthException"
+	}
+	body := map[string]any{
+		"message": e.msg, "type": typ, "code": e.code, "error_subcode": e.subcode,
+		"is_transient": e.status >= 500, "fbtrace_id": "FBTRACE-" + random()[:8],
+	}
+	if e.userTitle != "" {
+		body["error_user_title"] = e.userTitle
+	}
+	if e.userMsg != "" {
+		body["error_user_msg"] = e.userMsg
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
-		"message": msg, "type": "OAuthException", "code": code, "error_subcode": subcode,
-		"is_transient": status >= 500, "fbtrace_id": "FBTRACE-" + random()[:8],
-	}})
+	w.WriteHeader(e.status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": body})
 }
 
 func random() string {

@@ -1,0 +1,302 @@
+// Package publish turns a publish request into exactly one Threads post.
+//
+// A request is validated completely before Threads is called (Validate),
+// becomes a job document in Firestore (JobStore), and is carried out by the
+// Engine, step by step, recording each step before the next so that a retry
+// (by the caller, or by Cloud Tasks) resumes where the last attempt stopped
+// and never publishes twice. See the README for the job states.
+package publish
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"threadsfunctions.dev/shared/httpx"
+)
+
+// Limits from Threads' documentation.
+const (
+	MaxTextBytes     = 500
+	MaxLinks         = 5
+	MinCarouselItems = 2
+	MaxCarouselItems = 20
+	MinPollOptions   = 2
+	MaxPollOptions   = 4
+	MaxPollOption    = 25 // characters per option
+	MaxAltText       = 1000
+	MaxTopicTag      = 50
+	MaxIdempotentKey = 255
+)
+
+// Validation error codes (HTTP 400).
+const (
+	CodeEmptyPost          = "empty_post"
+	CodeTextTooLong        = "text_too_long"
+	CodeTooManyLinks       = "too_many_links"
+	CodeConflictingFields  = "conflicting_fields"
+	CodeInvalidMediaURL    = "invalid_media_url"
+	CodeInvalidCarousel    = "invalid_carousel"
+	CodeInvalidPoll        = "invalid_poll"
+	CodeInvalidReplyCtrl   = "invalid_reply_control"
+	CodeInvalidTopicTag    = "invalid_topic_tag"
+	CodeInvalidLink        = "invalid_link_attachment"
+	CodeInvalidID          = "invalid_id"
+	CodeInvalidAltText     = "invalid_alt_text"
+	CodeInvalidIdempotency = "invalid_idempotency_key"
+)
+
+// ReplyControls are the accepted replyControl values.
+var ReplyControls = []string{"everyone", "accounts_you_follow", "mentioned_only", "parent_post_author_only", "followers_only"}
+
+// Request is thPublish's JSON body.
+type Request struct {
+	Text           string      `json:"text,omitempty"`
+	ImageURL       string      `json:"imageUrl,omitempty"`
+	VideoURL       string      `json:"videoUrl,omitempty"`
+	AltText        string      `json:"altText,omitempty"`
+	Media          []MediaItem `json:"media,omitempty"`
+	ReplyToID      string      `json:"replyToId,omitempty"`
+	QuotePostID    string      `json:"quotePostId,omitempty"`
+	ReplyControl   string      `json:"replyControl,omitempty"`
+	LinkAttachment string      `json:"linkAttachment,omitempty"`
+	TopicTag       string      `json:"topicTag,omitempty"`
+	Poll           *Poll       `json:"poll,omitempty"`
+	AccountID      string      `json:"accountId,omitempty"`
+	IdempotencyKey string      `json:"idempotencyKey,omitempty"`
+}
+
+// MediaItem is one carousel item.
+type MediaItem struct {
+	Type    string `json:"type"` // "image" or "video"
+	URL     string `json:"url"`
+	AltText string `json:"altText,omitempty"`
+}
+
+// Poll is a poll attached to a text post.
+type Poll struct {
+	Options []string `json:"options"`
+}
+
+// Kind is what a request publishes.
+type Kind string
+
+// Kinds of post.
+const (
+	KindText     Kind = "TEXT"
+	KindImage    Kind = "IMAGE"
+	KindVideo    Kind = "VIDEO"
+	KindCarousel Kind = "CAROUSEL"
+)
+
+// Kind reports what the (valid) request publishes.
+func (r *Request) Kind() Kind {
+	switch {
+	case len(r.Media) > 0:
+		return KindCarousel
+	case r.ImageURL != "":
+		return KindImage
+	case r.VideoURL != "":
+		return KindVideo
+	}
+	return KindText
+}
+
+func bad(code, format string, args ...any) error {
+	return httpx.Errorf(http.StatusBadRequest, code, format, args...)
+}
+
+var idRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
+
+// Validate checks everything that can be checked without Threads. The
+// error is an *httpx.Error with a precise code.
+func (r *Request) Validate() error {
+	if r.Text == "" && r.ImageURL == "" && r.VideoURL == "" && len(r.Media) == 0 {
+		return bad(CodeEmptyPost, "a post needs text, imageUrl, videoUrl or media")
+	}
+	if !utf8.ValidString(r.Text) {
+		return bad(CodeTextTooLong, "text is not valid UTF-8")
+	}
+	if n := len(r.Text); n > MaxTextBytes {
+		return bad(CodeTextTooLong, "text is %d bytes of UTF-8; Threads allows %d", n, MaxTextBytes)
+	}
+
+	media := 0
+	for _, set := range []bool{r.ImageURL != "", r.VideoURL != "", len(r.Media) > 0} {
+		if set {
+			media++
+		}
+	}
+	if media > 1 {
+		return bad(CodeConflictingFields, "use only one of imageUrl, videoUrl and media")
+	}
+	if r.AltText != "" && r.ImageURL == "" && r.VideoURL == "" {
+		return bad(CodeConflictingFields, "altText describes imageUrl or videoUrl; carousel items carry their own altText")
+	}
+	if r.ReplyToID != "" && r.QuotePostID != "" {
+		return bad(CodeConflictingFields, "a post cannot both reply (replyToId) and quote (quotePostId)")
+	}
+	if r.LinkAttachment != "" && media > 0 {
+		return bad(CodeConflictingFields, "linkAttachment is for text posts only")
+	}
+	if r.Poll != nil && media > 0 {
+		return bad(CodeConflictingFields, "poll is for text posts only")
+	}
+	if r.Poll != nil && r.LinkAttachment != "" {
+		return bad(CodeConflictingFields, "a post cannot have both a poll and a linkAttachment")
+	}
+
+	for _, u := range []struct{ field, value string }{{"imageUrl", r.ImageURL}, {"videoUrl", r.VideoURL}} {
+		if u.value != "" && !isHTTPS(u.value) {
+			return bad(CodeInvalidMediaURL, "%s must be an absolute https URL", u.field)
+		}
+	}
+	if err := checkAltText("altText", r.AltText); err != nil {
+		return err
+	}
+	if len(r.Media) > 0 {
+		if n := len(r.Media); n < MinCarouselItems || n > MaxCarouselItems {
+			return bad(CodeInvalidCarousel, "a carousel has %d to %d items, not %d", MinCarouselItems, MaxCarouselItems, n)
+		}
+		for i, m := range r.Media {
+			if m.Type != "image" && m.Type != "video" {
+				return bad(CodeInvalidCarousel, "media[%d].type must be \"image\" or \"video\"", i)
+			}
+			if !isHTTPS(m.URL) {
+				return bad(CodeInvalidMediaURL, "media[%d].url must be an absolute https URL", i)
+			}
+			if err := checkAltText("media[].altText", m.AltText); err != nil {
+				return err
+			}
+		}
+	}
+
+	if r.Poll != nil {
+		if n := len(r.Poll.Options); n < MinPollOptions || n > MaxPollOptions {
+			return bad(CodeInvalidPoll, "a poll has %d to %d options, not %d", MinPollOptions, MaxPollOptions, n)
+		}
+		seen := map[string]bool{}
+		for i, o := range r.Poll.Options {
+			t := strings.TrimSpace(o)
+			if t == "" || utf8.RuneCountInString(t) > MaxPollOption {
+				return bad(CodeInvalidPoll, "poll.options[%d] must have 1 to %d characters", i, MaxPollOption)
+			}
+			if seen[strings.ToLower(t)] {
+				return bad(CodeInvalidPoll, "poll options must differ")
+			}
+			seen[strings.ToLower(t)] = true
+		}
+		if r.Text == "" {
+			return bad(CodeInvalidPoll, "a poll needs text (the question)")
+		}
+	}
+
+	if r.LinkAttachment != "" && !isHTTPURL(r.LinkAttachment) {
+		return bad(CodeInvalidLink, "linkAttachment must be an absolute http(s) URL")
+	}
+	if r.ReplyControl != "" && !slices.Contains(ReplyControls, r.ReplyControl) {
+		return bad(CodeInvalidReplyCtrl, "replyControl must be one of %s", strings.Join(ReplyControls, ", "))
+	}
+	if r.TopicTag != "" {
+		n := utf8.RuneCountInString(r.TopicTag)
+		if n > MaxTopicTag || strings.ContainsAny(r.TopicTag, ".&") || strings.TrimSpace(r.TopicTag) == "" {
+			return bad(CodeInvalidTopicTag, "topicTag has 1 to %d characters and no '.' or '&'", MaxTopicTag)
+		}
+	}
+	for _, id := range []struct{ field, value string }{{"replyToId", r.ReplyToID}, {"quotePostId", r.QuotePostID}, {"accountId", r.AccountID}} {
+		if id.value != "" && !idRe.MatchString(id.value) {
+			return bad(CodeInvalidID, "%s is not a Threads id", id.field)
+		}
+	}
+	if n := len(DistinctLinks(r.Text, r.LinkAttachment)); n > MaxLinks {
+		return bad(CodeTooManyLinks, "the post has %d distinct links; Threads allows %d", n, MaxLinks)
+	}
+	if k := r.IdempotencyKey; k != "" {
+		if len(k) > MaxIdempotentKey || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+			return bad(CodeInvalidIdempotency, "the idempotency key has 1 to %d printable ASCII characters", MaxIdempotentKey)
+		}
+	}
+	return nil
+}
+
+func checkAltText(field, s string) error {
+	if utf8.RuneCountInString(s) > MaxAltText {
+		return bad(CodeInvalidAltText, "%s has at most %d characters", field, MaxAltText)
+	}
+	return nil
+}
+
+func isHTTPS(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil && len(raw) <= 2048
+}
+
+func isHTTPURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && len(raw) <= 2048
+}
+
+// linkRe finds what Threads counts as links: URLs with a scheme, and
+// www. addresses.
+var linkRe = regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"]+`)
+
+// DistinctLinks returns the distinct links of a post: those in its text and
+// its link attachment, compared without case in the host, a trailing slash
+// or trailing punctuation.
+func DistinctLinks(text string, extra ...string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		s = strings.TrimRight(s, ".,;:!?)]}'")
+		k := normaliseLink(s)
+		if k == "" || seen[k] {
+			return
+		}
+		seen[k] = true
+		out = append(out, s)
+	}
+	for _, m := range linkRe.FindAllString(text, -1) {
+		add(m)
+	}
+	for _, e := range extra {
+		if e != "" {
+			add(e)
+		}
+	}
+	return out
+}
+
+func normaliseLink(s string) string {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	host := strings.TrimPrefix(strings.ToLower(u.Host), "www.")
+	return host + strings.TrimSuffix(u.EscapedPath(), "/") + "?" + u.RawQuery
+}
+
+// Hash is a stable digest of the request's content (without the idempotency
+// key), to tell a repeated request from a different one under the same key.
+func (r *Request) Hash() string {
+	c := *r
+	c.IdempotencyKey = ""
+	b, _ := json.Marshal(c)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// JobIDFor derives a job id from a caller's idempotency key, scoped to the
+// user: the same key from two users names two jobs.
+func JobIDFor(uid, key string) string {
+	sum := sha256.Sum256([]byte("threads-publish\x00" + uid + "\x00" + key))
+	return "k" + hex.EncodeToString(sum[:16])
+}

@@ -1,0 +1,275 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// JobStatus is a publish job's state. The machine (see the README):
+//
+//	accepted ──► container_created ──► publishing ──► published
+//	    │                │                  │
+//	    └────────────────┴──────────────────┴──────► failed
+//
+// A job only moves forward. "publishing" is written before the publish
+// call is sent, so an attempt that finds it knows the outcome of the last
+// call is unknown and asks Threads for the container's status before
+// anything else.
+type JobStatus string
+
+// Job states.
+const (
+	JobAccepted         JobStatus = "accepted"
+	JobContainerCreated JobStatus = "container_created"
+	JobPublishing       JobStatus = "publishing"
+	JobPublished        JobStatus = "published"
+	JobFailed           JobStatus = "failed"
+)
+
+// Terminal reports whether the job has reached an end state.
+func (s JobStatus) Terminal() bool { return s == JobPublished || s == JobFailed }
+
+// Errors of job operations.
+var (
+	// ErrJobBusy: another attempt holds the job's lease.
+	ErrJobBusy = errors.New("job is being processed by another attempt")
+	// ErrLeaseLost: the attempt's lease expired and another attempt took the job.
+	ErrLeaseLost = errors.New("job lease lost")
+)
+
+// JobError records why a job failed (or last failed, while it retries).
+type JobError struct {
+	Reason    string `firestore:"reason"`
+	Message   string `firestore:"message"`
+	Code      int    `firestore:"code,omitempty"`
+	Subcode   int    `firestore:"subcode,omitempty"`
+	FBTraceID string `firestore:"fbtraceId,omitempty"`
+}
+
+// Job is a publish request and its progress, stored at JobPath.
+type Job struct {
+	JobID       string    `firestore:"jobId"`
+	UID         string    `firestore:"uid"`
+	AccountID   string    `firestore:"accountId"`
+	Status      JobStatus `firestore:"status"`
+	Kind        string    `firestore:"kind"`
+	Request     string    `firestore:"request"` // the request's JSON
+	RequestHash string    `firestore:"requestHash"`
+	// Children are the carousel item containers, in order.
+	Children    []string  `firestore:"children"`
+	ContainerID string    `firestore:"containerId"`
+	MediaID     string    `firestore:"mediaId"`
+	Attempts    int       `firestore:"attempts"`
+	Error       *JobError `firestore:"error"`
+	// LastError is the most recent transient failure, kept while the job retries.
+	LastError   *JobError `firestore:"lastError"`
+	LeaseOwner  string    `firestore:"leaseOwner"`
+	LeaseUntil  time.Time `firestore:"leaseUntil"`
+	CreatedAt   time.Time `firestore:"createdAt"`
+	UpdatedAt   time.Time `firestore:"updatedAt"`
+	PublishedAt time.Time `firestore:"publishedAt,omitempty"`
+}
+
+// JobPath is the document path of a job.
+func JobPath(uid, accountID, jobID string) string {
+	return AccountPath(uid, accountID) + "/jobs/" + jobID
+}
+
+func (s *Store) jobDoc(uid, accountID, jobID string) *firestore.DocumentRef {
+	return s.fs.Doc(JobPath(uid, accountID, jobID))
+}
+
+// CreateJob stores a new job. When a job with that id exists already (a
+// repeated idempotency key), it is returned with created false.
+func (s *Store) CreateJob(ctx context.Context, j *Job) (stored *Job, created bool, err error) {
+	_, err = s.jobDoc(j.UID, j.AccountID, j.JobID).Create(ctx, j)
+	if status.Code(err) == codes.AlreadyExists {
+		existing, err := s.GetJob(ctx, j.UID, j.AccountID, j.JobID)
+		return existing, false, err
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("create job: %w", err)
+	}
+	return j, true, nil
+}
+
+// GetJob reads a job; ErrNotFound when there is none.
+func (s *Store) GetJob(ctx context.Context, uid, accountID, jobID string) (*Job, error) {
+	snap, err := s.jobDoc(uid, accountID, jobID).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get job: %w", err)
+	}
+	var j Job
+	if err := snap.DataTo(&j); err != nil {
+		return nil, fmt.Errorf("decode job: %w", err)
+	}
+	return &j, nil
+}
+
+// ClaimJob takes the job's lease for owner until now+lease, in a
+// transaction: of concurrent attempts, one gets the job and the others get
+// ErrJobBusy until the lease runs out (so a crashed attempt does not block
+// the job for ever). A terminal job is returned as is, unclaimed.
+func (s *Store) ClaimJob(ctx context.Context, uid, accountID, jobID, owner string, now time.Time, lease time.Duration) (*Job, error) {
+	ref := s.jobDoc(uid, accountID, jobID)
+	var j Job
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		j = Job{}
+		if err := snap.DataTo(&j); err != nil {
+			return fmt.Errorf("decode job: %w", err)
+		}
+		if j.Status.Terminal() {
+			return nil
+		}
+		if j.LeaseOwner != "" && j.LeaseOwner != owner && now.Before(j.LeaseUntil) {
+			return ErrJobBusy
+		}
+		j.LeaseOwner, j.LeaseUntil, j.UpdatedAt = owner, now.Add(lease), now
+		j.Attempts++
+		return tx.Update(ref, []firestore.Update{
+			{Path: "leaseOwner", Value: owner},
+			{Path: "leaseUntil", Value: j.LeaseUntil},
+			{Path: "attempts", Value: j.Attempts},
+			{Path: "updatedAt", Value: now},
+		})
+	})
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrJobBusy):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("claim job: %w", err)
+	}
+	return &j, nil
+}
+
+// UpdateJob writes j's progress (status, ids, errors) if owner still holds
+// the lease; otherwise it changes nothing and returns ErrLeaseLost. With
+// release, the lease is given up in the same write.
+func (s *Store) UpdateJob(ctx context.Context, j *Job, owner string, now time.Time, release bool) error {
+	ref := s.jobDoc(j.UID, j.AccountID, j.JobID)
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return err
+		}
+		var cur Job
+		if err := snap.DataTo(&cur); err != nil {
+			return fmt.Errorf("decode job: %w", err)
+		}
+		if cur.LeaseOwner != owner || cur.Status.Terminal() {
+			return ErrLeaseLost
+		}
+		j.UpdatedAt = now
+		j.LeaseOwner, j.LeaseUntil = cur.LeaseOwner, cur.LeaseUntil
+		if release {
+			j.LeaseOwner, j.LeaseUntil = "", time.Time{}
+		}
+		j.Attempts = cur.Attempts
+		return tx.Set(ref, j)
+	})
+	if errors.Is(err, ErrLeaseLost) {
+		return ErrLeaseLost
+	}
+	if err != nil {
+		return fmt.Errorf("update job: %w", err)
+	}
+	return nil
+}
+
+// ListAccounts returns the user's connected accounts.
+func (s *Store) ListAccounts(ctx context.Context, uid string) ([]*Account, error) {
+	docs, err := s.fs.Collection("users/" + uid + "/integrations/threads/accounts").Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	out := make([]*Account, 0, len(docs))
+	for _, d := range docs {
+		var a Account
+		if err := d.DataTo(&a); err != nil {
+			return nil, fmt.Errorf("decode account %s: %w", d.Ref.ID, err)
+		}
+		out = append(out, &a)
+	}
+	return out, nil
+}
+
+// SetAccountStatus changes an account's status (e.g. StatusNeedsReauth).
+func (s *Store) SetAccountStatus(ctx context.Context, uid, accountID, st string, now time.Time) error {
+	_, err := s.accountDoc(uid, accountID).Update(ctx, []firestore.Update{
+		{Path: "status", Value: st},
+		{Path: "updatedAt", Value: now},
+	})
+	if err != nil {
+		return fmt.Errorf("set account status: %w", err)
+	}
+	return nil
+}
+
+// ClaimTokenRefresh marks the account's token as being refreshed by one
+// caller until now+lease; false when another caller holds the mark. Of
+// concurrent publishes, one refreshes; the others use the current token,
+// which is still valid (refresh happens days before expiry).
+func (s *Store) ClaimTokenRefresh(ctx context.Context, uid, accountID string, now time.Time, lease time.Duration) (bool, error) {
+	ref := s.accountDoc(uid, accountID)
+	claimed := false
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		claimed = false
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return err
+		}
+		var a Account
+		if err := snap.DataTo(&a); err != nil {
+			return err
+		}
+		if now.Before(a.RefreshLeaseUntil) {
+			return nil
+		}
+		claimed = true
+		return tx.Update(ref, []firestore.Update{{Path: "refreshLeaseUntil", Value: now.Add(lease)}})
+	})
+	if err != nil {
+		return false, fmt.Errorf("claim token refresh: %w", err)
+	}
+	return claimed, nil
+}
+
+// SaveRefreshedToken seals and stores a refreshed long-lived token.
+func (s *Store) SaveRefreshedToken(ctx context.Context, uid, accountID, token string, expiresIn int64, now time.Time) error {
+	if s.keyring == nil {
+		return ErrNoKeyring
+	}
+	sealed, keyID, err := s.keyring.Seal([]byte(token), []byte(AccountPath(uid, accountID)))
+	if err != nil {
+		return fmt.Errorf("seal access token: %w", err)
+	}
+	_, err = s.accountDoc(uid, accountID).Update(ctx, []firestore.Update{
+		{Path: "accessToken", Value: sealed},
+		{Path: "accessTokenKeyId", Value: keyID},
+		{Path: "expiresIn", Value: expiresIn},
+		{Path: "expiresAt", Value: now.Add(time.Duration(expiresIn) * time.Second)},
+		{Path: "tokenIssuedAt", Value: now},
+		{Path: "refreshLeaseUntil", Value: time.Time{}},
+		{Path: "updatedAt", Value: now},
+	})
+	if err != nil {
+		return fmt.Errorf("save refreshed token: %w", err)
+	}
+	return nil
+}
