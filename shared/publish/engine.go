@@ -214,7 +214,7 @@ func (a *attempt) prepareToken(ctx context.Context, acct *store.Account) (*Resul
 	if acct.TokenIssuedAt.IsZero() || now.Sub(acct.TokenIssuedAt) < refreshAge || acct.ExpiresAt.Sub(now) > refreshWindow {
 		return nil, nil
 	}
-	claimed, err := a.Store.ClaimTokenRefresh(ctx, a.job.UID, acct.AccountID, now, refreshLease)
+	claimed, err := a.Store.ClaimTokenRefresh(ctx, a.job.UID, acct.AccountID, acct.TokenIssuedAt, now, refreshLease)
 	if err != nil || !claimed {
 		return nil, err // another publish is refreshing; the current token is still valid
 	}

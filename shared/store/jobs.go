@@ -222,10 +222,11 @@ func (s *Store) SetAccountStatus(ctx context.Context, uid, accountID, st string,
 }
 
 // ClaimTokenRefresh marks the account's token as being refreshed by one
-// caller until now+lease; false when another caller holds the mark. Of
-// concurrent publishes, one refreshes; the others use the current token,
+// caller until now+lease; false when another caller holds the mark or the
+// token was replaced since the caller read it (issuedAt differs). Of
+// concurrent publishes, one refreshes; the others use the token they have,
 // which is still valid (refresh happens days before expiry).
-func (s *Store) ClaimTokenRefresh(ctx context.Context, uid, accountID string, now time.Time, lease time.Duration) (bool, error) {
+func (s *Store) ClaimTokenRefresh(ctx context.Context, uid, accountID string, issuedAt, now time.Time, lease time.Duration) (bool, error) {
 	ref := s.accountDoc(uid, accountID)
 	claimed := false
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -238,7 +239,7 @@ func (s *Store) ClaimTokenRefresh(ctx context.Context, uid, accountID string, no
 		if err := snap.DataTo(&a); err != nil {
 			return err
 		}
-		if now.Before(a.RefreshLeaseUntil) {
+		if now.Before(a.RefreshLeaseUntil) || !a.TokenIssuedAt.Equal(issuedAt) {
 			return nil
 		}
 		claimed = true

@@ -1,0 +1,429 @@
+package publish_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"threadsfunctions.dev/shared/publish"
+	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/testenv"
+	"threadsfunctions.dev/shared/threads"
+	"threadsfunctions.dev/shared/threads/threadstest"
+	"threadsfunctions.dev/shared/tokencrypt"
+)
+
+type harness struct {
+	t      *testing.T
+	fake   *threadstest.Server
+	store  *store.Store
+	engine *publish.Engine
+	uid    string
+	user   threadstest.User
+	token  string
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	env := testenv.Require(t)
+	fake := threadstest.Start(t, "app", "secret", "https://fn.example.com/cb")
+	keyText, err := tokencrypt.GenerateKeyText("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring, err := tokencrypt.ParseKeyring(keyText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(env.Firestore(t), keyring)
+	h := &harness{
+		t: t, fake: fake, store: st, uid: "uid-" + testenv.RandomID(t),
+		user: threadstest.User{ID: fmt.Sprint(17841400000000000 + rand.IntN(1_000_000)), Username: "ada"},
+	}
+	h.token = fake.AddAccount(h.user)
+	h.saveAccount(time.Now(), time.Now().Add(60*24*time.Hour))
+	h.engine = &publish.Engine{
+		Store:   st,
+		Threads: &threads.Client{AppID: "app", AppSecret: "secret", GraphURL: fake.URL, HTTP: &http.Client{Timeout: 2 * time.Second}},
+		Backoff: []time.Duration{time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond},
+		Lease:   5 * time.Second,
+	}
+	return h
+}
+
+func (h *harness) saveAccount(issued, expires time.Time) {
+	h.t.Helper()
+	err := h.store.SaveAccount(h.t.Context(), h.uid, store.Account{
+		AccountID: h.user.ID, TokenType: "bearer", ExpiresIn: int64(expires.Sub(issued).Seconds()),
+		ExpiresAt: expires, TokenIssuedAt: issued, UpdatedAt: issued, Status: store.StatusActive,
+	}, h.token)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) newJob(req publish.Request) string {
+	h.t.Helper()
+	if err := req.Validate(); err != nil {
+		h.t.Fatalf("invalid test request: %v", err)
+	}
+	b, _ := json.Marshal(req)
+	id := "job-" + testenv.RandomID(h.t)
+	now := time.Now()
+	if _, _, err := h.store.CreateJob(h.t.Context(), &store.Job{
+		JobID: id, UID: h.uid, AccountID: h.user.ID, Status: store.JobAccepted, Kind: string(req.Kind()),
+		Request: string(b), RequestHash: req.Hash(), CreatedAt: now, UpdatedAt: now,
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	return id
+}
+
+func (h *harness) run(jobID string, budget time.Duration) *publish.Result {
+	h.t.Helper()
+	res, err := h.engine.Run(h.t.Context(), h.uid, h.user.ID, jobID, budget)
+	if err != nil {
+		h.t.Fatalf("Run: %v", err)
+	}
+	return res
+}
+
+// runUntilDone repeats attempts as Cloud Tasks would, up to a bound.
+func (h *harness) runUntilDone(jobID string) *publish.Result {
+	h.t.Helper()
+	for range 50 {
+		res, err := h.engine.Run(h.t.Context(), h.uid, h.user.ID, jobID, time.Second)
+		if err == nil && res.State == publish.Done {
+			return res
+		}
+	}
+	h.t.Fatalf("job %s not done after 50 attempts", jobID)
+	return nil
+}
+
+func (h *harness) postsWithText(text string) int {
+	n := 0
+	for _, p := range h.fake.Published(h.user.ID) {
+		if p.Text == text {
+			n++
+		}
+	}
+	return n
+}
+
+func TestPublishesEveryKindOnce(t *testing.T) {
+	cases := []struct {
+		name       string
+		req        publish.Request
+		processing int
+		wantType   string
+		wantParams map[string]string
+	}{
+		{name: "text", req: publish.Request{Text: "hello"}, wantType: "TEXT"},
+		{name: "image with processing", req: publish.Request{Text: "pic", ImageURL: "https://cdn.example.com/a.jpg", AltText: "a cat"},
+			processing: 2, wantType: "IMAGE", wantParams: map[string]string{"image_url": "https://cdn.example.com/a.jpg", "alt_text": "a cat"}},
+		{name: "video", req: publish.Request{VideoURL: "https://cdn.example.com/v.mp4"}, processing: 3, wantType: "VIDEO",
+			wantParams: map[string]string{"video_url": "https://cdn.example.com/v.mp4"}},
+		{name: "carousel", req: publish.Request{Text: "two", Media: []publish.MediaItem{
+			{Type: "image", URL: "https://cdn.example.com/1.jpg"}, {Type: "video", URL: "https://cdn.example.com/2.mp4", AltText: "clip"}}},
+			processing: 1, wantType: "CAROUSEL"},
+		{name: "reply with control and topic", req: publish.Request{Text: "re", ReplyControl: "mentioned_only", TopicTag: "Go"},
+			wantType: "TEXT", wantParams: map[string]string{"reply_control": "mentioned_only", "topic_tag": "Go"}},
+		{name: "poll", req: publish.Request{Text: "which?", Poll: &publish.Poll{Options: []string{"a", "b", "c"}}}, wantType: "TEXT"},
+		{name: "link attachment", req: publish.Request{Text: "see", LinkAttachment: "https://example.com/x"}, wantType: "TEXT",
+			wantParams: map[string]string{"link_attachment": "https://example.com/x"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.fake.SetProcessing(tc.processing)
+			id := h.newJob(tc.req)
+			res := h.run(id, 10*time.Second)
+			if res.State != publish.Done || res.Job.Status != store.JobPublished || res.Job.MediaID == "" {
+				t.Fatalf("result %+v job %+v", res, res.Job)
+			}
+			posts := h.fake.Published(h.user.ID)
+			if len(posts) != 1 {
+				t.Fatalf("%d posts published, want 1", len(posts))
+			}
+			p := posts[0]
+			if p.MediaID != res.Job.MediaID || p.MediaType != tc.wantType || p.Text != tc.req.Text {
+				t.Errorf("post %+v, job media %s", p, res.Job.MediaID)
+			}
+			for k, v := range tc.wantParams {
+				if got := p.Params.Get(k); got != v {
+					t.Errorf("param %s = %q, want %q", k, got, v)
+				}
+			}
+			if tc.req.Poll != nil && !strings.Contains(p.Params.Get("poll_attachment"), `"option_c":"c"`) {
+				t.Errorf("poll_attachment = %q", p.Params.Get("poll_attachment"))
+			}
+			if tc.wantType == "CAROUSEL" && len(p.Children) != 2 {
+				t.Errorf("carousel children = %v", p.Children)
+			}
+			// Running a published job again does nothing.
+			if again := h.run(id, time.Second); again.State != publish.Done || len(h.fake.Published(h.user.ID)) != 1 {
+				t.Errorf("re-run: %+v, %d posts", again, len(h.fake.Published(h.user.ID)))
+			}
+		})
+	}
+}
+
+func TestSlowMediaWaitsThenResumes(t *testing.T) {
+	h := newHarness(t)
+	h.fake.SetProcessing(1000) // stays IN_PROGRESS far longer than the budget
+	id := h.newJob(publish.Request{VideoURL: "https://cdn.example.com/long.mp4"})
+	res := h.run(id, 20*time.Millisecond)
+	if res.State != publish.Waiting || res.Job.Status != store.JobContainerCreated || res.RetryAfter <= 0 {
+		t.Fatalf("result %+v", res)
+	}
+	creates := h.fake.Calls(threadstest.EndpointCreate)
+	h.fake.SetProcessing(0)
+	// The container already processing keeps counting down; make it finish.
+	for i := 0; i < 1000 && h.run(id, 50*time.Millisecond).State == publish.Waiting; i += 1 {
+	}
+	job, _ := h.store.GetJob(t.Context(), h.uid, h.user.ID, id)
+	if job.Status != store.JobPublished || h.fake.Calls(threadstest.EndpointCreate) != creates || len(h.fake.Published(h.user.ID)) != 1 {
+		t.Fatalf("job %+v; creates %d→%d; posts %d", job, creates, h.fake.Calls(threadstest.EndpointCreate), len(h.fake.Published(h.user.ID)))
+	}
+}
+
+func TestContainerErrorFailsWithThreadsMessage(t *testing.T) {
+	for _, status := range []string{"ERROR", "EXPIRED"} {
+		t.Run(status, func(t *testing.T) {
+			h := newHarness(t)
+			h.fake.SetContainerOutcome(status, "FAILED_DOWNLOADING_VIDEO")
+			res := h.run(h.newJob(publish.Request{VideoURL: "https://cdn.example.com/v.mp4"}), 5*time.Second)
+			if res.State != publish.Done || res.Job.Status != store.JobFailed || res.Job.Error == nil ||
+				res.Job.Error.Reason != publish.ReasonMediaFailed || !strings.Contains(res.Job.Error.Message, "FAILED_DOWNLOADING_VIDEO") {
+				t.Fatalf("job %+v error %+v", res.Job, res.Job.Error)
+			}
+			if n := len(h.fake.Published(h.user.ID)); n != 0 {
+				t.Errorf("%d posts published", n)
+			}
+		})
+	}
+}
+
+func TestUnknownOutcomesNeverPublishTwice(t *testing.T) {
+	cases := []struct {
+		name   string
+		inject func(h *harness)
+	}{
+		{"publish answer lost", func(h *harness) { h.fake.DropAnswerNext(threadstest.EndpointPublish, 1) }},
+		{"publish 5xx", func(h *harness) {
+			h.fake.FailNext(threadstest.EndpointPublish, 2, threadstest.Failure{HTTPStatus: 500, Code: 2, Message: "Service temporarily unavailable"})
+		}},
+		{"media not found", func(h *harness) {
+			h.fake.FailNext(threadstest.EndpointPublish, 1, threadstest.Failure{HTTPStatus: 400, Code: 24, Subcode: 4279009, Message: "Media Not Found"})
+		}},
+		{"create answer lost", func(h *harness) { h.fake.DropAnswerNext(threadstest.EndpointCreate, 1) }},
+		{"status 5xx", func(h *harness) {
+			h.fake.FailNext(threadstest.EndpointStatus, 1, threadstest.Failure{HTTPStatus: 503, Code: 1, Message: "unknown"})
+		}},
+		{"rate limited", func(h *harness) {
+			h.fake.FailNext(threadstest.EndpointCreate, 1, threadstest.Failure{HTTPStatus: 400, Code: 4, Message: "Application request limit reached"})
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.fake.SetProcessing(1)
+			tc.inject(h)
+			id := h.newJob(publish.Request{Text: "once", ImageURL: "https://cdn.example.com/a.jpg"})
+			first := h.run(id, 5*time.Second)
+			if first.State != publish.Retry || first.Job.LastError == nil {
+				t.Fatalf("first attempt %+v, want Retry with the error recorded", first)
+			}
+			res := h.runUntilDone(id)
+			if res.Job.Status != store.JobPublished {
+				t.Fatalf("job %+v", res.Job)
+			}
+			if n := h.postsWithText("once"); n != 1 {
+				t.Fatalf("%d posts, want exactly 1", n)
+			}
+		})
+	}
+}
+
+func TestRevokedTokenNeedsReauth(t *testing.T) {
+	h := newHarness(t)
+	h.fake.RevokeToken(h.token)
+	res := h.run(h.newJob(publish.Request{Text: "x"}), time.Second)
+	if res.Job.Status != store.JobFailed || res.Job.Error.Reason != publish.ReasonReauthRequired {
+		t.Fatalf("job %+v", res.Job)
+	}
+	acct, err := h.store.GetAccount(t.Context(), h.uid, h.user.ID)
+	if err != nil || acct.Status != store.StatusNeedsReauth {
+		t.Fatalf("account %+v, %v", acct, err)
+	}
+}
+
+func TestQuotaSpentIsNotAttempted(t *testing.T) {
+	h := newHarness(t)
+	h.fake.SetQuotaUsage(h.user.ID, threadstest.QuotaTotal)
+	id := h.newJob(publish.Request{Text: "x"})
+	res := h.run(id, time.Second)
+	if res.State != publish.QuotaExceeded || res.RetryAfter <= 0 || res.Job.Status != store.JobAccepted {
+		t.Fatalf("result %+v", res)
+	}
+	if c := h.fake.Calls(threadstest.EndpointCreate); c != 0 {
+		t.Errorf("%d containers created", c)
+	}
+	job, _ := h.store.GetJob(t.Context(), h.uid, h.user.ID, id)
+	if job.LeaseOwner != "" {
+		t.Error("the lease was kept")
+	}
+}
+
+func TestOldTokenRefreshedOnceUnderConcurrency(t *testing.T) {
+	h := newHarness(t)
+	h.saveAccount(time.Now().Add(-55*24*time.Hour), time.Now().Add(5*24*time.Hour))
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, h.newJob(publish.Request{Text: fmt.Sprint("post ", i)}))
+	}
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() { h.run(id, 5*time.Second) })
+	}
+	wg.Wait()
+	if c := h.fake.Calls(threadstest.EndpointRefresh); c != 1 {
+		t.Errorf("token refreshed %d times, want 1", c)
+	}
+	acct, _ := h.store.GetAccount(t.Context(), h.uid, h.user.ID)
+	tok, _ := h.store.OpenToken(h.uid, acct)
+	if tok == h.token || time.Until(acct.ExpiresAt) < 50*24*time.Hour || time.Since(acct.TokenIssuedAt) > time.Minute {
+		t.Errorf("account after refresh: expires %v issued %v (token changed: %v)", acct.ExpiresAt, acct.TokenIssuedAt, tok != h.token)
+	}
+	if n := len(h.fake.Published(h.user.ID)); n != 4 {
+		t.Errorf("%d posts, want 4", n)
+	}
+}
+
+func TestConcurrentAttemptsPublishOnce(t *testing.T) {
+	h := newHarness(t)
+	h.fake.SetLatency(30 * time.Millisecond)
+	id := h.newJob(publish.Request{Text: "raced"})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := h.engine.Run(t.Context(), h.uid, h.user.ID, id, 5*time.Second); err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	h.fake.SetLatency(0)
+	h.runUntilDone(id)
+	if n := h.postsWithText("raced"); n != 1 {
+		t.Fatalf("%d posts, want 1", n)
+	}
+}
+
+// TestFaultInjection runs many jobs through random Threads failures, lost
+// answers, slow answers and duplicate concurrent deliveries, and checks at
+// the fake that every job was published exactly once or failed with a
+// recorded reason.
+func TestFaultInjection(t *testing.T) {
+	h := newHarness(t)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 42))
+	h.engine.Threads = &threads.Client{AppID: "app", AppSecret: "secret", GraphURL: h.fake.URL, HTTP: &http.Client{Timeout: 150 * time.Millisecond}}
+	h.fake.SetProcessing(1)
+
+	const jobs = 24
+	texts := map[string]string{}
+	for i := range jobs {
+		text := fmt.Sprintf("fault %d", i)
+		req := publish.Request{Text: text}
+		switch i % 3 {
+		case 1:
+			req.ImageURL = "https://cdn.example.com/i.jpg"
+		case 2:
+			req.Media = []publish.MediaItem{{Type: "image", URL: "https://cdn.example.com/1.jpg"}, {Type: "image", URL: "https://cdn.example.com/2.jpg"}}
+		}
+		texts[h.newJob(req)] = text
+	}
+	endpoints := []string{threadstest.EndpointCreate, threadstest.EndpointPublish, threadstest.EndpointStatus}
+	failures := []threadstest.Failure{
+		{HTTPStatus: 500, Code: 2, Message: "Service temporarily unavailable"},
+		{HTTPStatus: 400, Code: 24, Subcode: 4279009, Message: "Media Not Found"},
+		{HTTPStatus: 400, Code: 17, Message: "User request limit reached"},
+	}
+	pending := map[string]bool{}
+	for id := range texts {
+		pending[id] = true
+	}
+	for round := 0; len(pending) > 0; round++ {
+		if round > 60 {
+			t.Fatalf("%d jobs still pending after 60 rounds", len(pending))
+		}
+		// Inject faults for this round.
+		for range 3 {
+			ep := endpoints[rng.IntN(len(endpoints))]
+			switch rng.IntN(3) {
+			case 0:
+				h.fake.DropAnswerNext(ep, 1)
+			case 1:
+				h.fake.FailNext(ep, 1, failures[rng.IntN(len(failures))])
+			}
+		}
+		if rng.IntN(4) == 0 {
+			h.fake.SetLatency(200 * time.Millisecond) // answers arrive after the client gave up
+		} else {
+			h.fake.SetLatency(0)
+		}
+		var (
+			wg sync.WaitGroup
+			mu sync.Mutex
+		)
+		ids := make([]string, 0, len(pending))
+		for id := range pending {
+			ids = append(ids, id)
+		}
+		for _, id := range ids {
+			deliveries := 1 + rng.IntN(3) // duplicate, concurrent deliveries
+			for range deliveries {
+				wg.Go(func() {
+					res, err := h.engine.Run(t.Context(), h.uid, h.user.ID, id, 300*time.Millisecond)
+					if err == nil && res.State == publish.Done {
+						mu.Lock()
+						delete(pending, id)
+						mu.Unlock()
+					}
+				})
+			}
+		}
+		wg.Wait()
+	}
+	h.fake.SetLatency(0)
+	for id, text := range texts {
+		job, err := h.store.GetJob(t.Context(), h.uid, h.user.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := h.postsWithText(text)
+		switch job.Status {
+		case store.JobPublished:
+			if n != 1 {
+				t.Errorf("job %s published %d times", id, n)
+			}
+		case store.JobFailed:
+			if n != 0 || job.Error == nil || job.Error.Reason == "" {
+				t.Errorf("failed job %s: %d posts, error %+v", id, n, job.Error)
+			}
+		default:
+			t.Errorf("job %s ended in %s", id, job.Status)
+		}
+	}
+	if total := len(h.fake.Published(h.user.ID)); total > jobs {
+		t.Errorf("%d posts for %d jobs", total, jobs)
+	}
+}
