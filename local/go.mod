@@ -7,6 +7,7 @@ require (
 	threadsfunctions.dev/functions/thauthcallback v0.0.0
 	threadsfunctions.dev/functions/thauthstart v0.0.0
 	threadsfunctions.dev/functions/thpublish v0.0.0
+	threadsfunctions.dev/shared v0.0.0
 )
 
 require (
@@ -14,6 +15,7 @@ require (
 	cloud.google.com/go v0.123.0 // indirect
 	cloud.google.com/go/auth v0.24.1-0.20261001053825-dbc26066f70a // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.3.1 // indirect
+	cloud.google.com/go/cloudtasks v1.21.1 // indirect
 	cloud.google.com/go/compute/metadata v0.10.0 // indirect
 	cloud.google.com/go/firestore v1.29.2 // indirect
 	cloud.google.com/go/functions v1.19.3 // indirect
@@ -74,7 +76,6 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261104224025-d1e00e9f33ab // indirect
 	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
-	threadsfunctions.dev/shared v0.0.0 // indirect
 )
 
 replace threadsfunctions.dev/shared => ../shared

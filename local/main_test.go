@@ -134,6 +134,10 @@ func TestWholeFlowThroughLocalRunnerLeaksNothing(t *testing.T) {
 		"DEFAULT_RETURN_TO":           defaultBack,
 		"CORS_ALLOWED_ORIGINS":        "http://localhost:5173",
 		"TOKEN_ENCRYPTION_KEY":        keyText,
+		"TASKS_QUEUE":                 "projects/" + e.ProjectID + "/locations/local/queues/publish",
+		"TASKS_TARGET_URL":            "http://127.0.0.1:" + port + "/thPublish",
+		"TASKS_SERVICE_ACCOUNT":       "tasks-invoker@" + e.ProjectID + ".iam.gserviceaccount.com",
+		"TASKS_EMULATOR_HOST":         "127.0.0.1:" + freePort(t),
 	}
 	r := startRunner(t, env)
 	user := e.SignUp(t)
@@ -190,8 +194,11 @@ func TestWholeFlowThroughLocalRunnerLeaksNothing(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("reused state: %d", resp.StatusCode)
 	}
-	if status, out := post(t, r.base+"/thPublish", user.IDToken, `{"text":"hello"}`); status != http.StatusNotImplemented {
+	if status, out := post(t, r.base+"/thPublish", user.IDToken, `{"text":"hello"}`); status != http.StatusOK || out["id"] == "" {
 		t.Errorf("thPublish: %d %v", status, out)
+	}
+	if posts := fake.Published("17841400000000001"); len(posts) != 1 || posts[0].Text != "hello" {
+		t.Errorf("published posts: %+v", posts)
 	}
 
 	logs := r.logs.String()

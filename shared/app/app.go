@@ -27,6 +27,7 @@ import (
 	"threadsfunctions.dev/shared/logging"
 	"threadsfunctions.dev/shared/secrets"
 	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/tasks"
 	"threadsfunctions.dev/shared/threads"
 	"threadsfunctions.dev/shared/tokencrypt"
 )
@@ -44,6 +45,8 @@ type Options struct {
 	Logger *slog.Logger
 	// SecretManager options (tests and local runs point the real client at a fake).
 	SecretManager []option.ClientOption
+	// CloudTasks options (tests point the real client at a fake).
+	CloudTasks []option.ClientOption
 }
 
 // Deps are a function instance's clients, built once.
@@ -55,6 +58,10 @@ type Deps struct {
 	Threads *threads.Client
 	// Keyring seals and opens access tokens (nil unless Needs.Tokens).
 	Keyring *tokencrypt.Keyring
+	// Tasks enqueues Cloud Tasks and TaskVerifier authenticates their
+	// deliveries (nil unless Needs.Tasks).
+	Tasks        *tasks.Enqueuer
+	TaskVerifier *tasks.Verifier
 }
 
 // Route returns the httpx.Route defaults for this instance: its logger,
@@ -152,6 +159,13 @@ func Build(ctx context.Context, opts Options) (*Deps, error) {
 		return nil, err
 	}
 	d.Store, d.Keyring = store.New(fs, keyring), keyring
+	if opts.Needs.Tasks {
+		// The client connects lazily: building it costs no round trip.
+		if d.Tasks, err = tasks.NewEnqueuer(context.WithoutCancel(ctx), cfg.Tasks, opts.CloudTasks...); err != nil {
+			return nil, err
+		}
+		d.TaskVerifier = tasks.NewVerifier(cfg.Tasks.TargetURL, cfg.Tasks.ServiceAccount, cfg.Tasks.JWKSURL(), nil)
+	}
 	if opts.Needs.OAuthCallback || opts.Needs.Graph {
 		d.Threads = &threads.Client{
 			AppID:       cfg.ThreadsAppID,

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+
+	"threadsfunctions.dev/shared/tasks"
 )
 
 // Defaults for the Threads endpoints.
@@ -45,6 +47,8 @@ type Needs struct {
 	Tokens bool
 	// Graph: the Threads Graph API base URL.
 	Graph bool
+	// Tasks: the Cloud Tasks queue for retries (TASKS_*).
+	Tasks bool
 }
 
 // Config is the validated configuration of one function instance.
@@ -67,6 +71,10 @@ type Config struct {
 
 	FirestoreEmulatorHost string
 	AuthEmulatorHost      string
+
+	// Tasks is the Cloud Tasks configuration (TASKS_QUEUE, TASKS_TARGET_URL,
+	// TASKS_SERVICE_ACCOUNT, TASKS_EMULATOR_HOST).
+	Tasks tasks.Config
 
 	needs Needs
 }
@@ -94,6 +102,7 @@ func Load(lookup Lookuper, needs Needs) (*Config, error) {
 		TokenEncryptionKeyName: get("TOKEN_ENCRYPTION_KEY_NAME"),
 		FirestoreEmulatorHost:  get("FIRESTORE_EMULATOR_HOST"),
 		AuthEmulatorHost:       get("FIREBASE_AUTH_EMULATOR_HOST"),
+		Tasks:                  tasks.LoadConfig(lookup),
 		needs:                  needs,
 	}
 	if c.AuthorizeURL == "" {
@@ -153,6 +162,11 @@ func Load(lookup Lookuper, needs Needs) (*Config, error) {
 	}
 	if needs.Tokens {
 		errs = append(errs, oneOf("TOKEN_ENCRYPTION_KEY", c.TokenEncryptionKey, "TOKEN_ENCRYPTION_KEY_NAME", c.TokenEncryptionKeyName)...)
+	}
+	if needs.Tasks {
+		if err := c.Tasks.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, n := range []struct{ name, value string }{
 		{"THREADS_APP_SECRET_NAME", c.ThreadsAppSecretName},

@@ -88,6 +88,12 @@ func TestLoadProblems(t *testing.T) {
 			want:  []string{"THREADS_REDIRECT_URI must be an absolute http(s) URL"},
 		},
 		{
+			name:  "tasks settings missing",
+			needs: Needs{Tasks: true},
+			edit:  func(m map[string]string) {},
+			want:  []string{"TASKS_QUEUE", "TASKS_TARGET_URL", "TASKS_SERVICE_ACCOUNT"},
+		},
+		{
 			name:  "bad graph url",
 			needs: Needs{Graph: true},
 			edit:  func(m map[string]string) { m["THREADS_GRAPH_URL"] = "ftp://graph" },

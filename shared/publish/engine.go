@@ -80,9 +80,25 @@ type Engine struct {
 	// Backoff is the wait between status polls while Threads processes
 	// media; the last value repeats. Nil: DefaultBackoff.
 	Backoff []time.Duration
-	// Lease is how long an attempt holds a job (nil: DefaultLease). It must
+	// Lease is how long an attempt holds a job (zero: DefaultLease). It must
 	// outlast an attempt's budget.
 	Lease time.Duration
+	// WaitDelay and RetryDelay override WaitingRetry and TransientRetry (tests, local runs).
+	WaitDelay, RetryDelay time.Duration
+}
+
+func (e *Engine) waitDelay() time.Duration {
+	if e.WaitDelay > 0 {
+		return e.WaitDelay
+	}
+	return WaitingRetry
+}
+
+func (e *Engine) retryDelay() time.Duration {
+	if e.RetryDelay > 0 {
+		return e.RetryDelay
+	}
+	return TransientRetry
 }
 
 // Defaults.
@@ -410,7 +426,7 @@ func (a *attempt) waitFinished(ctx context.Context, ids ...string) (*Result, err
 			if err := a.save(ctx, true); err != nil {
 				return nil, err
 			}
-			return &Result{State: Waiting, Job: a.job, RetryAfter: WaitingRetry}, nil
+			return &Result{State: Waiting, Job: a.job, RetryAfter: a.waitDelay()}, nil
 		}
 		t := time.NewTimer(d)
 		select {
@@ -447,9 +463,9 @@ func (a *attempt) threadsError(ctx context.Context, err error) (*Result, error) 
 		if serr := a.save(ctx, true); serr != nil {
 			return nil, serr
 		}
-		wait := TransientRetry
+		wait := a.retryDelay()
 		if isAPI && apiErr.MediaNotReady() {
-			wait = WaitingRetry
+			wait = a.waitDelay()
 		}
 		return &Result{State: Retry, Job: a.job, RetryAfter: wait}, nil
 	}

@@ -1,0 +1,332 @@
+package thpublish
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"threadsfunctions.dev/shared/auth"
+	"threadsfunctions.dev/shared/httpx"
+	"threadsfunctions.dev/shared/logging"
+	"threadsfunctions.dev/shared/publish"
+	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/tasks"
+)
+
+// Error codes of thPublish besides validation's (publish.Code*).
+const (
+	CodeMissingAccount      = "missing_account"
+	CodeAccountNotFound     = "account_not_found"
+	CodeNoAccount           = "no_account"
+	CodeReauthRequired      = "reauth_required"
+	CodeQuotaExceeded       = "quota_exceeded"
+	CodeIdempotencyConflict = "idempotency_key_reused"
+	CodeMediaFailed         = "media_failed"
+	CodeThreadsRejected     = "threads_rejected"
+	CodeTaskUnauthorized    = "task_unauthorized"
+	CodeInvalidTask         = "invalid_task"
+)
+
+const (
+	maxBody = 64 << 10
+	// userBudget is how long a user's request may wait on Threads (media
+	// processing) before answering 202 and continuing through a task.
+	userBudget = 20 * time.Second
+	// taskBudget is a task delivery's (Cloud Tasks waits up to 10 minutes by default).
+	taskBudget = 60 * time.Second
+)
+
+// TaskVerifier authenticates Cloud Tasks deliveries (the OIDC token).
+type TaskVerifier interface {
+	Verify(ctx context.Context, r *http.Request) error
+}
+
+// Enqueuer schedules a delivery of body to thPublish at a time. A second
+// enqueue with the same id is a no-op.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, id string, body []byte, at time.Time) error
+}
+
+// Server handles thPublish requests: users' publishes and Cloud Tasks' retries.
+type Server struct {
+	Verifier     auth.Verifier
+	TaskVerifier TaskVerifier
+	Store        *store.Store
+	Engine       *publish.Engine
+	Tasks        Enqueuer
+	Now          func() time.Time
+	// UserBudget and TaskBudget override the defaults (tests).
+	UserBudget, TaskBudget time.Duration
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// TaskBody is what a Cloud Task delivers.
+type TaskBody struct {
+	UID       string `json:"uid"`
+	AccountID string `json:"accountId"`
+	JobID     string `json:"jobId"`
+}
+
+// Answer is thPublish's success answer.
+type Answer struct {
+	OK     bool   `json:"ok"`
+	ID     string `json:"id,omitempty"`
+	JobID  string `json:"jobId"`
+	Status string `json:"status"`
+}
+
+// Handle routes a request: Cloud Tasks deliveries carry X-CloudTasks-*
+// headers and must prove themselves with an OIDC token; anyone else is a
+// user with a Firebase ID token.
+func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get("X-CloudTasks-QueueName") != "" || r.Header.Get("X-CloudTasks-TaskName") != "" {
+		return s.handleTask(w, r)
+	}
+	return s.handleUser(w, r)
+}
+
+func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	user, err := s.Verifier.Verify(ctx, r)
+	if err != nil {
+		return err
+	}
+	var req publish.Request
+	if err := httpx.DecodeJSON(r, &req, maxBody, false); err != nil {
+		return err
+	}
+	if h := r.Header.Get("Idempotency-Key"); h != "" {
+		if req.IdempotencyKey != "" && req.IdempotencyKey != h {
+			return httpx.Errorf(http.StatusBadRequest, publish.CodeConflictingFields, "the Idempotency-Key header and idempotencyKey field differ")
+		}
+		req.IdempotencyKey = h
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	acct, err := s.account(ctx, user.UID, req.AccountID)
+	if err != nil {
+		return err
+	}
+
+	jobID := publish.JobIDFor(user.UID, req.IdempotencyKey)
+	if req.IdempotencyKey == "" {
+		jobID = randomJobID()
+	}
+	reqJSON, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	job, created, err := s.Store.CreateJob(ctx, &store.Job{
+		JobID: jobID, UID: user.UID, AccountID: acct.AccountID, Status: store.JobAccepted,
+		Kind: string(req.Kind()), Request: string(reqJSON), RequestHash: req.Hash(),
+		CreatedAt: now, UpdatedAt: now,
+	})
+	if err != nil {
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not record the publish job; try again")
+	}
+	if !created && job.RequestHash != req.Hash() {
+		return httpx.Errorf(http.StatusUnprocessableEntity, CodeIdempotencyConflict,
+			"this idempotency key was used for a different request")
+	}
+	log := logging.FromContext(ctx).With("jobId", jobID, "accountId", acct.AccountID)
+	log.Info("publish: request", "kind", string(req.Kind()), "repeat", !created)
+
+	res, err := s.Engine.Run(ctx, user.UID, acct.AccountID, jobID, budget(s.UserBudget, userBudget))
+	if err != nil {
+		return s.deferAfterError(ctx, w, user.UID, acct.AccountID, jobID, err)
+	}
+	switch res.State {
+	case publish.Done:
+		return answerDone(w, res.Job)
+	case publish.QuotaExceeded:
+		w.Header().Set("Retry-After", strconv.Itoa(int(res.RetryAfter.Seconds())))
+		return httpx.Errorf(http.StatusTooManyRequests, CodeQuotaExceeded,
+			"the account's publishing quota is spent; it frees up within %s (at %s at the latest)",
+			res.RetryAfter.Round(time.Minute), now.Add(res.RetryAfter).Format(time.RFC3339))
+	case publish.Busy:
+		// Another attempt (a task, or an earlier request) is working on it.
+		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, Status: "pending"})
+		return nil
+	default: // Waiting, Retry: continue through Cloud Tasks.
+		if err := s.enqueue(ctx, res, user.UID, acct.AccountID); err != nil {
+			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
+				"the post could not be scheduled for a retry; send the request again with the same idempotency key")
+		}
+		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, Status: "pending"})
+		return nil
+	}
+}
+
+// deferAfterError handles an attempt that failed outside Threads (Firestore
+// unreachable, a lost lease): the job is handed to Cloud Tasks so it is not
+// lost; if even that fails the caller is told to retry.
+func (s *Server) deferAfterError(ctx context.Context, w http.ResponseWriter, uid, accountID, jobID string, cause error) error {
+	logging.FromContext(ctx).Warn("publish: attempt failed; handing the job to a task", "jobId", jobID, "error", cause.Error())
+	res := &publish.Result{State: publish.Retry, Job: &store.Job{JobID: jobID}, RetryAfter: publish.TransientRetry}
+	if err := s.enqueue(ctx, res, uid, accountID); err != nil {
+		return httpx.Wrap(errors.Join(cause, err), http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
+			"the post could not be processed now; send the request again with the same idempotency key")
+	}
+	httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, Status: "pending"})
+	return nil
+}
+
+func (s *Server) enqueue(ctx context.Context, res *publish.Result, uid, accountID string) error {
+	body, err := json.Marshal(TaskBody{UID: uid, AccountID: accountID, JobID: res.Job.JobID})
+	if err != nil {
+		return err
+	}
+	// One task per attempt: a repeated enqueue by the same attempt is a no-op.
+	id := fmt.Sprintf("%s-a%d", res.Job.JobID, res.Attempt)
+	return s.Tasks.Enqueue(ctx, id, body, s.now().Add(res.RetryAfter))
+}
+
+// account picks the account to publish with.
+func (s *Server) account(ctx context.Context, uid, accountID string) (*store.Account, error) {
+	accounts, err := s.Store.ListAccounts(ctx, uid)
+	if err != nil {
+		return nil, httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the connected accounts")
+	}
+	var acct *store.Account
+	switch {
+	case len(accounts) == 0:
+		return nil, httpx.Errorf(http.StatusNotFound, CodeNoAccount, "no Threads account is connected")
+	case accountID != "":
+		for _, a := range accounts {
+			if a.AccountID == accountID {
+				acct = a
+			}
+		}
+		if acct == nil {
+			return nil, httpx.Errorf(http.StatusNotFound, CodeAccountNotFound, "no connected Threads account has this accountId")
+		}
+	case len(accounts) > 1:
+		return nil, httpx.Errorf(http.StatusBadRequest, CodeMissingAccount, "several Threads accounts are connected: say which with accountId")
+	default:
+		acct = accounts[0]
+	}
+	if acct.Status == store.StatusNeedsReauth || (!acct.ExpiresAt.IsZero() && !s.now().Before(acct.ExpiresAt)) {
+		return nil, httpx.Errorf(http.StatusConflict, CodeReauthRequired, "the Threads account must be connected again")
+	}
+	return acct, nil
+}
+
+func answerDone(w http.ResponseWriter, j *store.Job) error {
+	if j.Status == store.JobPublished {
+		httpx.WriteJSON(w, http.StatusOK, Answer{OK: true, ID: j.MediaID, JobID: j.JobID, Status: string(j.Status)})
+		return nil
+	}
+	je := j.Error
+	if je == nil {
+		je = &store.JobError{Reason: publish.ReasonInvalidJob, Message: "the job failed"}
+	}
+	status, code := http.StatusUnprocessableEntity, CodeThreadsRejected
+	switch je.Reason {
+	case publish.ReasonReauthRequired:
+		status, code = http.StatusConflict, CodeReauthRequired
+	case publish.ReasonMediaFailed:
+		code = CodeMediaFailed
+	case publish.ReasonInvalidJob:
+		status, code = http.StatusInternalServerError, httpx.CodeInternal
+	}
+	httpx.WriteJSON(w, status, failedAnswer{OK: false, JobID: j.JobID, Status: string(j.Status),
+		Error: httpx.ErrorDetail{Code: code, Message: je.Message}})
+	return nil
+}
+
+type failedAnswer struct {
+	OK     bool              `json:"ok"`
+	JobID  string            `json:"jobId"`
+	Status string            `json:"status"`
+	Error  httpx.ErrorDetail `json:"error"`
+}
+
+// handleTask runs a job for a Cloud Tasks delivery. 2xx stops Cloud Tasks
+// (done, failed for good, or a follow-up task scheduled); 503 with
+// Retry-After makes it retry with its backoff.
+func (s *Server) handleTask(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if s.TaskVerifier == nil {
+		return httpx.Errorf(http.StatusUnauthorized, CodeTaskUnauthorized, "task deliveries are not configured")
+	}
+	if err := s.TaskVerifier.Verify(ctx, r); err != nil {
+		if errors.Is(err, tasks.ErrKeysUnavailable) {
+			// Google's keys could not be fetched: not the task's fault, so
+			// answer 5xx and let Cloud Tasks deliver it again.
+			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not check the task's token")
+		}
+		logging.FromContext(ctx).Warn("publish: task delivery refused", "error", err.Error())
+		return httpx.Errorf(http.StatusUnauthorized, CodeTaskUnauthorized, "the task delivery's OIDC token is not valid")
+	}
+	var tb TaskBody
+	if err := httpx.DecodeJSON(r, &tb, maxBody, false); err != nil {
+		return err
+	}
+	if tb.UID == "" || tb.AccountID == "" || tb.JobID == "" {
+		// Retrying cannot fix it: answer 2xx-free but final? Cloud Tasks retries
+		// any non-2xx, so a malformed task is acknowledged and logged.
+		logging.FromContext(ctx).Error("publish: malformed task body")
+		httpx.WriteJSON(w, http.StatusOK, httpx.ErrorBody{Error: httpx.ErrorDetail{Code: CodeInvalidTask, Message: "task body lacks uid, accountId or jobId"}})
+		return nil
+	}
+	log := logging.FromContext(ctx).With("jobId", tb.JobID, "accountId", tb.AccountID,
+		"taskRetry", r.Header.Get("X-CloudTasks-TaskRetryCount"))
+	res, err := s.Engine.Run(ctx, tb.UID, tb.AccountID, tb.JobID, budget(s.TaskBudget, taskBudget))
+	if errors.Is(err, store.ErrNotFound) {
+		log.Warn("publish: task for a job that does not exist; dropping it")
+		httpx.WriteJSON(w, http.StatusOK, Answer{OK: true, JobID: tb.JobID, Status: "missing"})
+		return nil
+	}
+	if err != nil {
+		log.Warn("publish: task attempt failed; Cloud Tasks will retry", "error", err.Error())
+		w.Header().Set("Retry-After", strconv.Itoa(int(publish.TransientRetry.Seconds())))
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "attempt failed; retry")
+	}
+	switch res.State {
+	case publish.Done:
+		httpx.WriteJSON(w, http.StatusOK, Answer{OK: true, ID: res.Job.MediaID, JobID: tb.JobID, Status: string(res.Job.Status)})
+		return nil
+	case publish.Waiting, publish.QuotaExceeded:
+		// Not a failure: look again later through a new, delayed task.
+		if err := s.enqueue(ctx, res, tb.UID, tb.AccountID); err != nil {
+			w.Header().Set("Retry-After", strconv.Itoa(int(publish.TransientRetry.Seconds())))
+			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not schedule the follow-up")
+		}
+		httpx.WriteJSON(w, http.StatusOK, Answer{OK: true, JobID: tb.JobID, Status: "pending"})
+		return nil
+	default: // Retry, Busy
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(res.RetryAfter.Seconds()))))
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, failedAnswer{OK: false, JobID: tb.JobID, Status: string(res.Job.Status),
+			Error: httpx.ErrorDetail{Code: httpx.CodeServiceUnavailable, Message: "not done yet; retry"}})
+		return nil
+	}
+}
+
+func budget(override, def time.Duration) time.Duration {
+	if override > 0 {
+		return override
+	}
+	return def
+}
+
+func randomJobID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return "r" + hex.EncodeToString(b)
+}

@@ -1,0 +1,366 @@
+package thpublish_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"threadsfunctions.dev/functions/thpublish"
+	"threadsfunctions.dev/shared/app"
+	"threadsfunctions.dev/shared/config"
+	"threadsfunctions.dev/shared/fakes/cloudtasksfake"
+	"threadsfunctions.dev/shared/logging"
+	"threadsfunctions.dev/shared/publish"
+	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/testenv"
+	"threadsfunctions.dev/shared/threads/threadstest"
+	"threadsfunctions.dev/shared/tokencrypt"
+)
+
+const invoker = "tasks-invoker@demo-threadsfn.iam.gserviceaccount.com"
+
+type harness struct {
+	t       *testing.T
+	env     testenv.Env
+	url     string
+	threads *threadstest.Server
+	tasks   *cloudtasksfake.Server
+	store   *store.Store
+	user    testenv.User
+}
+
+// newHarness runs thPublish as deployed (app.Lazy, real clients) against the
+// emulators, a fake Threads and the Cloud Tasks stand-in, which really
+// delivers tasks back to the function with signed OIDC tokens.
+func newHarness(t *testing.T) *harness { return newHarnessBudget(t, 0) }
+
+// newHarnessBudget sets how long a user's request may wait on media.
+func newHarnessBudget(t *testing.T, userBudget time.Duration) *harness {
+	t.Helper()
+	e := testenv.Require(t)
+	fake := threadstest.Start(t, "app", "secret", "https://fn.example.com/cb")
+	ct := cloudtasksfake.Start(t, cloudtasksfake.WithDelivery(cloudtasksfake.DeliveryConfig{
+		MaxAttempts: 20, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+	}))
+	keyText, err := tokencrypt.GenerateKeyText("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring, _ := tokencrypt.ParseKeyring(keyText)
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + lis.Addr().String() + "/"
+	opts := thpublish.Options
+	opts.Lookup = config.MapLookuper(map[string]string{
+		"GOOGLE_CLOUD_PROJECT":        e.ProjectID,
+		"FIRESTORE_EMULATOR_HOST":     e.FirestoreHost,
+		"FIREBASE_AUTH_EMULATOR_HOST": e.AuthHost,
+		"THREADS_GRAPH_URL":           fake.URL,
+		"TOKEN_ENCRYPTION_KEY":        keyText,
+		"CORS_ALLOWED_ORIGINS":        "https://app.example.com",
+		"TASKS_QUEUE":                 "projects/" + e.ProjectID + "/locations/local/queues/publish",
+		"TASKS_TARGET_URL":            url,
+		"TASKS_SERVICE_ACCOUNT":       invoker,
+		"TASKS_EMULATOR_HOST":         ct.Addr(),
+	})
+	opts.Logger = logging.New(io.Discard, slog.LevelInfo)
+	handler := app.Lazy(thpublish.Name, opts, func(d *app.Deps) (http.Handler, error) {
+		s := thpublish.NewServer(d)
+		// Short waits, so tests need not sit through production delays.
+		s.Engine.WaitDelay, s.Engine.RetryDelay = 50*time.Millisecond, 50*time.Millisecond
+		s.Engine.Backoff = []time.Duration{5 * time.Millisecond}
+		s.UserBudget = userBudget
+		return d.Route(http.MethodPost).Handler(s.Handle), nil
+	})
+	srv := httptest.NewUnstartedServer(handler)
+	srv.Listener.Close()
+	srv.Listener = lis
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &harness{t: t, env: e, url: url, threads: fake, tasks: ct, store: store.New(e.Firestore(t), keyring), user: e.SignUp(t)}
+}
+
+func (h *harness) connect(id string) string {
+	h.t.Helper()
+	u := threadstest.User{ID: id, Username: "u" + id}
+	tok := h.threads.AddAccount(u)
+	now := time.Now()
+	if err := h.store.SaveAccount(h.t.Context(), h.user.UID, store.Account{
+		AccountID: id, TokenType: "bearer", ExpiresIn: 5184000, ExpiresAt: now.Add(60 * 24 * time.Hour),
+		TokenIssuedAt: now, UpdatedAt: now, Status: store.StatusActive,
+	}, tok); err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+type answer struct {
+	OK     bool   `json:"ok"`
+	ID     string `json:"id"`
+	JobID  string `json:"jobId"`
+	Status string `json:"status"`
+	Error  struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (h *harness) post(body string, header map[string]string) (*http.Response, answer) {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+h.user.IDToken)
+	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a answer
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &a); err != nil {
+		h.t.Fatalf("answer not JSON: %q", b)
+	}
+	return resp, a
+}
+
+func (h *harness) job(accountID, jobID string) *store.Job {
+	h.t.Helper()
+	j, err := h.store.GetJob(h.t.Context(), h.user.UID, accountID, jobID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return j
+}
+
+// waitJob lets the stand-in deliver tasks (delayed ones included) until
+// the job ends, within a bound.
+func (h *harness) waitJob(accountID, jobID string) *store.Job {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.t.Context(), 60*time.Second)
+	defer cancel()
+	for {
+		if err := h.tasks.WaitIdle(ctx); err != nil {
+			h.t.Fatalf("tasks not idle: %v (deliveries %+v)", err, h.tasks.Deliveries())
+		}
+		if j := h.job(accountID, jobID); j.Status.Terminal() {
+			return j
+		}
+		select {
+		case <-ctx.Done():
+			h.t.Fatalf("job %s not done; deliveries %+v", jobID, h.tasks.Deliveries())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func TestPublishTextAndImage(t *testing.T) {
+	h := newHarness(t)
+	acct := "17841400000000001"
+	h.connect(acct)
+	h.threads.SetProcessing(1)
+	for _, body := range []string{`{"text":"hello"}`, `{"text":"pic","imageUrl":"https://cdn.example.com/a.jpg"}`} {
+		resp, a := h.post(body, nil)
+		if resp.StatusCode != 200 || !a.OK || a.ID == "" || a.Status != "published" || a.JobID == "" {
+			t.Fatalf("%s: %d %+v", body, resp.StatusCode, a)
+		}
+		if j := h.job(acct, a.JobID); j.Status != store.JobPublished || j.MediaID != a.ID {
+			t.Errorf("job %+v", j)
+		}
+	}
+	if n := len(h.threads.Published(acct)); n != 2 {
+		t.Errorf("%d posts, want 2", n)
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	h := newHarness(t)
+	acct := "17841400000000002"
+	h.connect(acct)
+	_, first := h.post(`{"text":"once"}`, map[string]string{"Idempotency-Key": "key-1"})
+	_, again := h.post(`{"text":"once","idempotencyKey":"key-1"}`, nil)
+	if !first.OK || again.ID != first.ID || again.JobID != first.JobID {
+		t.Fatalf("first %+v, repeat %+v", first, again)
+	}
+	resp, other := h.post(`{"text":"different"}`, map[string]string{"Idempotency-Key": "key-1"})
+	if resp.StatusCode != 422 || other.Error.Code != "idempotency_key_reused" {
+		t.Errorf("reused key with another body: %d %+v", resp.StatusCode, other)
+	}
+	resp, conflict := h.post(`{"text":"once","idempotencyKey":"key-2"}`, map[string]string{"Idempotency-Key": "key-1"})
+	if resp.StatusCode != 400 || conflict.Error.Code != "conflicting_fields" {
+		t.Errorf("header and field differ: %d %+v", resp.StatusCode, conflict)
+	}
+	if n := len(h.threads.Published(acct)); n != 1 {
+		t.Errorf("%d posts, want 1", n)
+	}
+}
+
+func TestAccountChoice(t *testing.T) {
+	h := newHarness(t)
+	if resp, a := h.post(`{"text":"x"}`, nil); resp.StatusCode != 404 || a.Error.Code != "no_account" {
+		t.Errorf("no account: %d %+v", resp.StatusCode, a)
+	}
+	h.connect("17841400000000003")
+	h.connect("17841400000000004")
+	cases := []struct {
+		body       string
+		wantStatus int
+		wantCode   string
+	}{
+		{`{"text":"x"}`, 400, "missing_account"},
+		{`{"text":"x","accountId":"999"}`, 404, "account_not_found"},
+		{`{"text":"x","accountId":"17841400000000004"}`, 200, ""},
+	}
+	for _, tc := range cases {
+		resp, a := h.post(tc.body, nil)
+		if resp.StatusCode != tc.wantStatus || a.Error.Code != tc.wantCode {
+			t.Errorf("%s: %d %+v", tc.body, resp.StatusCode, a)
+		}
+	}
+	if n := len(h.threads.Published("17841400000000004")); n != 1 {
+		t.Errorf("%d posts on the chosen account", n)
+	}
+	if err := h.store.SetAccountStatus(t.Context(), h.user.UID, "17841400000000003", store.StatusNeedsReauth, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if resp, a := h.post(`{"text":"x","accountId":"17841400000000003"}`, nil); resp.StatusCode != 409 || a.Error.Code != "reauth_required" {
+		t.Errorf("needs reauth: %d %+v", resp.StatusCode, a)
+	}
+}
+
+func TestValidationBeforeThreads(t *testing.T) {
+	h := newHarness(t)
+	h.connect("17841400000000005")
+	long := strings.Repeat("é", 251) // 502 bytes
+	cases := []struct{ body, code string }{
+		{`{}`, publish.CodeEmptyPost},
+		{`{"text":"` + long + `"}`, publish.CodeTextTooLong},
+		{`{"text":"a http://1.example b http://2.example c http://3.example d http://4.example e http://5.example f http://6.example"}`, publish.CodeTooManyLinks},
+		{`{"imageUrl":"http://cdn.example.com/a.jpg"}`, publish.CodeInvalidMediaURL},
+		{`{"imageUrl":"https://cdn.example.com/a.jpg","videoUrl":"https://cdn.example.com/v.mp4"}`, publish.CodeConflictingFields},
+		{`{"media":[{"type":"image","url":"https://cdn.example.com/1.jpg"}]}`, publish.CodeInvalidCarousel},
+		{`{"media":[{"type":"gif","url":"https://a.example/1"},{"type":"image","url":"https://a.example/2"}]}`, publish.CodeInvalidCarousel},
+		{`{"text":"q","poll":{"options":["only"]}}`, publish.CodeInvalidPoll},
+		{`{"text":"q","poll":{"options":["a","b"]},"linkAttachment":"https://x.example"}`, publish.CodeConflictingFields},
+		{`{"text":"q","replyControl":"nobody"}`, publish.CodeInvalidReplyCtrl},
+		{`{"text":"q","topicTag":"a.b"}`, publish.CodeInvalidTopicTag},
+		{`{"text":"q","replyToId":"1","quotePostId":"2"}`, publish.CodeConflictingFields},
+		{`{"text":"q","colour":"red"}`, "invalid_json"},
+	}
+	for _, tc := range cases {
+		resp, a := h.post(tc.body, nil)
+		if resp.StatusCode != 400 || a.Error.Code != tc.code {
+			t.Errorf("%s: %d %+v, want 400 %s", tc.body, resp.StatusCode, a, tc.code)
+		}
+	}
+	if c := h.threads.Calls(threadstest.EndpointCreate) + h.threads.Calls(threadstest.EndpointLimit); c != 0 {
+		t.Errorf("Threads called %d times for invalid requests", c)
+	}
+}
+
+func TestTransientFailureRetriedThroughCloudTasks(t *testing.T) {
+	h := newHarness(t)
+	acct := "17841400000000006"
+	h.connect(acct)
+	h.threads.FailNext(threadstest.EndpointPublish, 2, threadstest.Failure{HTTPStatus: 500, Code: 2, Message: "Service temporarily unavailable"})
+	resp, a := h.post(`{"text":"retried"}`, nil)
+	if resp.StatusCode != 202 || a.Status != "pending" || a.JobID == "" {
+		t.Fatalf("first answer %d %+v", resp.StatusCode, a)
+	}
+	if j := h.waitJob(acct, a.JobID); j.Status != store.JobPublished || j.MediaID == "" {
+		t.Fatalf("job after tasks: %+v", j)
+	}
+	if n := len(h.threads.Published(acct)); n != 1 {
+		t.Fatalf("%d posts, want 1", n)
+	}
+	tasks := h.tasks.Tasks()
+	if len(tasks) == 0 || tasks[0].GetHttpRequest().GetOidcToken().GetServiceAccountEmail() != invoker {
+		t.Errorf("task not created with the invoker's OIDC token: %+v", tasks)
+	}
+}
+
+func TestTaskDeliveryNeedsOIDC(t *testing.T) {
+	h := newHarness(t)
+	acct := "17841400000000007"
+	h.connect(acct)
+	h.threads.FailNext(threadstest.EndpointCreate, 1, threadstest.Failure{HTTPStatus: 503, Code: 1, Message: "x"})
+	_, a := h.post(`{"text":"guarded"}`, nil)
+	body := `{"uid":"` + h.user.UID + `","accountId":"` + acct + `","jobId":"` + a.JobID + `"}`
+	forged, _ := h.tasks.IDToken("https://wrong.example/", invoker)
+	for name, auth := range map[string]string{
+		"headers only":   "",
+		"user id token":  "Bearer " + h.user.IDToken,
+		"wrong audience": "Bearer " + forged,
+	} {
+		resp, out := h.post(body, map[string]string{"X-CloudTasks-QueueName": "publish", "X-CloudTasks-TaskName": "x", "Authorization": auth})
+		if resp.StatusCode != 401 || out.Error.Code != "task_unauthorized" {
+			t.Errorf("%s: %d %+v", name, resp.StatusCode, out)
+		}
+	}
+	h.waitJob(acct, a.JobID) // the genuine task still publishes it
+	if n := len(h.threads.Published(acct)); n != 1 {
+		t.Errorf("%d posts, want 1", n)
+	}
+}
+
+func TestRevokedTokenAndQuota(t *testing.T) {
+	h := newHarness(t)
+	tok := h.connect("17841400000000008")
+	h.threads.SetQuotaUsage("17841400000000008", threadstest.QuotaTotal)
+	resp, a := h.post(`{"text":"too many"}`, nil)
+	if resp.StatusCode != 429 || a.Error.Code != "quota_exceeded" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("quota: %d %+v %v", resp.StatusCode, a, resp.Header)
+	}
+	h.threads.SetQuotaUsage("17841400000000008", 0)
+	h.threads.RevokeToken(tok)
+	resp, a = h.post(`{"text":"revoked"}`, nil)
+	if resp.StatusCode != 409 || a.Error.Code != "reauth_required" {
+		t.Errorf("revoked: %d %+v", resp.StatusCode, a)
+	}
+	if acct, _ := h.store.GetAccount(t.Context(), h.user.UID, "17841400000000008"); acct.Status != store.StatusNeedsReauth {
+		t.Errorf("account status %q", acct.Status)
+	}
+}
+
+func TestSlowMediaAnswers202AndFinishesThroughATask(t *testing.T) {
+	h := newHarnessBudget(t, time.Millisecond)
+	acct := "17841400000000009"
+	h.connect(acct)
+	h.threads.SetProcessing(4)
+	resp, a := h.post(`{"text":"carousel","media":[{"type":"image","url":"https://cdn.example.com/1.jpg"},{"type":"video","url":"https://cdn.example.com/2.mp4","altText":"clip"}]}`, nil)
+	if resp.StatusCode != 202 || a.Status != "pending" {
+		t.Fatalf("answer %d %+v", resp.StatusCode, a)
+	}
+	j := h.waitJob(acct, a.JobID)
+	posts := h.threads.Published(acct)
+	if j.Status != store.JobPublished || len(posts) != 1 || posts[0].MediaType != "CAROUSEL" || len(posts[0].Children) != 2 || j.MediaID != posts[0].MediaID {
+		t.Fatalf("job %+v posts %+v", j, posts)
+	}
+	// The owner's repeat of a finished job (same key) would now answer 200; a
+	// task delivered again for it is acknowledged without publishing.
+	body := `{"uid":"` + h.user.UID + `","accountId":"` + acct + `","jobId":"` + a.JobID + `"}`
+	tok, err := h.tasks.IDToken(h.url, invoker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, again := h.post(body, map[string]string{"X-CloudTasks-QueueName": "publish", "Authorization": "Bearer " + tok})
+	if resp.StatusCode != 200 || again.Status != "published" || len(h.threads.Published(acct)) != 1 {
+		t.Errorf("duplicate delivery: %d %+v", resp.StatusCode, again)
+	}
+}

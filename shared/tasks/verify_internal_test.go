@@ -1,0 +1,135 @@
+package tasks
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock for the Verifier's cache.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestVerifierCacheTiming(t *testing.T) {
+	t.Parallel()
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Cache-Control", "public, max-age=600, must-revalidate")
+		fmt.Fprintf(w, `{"keys":[{"kty":"RSA","alg":"RS256","use":"sig","kid":"k1","n":%q,"e":%q}]}`,
+			base64.RawURLEncoding.EncodeToString(priv.N.Bytes()),
+			base64.RawURLEncoding.EncodeToString(big.NewInt(int64(priv.E)).Bytes()))
+	}))
+	t.Cleanup(srv.Close)
+
+	clock := &fakeClock{now: time.Now()}
+	v := NewVerifier("https://target.example/run", "sa@p.iam.gserviceaccount.com", srv.URL, nil)
+	v.now = clock.Now
+
+	token := func(kid string) string {
+		enc := base64.RawURLEncoding
+		h, _ := json.Marshal(map[string]any{"alg": "RS256", "kid": kid})
+		now := clock.Now()
+		c, _ := json.Marshal(map[string]any{
+			"iss": "https://accounts.google.com", "aud": "https://target.example/run",
+			"email": "sa@p.iam.gserviceaccount.com", "email_verified": true,
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		})
+		in := enc.EncodeToString(h) + "." + enc.EncodeToString(c)
+		sum := sha256.Sum256([]byte(in))
+		sig, err := rsa.SignPKCS1v15(rand.Reader, priv, crypto.SHA256, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in + "." + enc.EncodeToString(sig)
+	}
+	verify := func(kid string) error {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+token(kid))
+		return v.Verify(t.Context(), r)
+	}
+
+	steps := []struct {
+		name        string
+		advance     time.Duration
+		kid         string
+		want        error
+		wantFetches int32
+	}{
+		{"first use", 0, "k1", nil, 1},
+		{"unknown kid refetches", time.Second, "k9", ErrInvalidToken, 2},
+		{"unknown kid again within a minute", 30 * time.Second, "k9", ErrInvalidToken, 2},
+		{"unknown kid after a minute refetches", 31 * time.Second, "k9", ErrInvalidToken, 3},
+		{"fresh until max-age", 8 * time.Minute, "k1", nil, 3},
+		{"stale after max-age refetches", 2 * time.Minute, "k1", nil, 4},
+		{"fresh again", 5 * time.Minute, "k1", nil, 4},
+	}
+	for i, s := range steps {
+		clock.Advance(s.advance)
+		err := verify(s.kid)
+		if (s.want == nil && err != nil) || !errors.Is(err, s.want) {
+			t.Fatalf("step %d (%s): Verify = %v, want %v", i, s.name, err, s.want)
+		}
+		if got := fetches.Load(); got != s.wantFetches {
+			t.Fatalf("step %d (%s): %d fetches, want %d", i, s.name, got, s.wantFetches)
+		}
+	}
+}
+
+func TestKeysMaxAge(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cacheControl, age string
+		want              time.Duration
+	}{
+		{"", "", time.Hour},
+		{"public, max-age=21935, must-revalidate, no-transform", "", 21935 * time.Second},
+		{"public, max-age=21935", "935", 21000 * time.Second},
+		{"max-age=5", "", time.Minute},
+		{"no-cache", "", time.Hour},
+		{"max-age=999999999999", "", 24 * time.Hour},
+		{"max-age=abc", "", time.Hour},
+	}
+	for _, tc := range tests {
+		h := http.Header{}
+		if tc.cacheControl != "" {
+			h.Set("Cache-Control", tc.cacheControl)
+		}
+		if tc.age != "" {
+			h.Set("Age", tc.age)
+		}
+		if got := keysMaxAge(h); got != tc.want {
+			t.Errorf("keysMaxAge(Cache-Control %q, Age %q) = %v, want %v", tc.cacheControl, tc.age, got, tc.want)
+		}
+	}
+}
