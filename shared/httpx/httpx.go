@@ -79,7 +79,9 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // JSON for programs, not for embedding in HTML
+	_ = enc.Encode(v)
 }
 
 // WriteError answers err in the JSON error shape. Errors that are not an
