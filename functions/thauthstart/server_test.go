@@ -175,7 +175,7 @@ func TestStartRefusals(t *testing.T) {
 		{"returnTo javascript", "POST", user.IDToken, `{"returnTo":"javascript:alert(1)"}`, nil, 400, "invalid_return_to"},
 		{"returnTo empty", "POST", user.IDToken, `{"returnTo":""}`, nil, 400, "invalid_return_to"},
 		{"returnTo not a string", "POST", user.IDToken, `{"returnTo":5}`, nil, 400, "invalid_json"},
-		{"unknown field", "POST", user.IDToken, `{"return_to":"https://app.example.com/"}`, nil, 400, "invalid_json"},
+		{"unknown field", "POST", user.IDToken, `{"return_to":"https://app.example.com/"}`, nil, 400, "unknown_field"},
 		{"body too large", "POST", user.IDToken, `{"returnTo":"` + strings.Repeat("a", 9000) + `"}`, nil, 413, "body_too_large"},
 		{"GET", "GET", user.IDToken, "", nil, 405, "method_not_allowed"},
 		{"origin not allowed", "POST", user.IDToken, "", map[string]string{"Origin": "https://evil.example.net"}, 403, "origin_not_allowed"},

@@ -40,6 +40,8 @@ const (
 	userBudget = 20 * time.Second
 	// taskBudget is a task delivery's (Cloud Tasks waits up to 10 minutes by default).
 	taskBudget = 60 * time.Second
+	// guardDelay puts the guard task after the attempt's lease has run out.
+	guardDelay = publish.DefaultLease + time.Minute
 )
 
 // TaskVerifier authenticates Cloud Tasks deliveries (the OIDC token).
@@ -145,7 +147,22 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 	log := logging.FromContext(ctx).With("jobId", jobID, "accountId", acct.AccountID)
 	log.Info("publish: request", "kind", string(req.Kind()), "repeat", !created)
 
+	// A guard task, due after this attempt's lease, finishes the job should
+	// this instance die mid-attempt; for a job already done it is a no-op.
+	// It is created while the attempt runs.
+	guard := make(chan error, 1)
+	if !job.Status.Terminal() {
+		go func() {
+			guard <- s.enqueueID(context.WithoutCancel(ctx), jobID+"-guard", TaskBody{UID: user.UID, AccountID: acct.AccountID, JobID: jobID}, now.Add(guardDelay))
+		}()
+	} else {
+		guard <- nil
+	}
 	res, err := s.Engine.Run(ctx, user.UID, acct.AccountID, jobID, budget(s.UserBudget, userBudget))
+	guardErr := <-guard
+	if guardErr != nil {
+		log.Warn("publish: could not create the guard task", "error", guardErr.Error())
+	}
 	if err != nil {
 		return s.deferAfterError(ctx, w, user.UID, acct.AccountID, jobID, err)
 	}
@@ -186,13 +203,17 @@ func (s *Server) deferAfterError(ctx context.Context, w http.ResponseWriter, uid
 }
 
 func (s *Server) enqueue(ctx context.Context, res *publish.Result, uid, accountID string) error {
-	body, err := json.Marshal(TaskBody{UID: uid, AccountID: accountID, JobID: res.Job.JobID})
+	// One task per attempt: a repeated enqueue by the same attempt is a no-op.
+	id := fmt.Sprintf("%s-a%d", res.Job.JobID, res.Attempt)
+	return s.enqueueID(ctx, id, TaskBody{UID: uid, AccountID: accountID, JobID: res.Job.JobID}, s.now().Add(res.RetryAfter))
+}
+
+func (s *Server) enqueueID(ctx context.Context, id string, tb TaskBody, at time.Time) error {
+	body, err := json.Marshal(tb)
 	if err != nil {
 		return err
 	}
-	// One task per attempt: a repeated enqueue by the same attempt is a no-op.
-	id := fmt.Sprintf("%s-a%d", res.Job.JobID, res.Attempt)
-	return s.Tasks.Enqueue(ctx, id, body, s.now().Add(res.RetryAfter))
+	return s.Tasks.Enqueue(ctx, id, body, at)
 }
 
 // account picks the account to publish with.

@@ -187,6 +187,20 @@ func TestPublishTextAndImage(t *testing.T) {
 	if n := len(h.threads.Published(acct)); n != 2 {
 		t.Errorf("%d posts, want 2", n)
 	}
+	// Each job got a guard task, due after the attempt's lease, in case the
+	// instance had died mid-attempt.
+	guards := 0
+	for _, task := range h.tasks.Tasks() {
+		if strings.HasSuffix(task.GetName(), "-guard") {
+			guards++
+			if d := time.Until(task.GetScheduleTime().AsTime()); d < 2*time.Minute {
+				t.Errorf("guard task due in %v, before the lease runs out", d)
+			}
+		}
+	}
+	if guards != 2 {
+		t.Errorf("%d guard tasks, want 2", guards)
+	}
 }
 
 func TestIdempotencyKey(t *testing.T) {
@@ -261,7 +275,8 @@ func TestValidationBeforeThreads(t *testing.T) {
 		{`{"text":"q","replyControl":"nobody"}`, publish.CodeInvalidReplyCtrl},
 		{`{"text":"q","topicTag":"a.b"}`, publish.CodeInvalidTopicTag},
 		{`{"text":"q","replyToId":"1","quotePostId":"2"}`, publish.CodeConflictingFields},
-		{`{"text":"q","colour":"red"}`, "invalid_json"},
+		{`{"text":"q","colour":"red"}`, "unknown_field"},
+		{`{"text":5}`, "invalid_json"},
 	}
 	for _, tc := range cases {
 		resp, a := h.post(tc.body, nil)

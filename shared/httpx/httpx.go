@@ -54,6 +54,7 @@ const (
 	CodeMethodNotAllowed   = "method_not_allowed"
 	CodeOriginNotAllowed   = "origin_not_allowed"
 	CodeInvalidJSON        = "invalid_json"
+	CodeUnknownField       = "unknown_field"
 	CodeBodyTooLarge       = "body_too_large"
 	CodeUnsupportedMedia   = "unsupported_media_type"
 	CodeNotFound           = "not_found"
@@ -134,6 +135,9 @@ func DecodeJSON(r *http.Request, dst any, maxBytes int64, optional bool) error {
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return Errorf(http.StatusBadRequest, CodeUnknownField, "unknown field %s", name)
+		}
 		return Errorf(http.StatusBadRequest, CodeInvalidJSON, "invalid JSON body: %s", jsonProblem(err))
 	}
 	if dec.More() {
@@ -151,8 +155,6 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
 	case errors.As(err, &typ):
 		return fmt.Sprintf("field %q must be %s", typ.Field, typ.Type.String())
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "unexpected end of input"
 	default:

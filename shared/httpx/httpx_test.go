@@ -98,7 +98,7 @@ func TestRoute(t *testing.T) {
 			}},
 		{name: "empty body refused", method: "POST", wantStatus: 400, wantCode: CodeInvalidJSON},
 		{name: "syntax error", method: "POST", body: `{"name":`, wantStatus: 400, wantCode: CodeInvalidJSON},
-		{name: "unknown field", method: "POST", body: `{"nom":"a"}`, wantStatus: 400, wantCode: CodeInvalidJSON,
+		{name: "unknown field", method: "POST", body: `{"nom":"a"}`, wantStatus: 400, wantCode: CodeUnknownField,
 			check: func(t *testing.T, rec *httptest.ResponseRecorder) {
 				if !strings.Contains(rec.Body.String(), "nom") {
 					t.Errorf("message does not name the field: %s", rec.Body.String())
