@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,13 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"threadsfunctions.dev/shared/testenv"
 	"threadsfunctions.dev/shared/threads/threadstest"
-	"threadsfunctions.dev/shared/tokencrypt"
 )
 
 const (
@@ -31,7 +28,7 @@ const (
 // runner is the local runner binary serving all three functions.
 type runner struct {
 	base string
-	logs *syncBuffer
+	logs *testenv.SyncBuffer
 }
 
 func startRunner(t *testing.T, env map[string]string) *runner {
@@ -48,7 +45,7 @@ func startRunner(t *testing.T, env map[string]string) *runner {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -116,10 +113,7 @@ func TestWholeFlowThroughLocalRunnerLeaksNothing(t *testing.T) {
 	port := freePort(t)
 	redirectURI := "http://127.0.0.1:" + port + "/thAuthCallback"
 	fake := threadstest.Start(t, appID, appSecret, redirectURI)
-	keyText, err := tokencrypt.GenerateKeyText("k1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, keyText := testenv.Keyring(t, "k1")
 	env := map[string]string{
 		"PORT":                        port,
 		"THREADS_REDIRECT_URI":        redirectURI,
@@ -241,21 +235,4 @@ func TestWholeFlowThroughLocalRunnerLeaksNothing(t *testing.T) {
 	if !connected || !failed {
 		t.Errorf("expected log lines missing (connected %v, failure with Threads error %v):\n%s", connected, failed, logs)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package thauthcallback_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,7 +18,6 @@ import (
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
 	"threadsfunctions.dev/shared/threads/threadstest"
-	"threadsfunctions.dev/shared/tokencrypt"
 )
 
 const (
@@ -33,22 +31,15 @@ type harness struct {
 	srv     *httptest.Server
 	threads *threadstest.Server
 	store   *store.Store
-	logs    *syncBuffer
+	logs    *testenv.SyncBuffer
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	e := testenv.Require(t)
 	fake := threadstest.Start(t, appID, appSecret, redirectURI)
-	keyText, err := tokencrypt.GenerateKeyText("k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyring, err := tokencrypt.ParseKeyring(keyText)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
+	keyring, keyText := testenv.Keyring(t, "k1")
+	logs := &testenv.SyncBuffer{}
 	opts := thauthcallback.Options
 	opts.Lookup = config.MapLookuper(map[string]string{
 		"GOOGLE_CLOUD_PROJECT":        e.ProjectID,
@@ -323,21 +314,4 @@ func TestMethodNotAllowed(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(string(b), `"method_not_allowed"`) {
 		t.Errorf("POST: %d %s", resp.StatusCode, b)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

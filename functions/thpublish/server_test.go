@@ -21,7 +21,6 @@ import (
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
 	"threadsfunctions.dev/shared/threads/threadstest"
-	"threadsfunctions.dev/shared/tokencrypt"
 )
 
 const invoker = "tasks-invoker@demo-threadsfn.iam.gserviceaccount.com"
@@ -49,11 +48,7 @@ func newHarnessBudget(t *testing.T, userBudget time.Duration) *harness {
 	ct := cloudtasksfake.Start(t, cloudtasksfake.WithDelivery(cloudtasksfake.DeliveryConfig{
 		MaxAttempts: 20, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 	}))
-	keyText, err := tokencrypt.GenerateKeyText("k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyring, _ := tokencrypt.ParseKeyring(keyText)
+	keyring, keyText := testenv.Keyring(t, "k1")
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

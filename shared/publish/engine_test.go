@@ -15,7 +15,6 @@ import (
 	"threadsfunctions.dev/shared/testenv"
 	"threadsfunctions.dev/shared/threads"
 	"threadsfunctions.dev/shared/threads/threadstest"
-	"threadsfunctions.dev/shared/tokencrypt"
 )
 
 type harness struct {
@@ -32,14 +31,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	env := testenv.Require(t)
 	fake := threadstest.Start(t, "app", "secret", "https://fn.example.com/cb")
-	keyText, err := tokencrypt.GenerateKeyText("k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyring, err := tokencrypt.ParseKeyring(keyText)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyring, _ := testenv.Keyring(t, "k1")
 	st := store.New(env.Firestore(t), keyring)
 	h := &harness{
 		t: t, fake: fake, store: st, uid: "uid-" + testenv.RandomID(t),

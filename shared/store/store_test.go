@@ -13,15 +13,7 @@ import (
 )
 
 func newKeyring(t *testing.T, id string) *tokencrypt.Keyring {
-	t.Helper()
-	text, err := tokencrypt.GenerateKeyText(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := tokencrypt.ParseKeyring(text)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, _ := testenv.Keyring(t, id)
 	return k
 }
 

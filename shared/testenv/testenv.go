@@ -17,11 +17,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/option"
+
+	"threadsfunctions.dev/shared/tokencrypt"
 )
 
 // DefaultProject is the demo project the test command starts the emulators with.
@@ -176,4 +179,39 @@ func RandomID(t testing.TB) string {
 // String implements fmt.Stringer for failure messages.
 func (e Env) String() string {
 	return fmt.Sprintf("project %s, firestore %s, auth %s", e.ProjectID, e.FirestoreHost, e.AuthHost)
+}
+
+// Keyring returns a fresh token keyring with one key under id, and its text
+// form (what TOKEN_ENCRYPTION_KEY holds).
+func Keyring(t testing.TB, id string) (*tokencrypt.Keyring, string) {
+	t.Helper()
+	text, err := tokencrypt.GenerateKeyText(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := tokencrypt.ParseKeyring(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, text
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers, for capturing
+// logs in tests.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
