@@ -31,6 +31,7 @@ const (
 	CodeThreadsRejected     = "threads_rejected"
 	CodeTaskUnauthorized    = "task_unauthorized"
 	CodeInvalidTask         = "invalid_task"
+	CodeJobCancelled        = "job_cancelled"
 )
 
 const (
@@ -256,6 +257,10 @@ func answerDone(w http.ResponseWriter, j *store.Job) error {
 		je = &store.JobError{Reason: publish.ReasonInvalidJob, Message: "the job failed"}
 	}
 	status, code := http.StatusUnprocessableEntity, CodeThreadsRejected
+	if j.Status == store.JobCancelled {
+		status = http.StatusConflict
+		code = CodeJobCancelled
+	}
 	switch je.Reason {
 	case publish.ReasonReauthRequired:
 		status, code = http.StatusConflict, CodeReauthRequired

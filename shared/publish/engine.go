@@ -13,6 +13,7 @@ import (
 	"threadsfunctions.dev/shared/logging"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/threads"
+	"threadsfunctions.dev/shared/tokens"
 )
 
 // Threads is the part of the Threads client that publishing uses.
@@ -114,11 +115,9 @@ const (
 	WaitingRetry = 30 * time.Second
 	// TransientRetry is the suggested delay after a transient failure.
 	TransientRetry = 15 * time.Second
-	// refreshAge and refreshWindow: a token at least 24 h old and within 7
-	// days of expiry is refreshed before publishing.
-	refreshAge    = 24 * time.Hour
+	// refreshWindow: a token at least 24 h old and within 7 days of expiry
+	// is refreshed before publishing.
 	refreshWindow = 7 * 24 * time.Hour
-	refreshLease  = time.Minute
 )
 
 func (e *Engine) now() time.Time {
@@ -216,41 +215,27 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 }
 
 // prepareToken opens the account's token, refreshing it first when it is
-// old enough and close to expiry.
+// old enough and close to expiry (the path thRefresh shares).
 func (a *attempt) prepareToken(ctx context.Context, acct *store.Account) (*Result, error) {
-	now := a.now()
-	if acct.Status == store.StatusNeedsReauth || (!acct.ExpiresAt.IsZero() && !now.Before(acct.ExpiresAt)) {
+	if acct.Status != store.StatusActive || tokens.Expired(acct, a.now()) {
 		return a.fail(ctx, &store.JobError{Reason: ReasonReauthRequired, Message: "the Threads account must be connected again"})
 	}
 	tok, err := a.Store.OpenToken(a.job.UID, acct)
 	if err != nil {
 		return nil, err
 	}
-	a.token = tok
-	if acct.TokenIssuedAt.IsZero() || now.Sub(acct.TokenIssuedAt) < refreshAge || acct.ExpiresAt.Sub(now) > refreshWindow {
-		return nil, nil
-	}
-	claimed, err := a.Store.ClaimTokenRefresh(ctx, a.job.UID, acct.AccountID, acct.TokenIssuedAt, now, refreshLease)
-	if err != nil || !claimed {
-		return nil, err // another publish is refreshing; the current token is still valid
-	}
-	fresh, err := a.Threads.RefreshToken(ctx, tok)
-	if err != nil {
-		if isTokenInvalid(err) {
-			return a.reauth(ctx, err)
-		}
+	r := &tokens.Refresher{Store: a.Store, Threads: a.Threads, Now: a.Now}
+	tok, outcome, err := r.Refresh(ctx, a.job.UID, acct, tok, refreshWindow)
+	switch outcome {
+	case tokens.NeedsReauth:
+		return a.fail(ctx, &store.JobError{Reason: ReasonReauthRequired, Message: "Threads refused the account's token; the account must be connected again"})
+	case tokens.Failed:
+		// The current token is still valid for days: publish with it.
 		a.log(ctx).Warn("publish: token refresh failed; using the current token", errAttrs(err)...)
-		return nil, nil
+	case tokens.Refreshed:
+		a.log(ctx).Info("publish: token refreshed", "accountId", acct.AccountID)
 	}
-	expiresIn := fresh.ExpiresIn
-	if expiresIn <= 0 {
-		expiresIn = int64((60 * 24 * time.Hour).Seconds())
-	}
-	if err := a.Store.SaveRefreshedToken(ctx, a.job.UID, acct.AccountID, fresh.AccessToken, expiresIn, now); err != nil {
-		return nil, err
-	}
-	a.token = fresh.AccessToken
-	a.log(ctx).Info("publish: token refreshed", "accountId", acct.AccountID)
+	a.token = tok
 	return nil, nil
 }
 

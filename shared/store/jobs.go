@@ -15,7 +15,8 @@ import (
 //
 //	accepted ──► container_created ──► publishing ──► published
 //	    │                │                  │
-//	    └────────────────┴──────────────────┴──────► failed
+//	    ├────────────────┴──────────────────┴──────► failed
+//	    └──(account disconnected or revoked)───────► cancelled
 //
 // A job only moves forward. "publishing" is written before the publish
 // call is sent, so an attempt that finds it knows the outcome of the last
@@ -33,7 +34,7 @@ const (
 )
 
 // Terminal reports whether the job has reached an end state.
-func (s JobStatus) Terminal() bool { return s == JobPublished || s == JobFailed }
+func (s JobStatus) Terminal() bool { return s == JobPublished || s == JobFailed || s == JobCancelled }
 
 // Errors of job operations.
 var (

@@ -1,0 +1,329 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Account lifecycle (see the README):
+//
+//	(connect) ──► active ──(Threads refuses the token)──► needs_reauth ──(connect)──► active
+//	                 │                                         │
+//	                 └──────(Meta deauthorize callback)────────┴──► revoked ──(connect)──► active
+//
+// Disconnecting (the user) or a data-deletion request (Meta) removes the
+// account document altogether.
+const StatusRevoked = "revoked"
+
+// JobCancelled ends a job whose account was disconnected or revoked before
+// it was published. It is final: no attempt publishes a cancelled job.
+const JobCancelled JobStatus = "cancelled"
+
+// pendingJobStatuses are the states a job can be cancelled from.
+var pendingJobStatuses = []JobStatus{JobAccepted, JobContainerCreated, JobPublishing}
+
+// AccountRef is an account with the Firebase user it belongs to.
+type AccountRef struct {
+	UID     string
+	Account *Account
+}
+
+// uidOfAccount reads {uid} from users/{uid}/integrations/threads/accounts/{id}.
+func uidOfAccount(ref *firestore.DocumentRef) (string, bool) {
+	// accounts ← threads (doc) ← integrations ← {uid} (doc)
+	p := strings.Split(ref.Path, "/documents/")
+	if len(p) != 2 {
+		return "", false
+	}
+	seg := strings.Split(p[1], "/")
+	if len(seg) != 6 || seg[0] != "users" || seg[2] != "integrations" || seg[3] != "threads" || seg[4] != "accounts" {
+		return "", false
+	}
+	return seg[1], true
+}
+
+// AccountsByThreadsUser finds every account of a Threads user, under any
+// Firebase user (a collection-group query on extra.threadsUserId; its index
+// is declared in firestore.indexes.json).
+func (s *Store) AccountsByThreadsUser(ctx context.Context, threadsUserID string) ([]AccountRef, error) {
+	it := s.fs.CollectionGroup("accounts").Where("extra.threadsUserId", "==", threadsUserID).Documents(ctx)
+	defer it.Stop()
+	var out []AccountRef
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("accounts by threads user: %w", err)
+		}
+		uid, ok := uidOfAccount(snap.Ref)
+		if !ok {
+			continue // an "accounts" collection elsewhere
+		}
+		var a Account
+		if err := snap.DataTo(&a); err != nil {
+			return nil, fmt.Errorf("decode account: %w", err)
+		}
+		out = append(out, AccountRef{UID: uid, Account: &a})
+	}
+}
+
+// CancelPendingJobs marks every job of the account that has not ended as
+// cancelled, each in a transaction, so a task delivered later finds it
+// final. It returns how many it cancelled.
+func (s *Store) CancelPendingJobs(ctx context.Context, uid, accountID, reason string, now time.Time) (int, error) {
+	statuses := make([]any, len(pendingJobStatuses))
+	for i, st := range pendingJobStatuses {
+		statuses[i] = string(st)
+	}
+	docs, err := s.fs.Collection(AccountPath(uid, accountID)+"/jobs").Where("status", "in", statuses).Documents(ctx).GetAll()
+	if err != nil {
+		return 0, fmt.Errorf("list pending jobs: %w", err)
+	}
+	n := 0
+	for _, d := range docs {
+		cancelled := false
+		err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+			cancelled = false
+			snap, err := tx.Get(d.Ref)
+			if status.Code(err) == codes.NotFound {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			var j Job
+			if err := snap.DataTo(&j); err != nil {
+				return err
+			}
+			if j.Status.Terminal() {
+				return nil
+			}
+			cancelled = true
+			return tx.Update(d.Ref, []firestore.Update{
+				{Path: "status", Value: string(JobCancelled)},
+				{Path: "error", Value: &JobError{Reason: reason, Message: "cancelled: " + reason}},
+				{Path: "leaseOwner", Value: ""},
+				{Path: "updatedAt", Value: now},
+			})
+		})
+		if err != nil {
+			return n, fmt.Errorf("cancel job %s: %w", d.Ref.ID, err)
+		}
+		if cancelled {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *Store) tombstoneDoc(uid, accountID string) *firestore.DocumentRef {
+	return s.fs.Doc("users/" + uid + "/integrations/threads/disconnected/" + accountID)
+}
+
+// Disconnect deletes a user's account document (its token with it) and
+// leaves a tombstone, in one transaction. It reports whether the account
+// existed now or was disconnected before (so a repeated call succeeds);
+// false means it was never connected.
+func (s *Store) Disconnect(ctx context.Context, uid, accountID string, now time.Time) (bool, error) {
+	acct, tomb := s.accountDoc(uid, accountID), s.tombstoneDoc(uid, accountID)
+	known := false
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		known = false
+		snap, err := tx.Get(acct)
+		if status.Code(err) == codes.NotFound {
+			ts, err := tx.Get(tomb)
+			if status.Code(err) == codes.NotFound {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			known = ts.Exists()
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		known = snap.Exists()
+		if err := tx.Set(tomb, map[string]any{"accountId": accountID, "disconnectedAt": now}); err != nil {
+			return err
+		}
+		return tx.Delete(acct)
+	})
+	if err != nil {
+		return false, fmt.Errorf("disconnect account: %w", err)
+	}
+	return known, nil
+}
+
+// Revoke marks an account revoked and deletes its token (the owner still
+// sees the account, with its status, and can connect it again).
+func (s *Store) Revoke(ctx context.Context, uid, accountID string, now time.Time) error {
+	_, err := s.accountDoc(uid, accountID).Update(ctx, []firestore.Update{
+		{Path: "status", Value: StatusRevoked},
+		{Path: "accessToken", Value: firestore.Delete},
+		{Path: "accessTokenKeyId", Value: firestore.Delete},
+		{Path: "revokedAt", Value: now},
+		{Path: "updatedAt", Value: now},
+	})
+	if status.Code(err) == codes.NotFound {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("revoke account: %w", err)
+	}
+	return nil
+}
+
+// deleteBatch is how many documents one batch deletes (Firestore allows 500 writes).
+const deleteBatch = 400
+
+// DeleteAccountData deletes an account's jobs (in batches), its tombstone
+// and the account document. Each batch is durable, so an interrupted
+// deletion continues where it stopped when called again.
+func (s *Store) DeleteAccountData(ctx context.Context, uid, accountID string) error {
+	jobs := s.fs.Collection(AccountPath(uid, accountID) + "/jobs")
+	for {
+		docs, err := jobs.Limit(deleteBatch).Documents(ctx).GetAll()
+		if err != nil {
+			return fmt.Errorf("list jobs to delete: %w", err)
+		}
+		if len(docs) == 0 {
+			break
+		}
+		b := s.fs.Batch()
+		for _, d := range docs {
+			b.Delete(d.Ref)
+		}
+		if _, err := b.Commit(ctx); err != nil {
+			return fmt.Errorf("delete jobs: %w", err)
+		}
+	}
+	b := s.fs.Batch()
+	b.Delete(s.tombstoneDoc(uid, accountID))
+	b.Delete(s.accountDoc(uid, accountID))
+	if _, err := b.Commit(ctx); err != nil {
+		return fmt.Errorf("delete account: %w", err)
+	}
+	return nil
+}
+
+// Data-deletion request statuses.
+const (
+	DeletionInProgress = "in_progress"
+	DeletionDone       = "done"
+)
+
+// DeletionRequest is Meta's data-deletion request, stored at
+// dataDeletionRequests/{code} (not readable by clients).
+type DeletionRequest struct {
+	Code          string    `firestore:"code"`
+	Status        string    `firestore:"status"`
+	ThreadsUserID string    `firestore:"threadsUserId"`
+	RequestedAt   time.Time `firestore:"requestedAt"`
+	CompletedAt   time.Time `firestore:"completedAt,omitempty"`
+}
+
+// StartDeletion records a deletion request, or returns the one already
+// recorded under key (a retried callback resumes the same request).
+func (s *Store) StartDeletion(ctx context.Context, key, code, threadsUserID string, now time.Time) (*DeletionRequest, error) {
+	keyDoc := s.fs.Collection("dataDeletionKeys").Doc(key)
+	var req DeletionRequest
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(keyDoc)
+		if err == nil {
+			existing, _ := snap.DataAt("code")
+			c, _ := existing.(string)
+			rs, err := tx.Get(s.fs.Collection("dataDeletionRequests").Doc(c))
+			if err != nil {
+				return err
+			}
+			return rs.DataTo(&req)
+		}
+		if status.Code(err) != codes.NotFound {
+			return err
+		}
+		req = DeletionRequest{Code: code, Status: DeletionInProgress, ThreadsUserID: threadsUserID, RequestedAt: now}
+		if err := tx.Create(keyDoc, map[string]any{"code": code}); err != nil {
+			return err
+		}
+		return tx.Create(s.fs.Collection("dataDeletionRequests").Doc(code), req)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start deletion: %w", err)
+	}
+	return &req, nil
+}
+
+// CompleteDeletion marks a deletion request done.
+func (s *Store) CompleteDeletion(ctx context.Context, code string, now time.Time) error {
+	_, err := s.fs.Collection("dataDeletionRequests").Doc(code).Update(ctx, []firestore.Update{
+		{Path: "status", Value: DeletionDone},
+		{Path: "completedAt", Value: now},
+	})
+	if err != nil {
+		return fmt.Errorf("complete deletion: %w", err)
+	}
+	return nil
+}
+
+// GetDeletion reads a deletion request; ErrNotFound when the code is unknown.
+func (s *Store) GetDeletion(ctx context.Context, code string) (*DeletionRequest, error) {
+	if code == "" || strings.Contains(code, "/") || len(code) > 128 {
+		return nil, ErrNotFound
+	}
+	snap, err := s.fs.Collection("dataDeletionRequests").Doc(code).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get deletion: %w", err)
+	}
+	var r DeletionRequest
+	if err := snap.DataTo(&r); err != nil {
+		return nil, fmt.Errorf("decode deletion: %w", err)
+	}
+	return &r, nil
+}
+
+// DueAccounts returns a page of active accounts whose token expires before
+// `before`, ordered by expiry, after the cursor (nil for the first page).
+// Its composite index is declared in firestore.indexes.json.
+func (s *Store) DueAccounts(ctx context.Context, before time.Time, limit int, cursor *firestore.DocumentSnapshot) ([]AccountRef, *firestore.DocumentSnapshot, error) {
+	q := s.fs.CollectionGroup("accounts").Where("status", "==", StatusActive).Where("expiresAt", "<=", before).
+		OrderBy("expiresAt", firestore.Asc).Limit(limit)
+	if cursor != nil {
+		q = q.StartAfter(cursor)
+	}
+	docs, err := q.Documents(ctx).GetAll()
+	if err != nil {
+		return nil, nil, fmt.Errorf("due accounts: %w", err)
+	}
+	var out []AccountRef
+	for _, d := range docs {
+		uid, ok := uidOfAccount(d.Ref)
+		if !ok {
+			continue
+		}
+		var a Account
+		if err := d.DataTo(&a); err != nil {
+			return nil, nil, fmt.Errorf("decode account: %w", err)
+		}
+		out = append(out, AccountRef{UID: uid, Account: &a})
+	}
+	var next *firestore.DocumentSnapshot
+	if len(docs) == limit {
+		next = docs[len(docs)-1]
+	}
+	return out, next, nil
+}
