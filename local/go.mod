@@ -76,6 +76,7 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261104224025-d1e00e9f33ab // indirect
 	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	threadsfunctions.dev/functions/thdisconnect v0.0.0
 )
 
 replace threadsfunctions.dev/shared => ../shared
@@ -85,3 +86,5 @@ replace threadsfunctions.dev/functions/thauthstart => ../functions/thauthstart
 replace threadsfunctions.dev/functions/thauthcallback => ../functions/thauthcallback
 
 replace threadsfunctions.dev/functions/thpublish => ../functions/thpublish
+
+replace threadsfunctions.dev/functions/thdisconnect => ../functions/thdisconnect

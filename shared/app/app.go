@@ -56,12 +56,17 @@ type Deps struct {
 	Store   *store.Store
 	Auth    auth.Verifier
 	Threads *threads.Client
+	// AppSecret is the Threads app secret (signed_request checks); empty
+	// unless Needs.AppSecret or Needs.OAuthCallback.
+	AppSecret string
 	// Keyring seals and opens access tokens (nil unless Needs.Tokens).
 	Keyring *tokencrypt.Keyring
 	// Tasks enqueues Cloud Tasks and TaskVerifier authenticates their
 	// deliveries (nil unless Needs.Tasks).
 	Tasks        *tasks.Enqueuer
 	TaskVerifier *tasks.Verifier
+	// SchedulerVerifier authenticates Cloud Scheduler's calls (nil unless Needs.Scheduler).
+	SchedulerVerifier *tasks.Verifier
 }
 
 // Route returns the httpx.Route defaults for this instance: its logger,
@@ -110,7 +115,7 @@ func Build(ctx context.Context, opts Options) (*Deps, error) {
 		keyring   *tokencrypt.Keyring
 	)
 	g, gctx := errgroup.WithContext(ctx)
-	if opts.Needs.OAuthCallback {
+	if opts.Needs.OAuthCallback || opts.Needs.AppSecret {
 		g.Go(func() error {
 			s, err := secrets.Resolve(gctx, accessor, cfg.ThreadsAppSecret, cfg.ThreadsAppSecretName)
 			if err != nil {
@@ -158,13 +163,17 @@ func Build(ctx context.Context, opts Options) (*Deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.Store, d.Keyring = store.New(fs, keyring), keyring
+	d.Store, d.Keyring, d.AppSecret = store.New(fs, keyring), keyring, appSecret
 	if opts.Needs.Tasks {
 		// The client connects lazily: building it costs no round trip.
 		if d.Tasks, err = tasks.NewEnqueuer(context.WithoutCancel(ctx), cfg.Tasks, opts.CloudTasks...); err != nil {
 			return nil, err
 		}
 		d.TaskVerifier = tasks.NewVerifier(cfg.Tasks.TargetURL, cfg.Tasks.ServiceAccount, cfg.Tasks.JWKSURL(), nil)
+	}
+	if opts.Needs.Scheduler {
+		jwks := tasks.Config{EmulatorHost: cfg.Tasks.EmulatorHost}.JWKSURL()
+		d.SchedulerVerifier = tasks.NewVerifier(cfg.SchedulerAudience, cfg.SchedulerServiceAccount, jwks, nil)
 	}
 	if opts.Needs.OAuthCallback || opts.Needs.Graph {
 		d.Threads = &threads.Client{

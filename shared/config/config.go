@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"threadsfunctions.dev/shared/tasks"
 )
@@ -49,6 +50,11 @@ type Needs struct {
 	Graph bool
 	// Tasks: the Cloud Tasks queue for retries (TASKS_*).
 	Tasks bool
+	// AppSecret: the Threads app secret alone (signed_request callbacks).
+	AppSecret bool
+	// Scheduler: the Cloud Scheduler invoker that calls the function
+	// (SCHEDULER_SERVICE_ACCOUNT, SCHEDULER_AUDIENCE).
+	Scheduler bool
 }
 
 // Config is the validated configuration of one function instance.
@@ -76,6 +82,19 @@ type Config struct {
 	// TASKS_SERVICE_ACCOUNT, TASKS_EMULATOR_HOST).
 	Tasks tasks.Config
 
+	// SignedRequestMaxAge bounds the age of Meta's signed_request (default 1 h).
+	SignedRequestMaxAge time.Duration
+	// DataDeletionStatusURL is thDataDeletion's public URL, for the status
+	// page link Meta shows the user; empty: derived from the request.
+	DataDeletionStatusURL string
+	// SchedulerServiceAccount and SchedulerAudience: the OIDC identity Cloud
+	// Scheduler calls thRefresh with, and the audience it asks for (the
+	// function's URL).
+	SchedulerServiceAccount string
+	SchedulerAudience       string
+	// RefreshWindow: thRefresh refreshes tokens expiring within it (default 10 days).
+	RefreshWindow time.Duration
+
 	needs Needs
 }
 
@@ -90,20 +109,23 @@ func Load(lookup Lookuper, needs Needs) (*Config, error) {
 		return strings.TrimSpace(v)
 	}
 	c := &Config{
-		ProjectID:              get("GOOGLE_CLOUD_PROJECT"),
-		ThreadsAppID:           get("THREADS_APP_ID"),
-		ThreadsAppSecret:       get("THREADS_APP_SECRET"),
-		ThreadsAppSecretName:   get("THREADS_APP_SECRET_NAME"),
-		RedirectURI:            get("THREADS_REDIRECT_URI"),
-		AuthorizeURL:           get("THREADS_AUTHORIZE_URL"),
-		GraphURL:               strings.TrimRight(get("THREADS_GRAPH_URL"), "/"),
-		DefaultReturnTo:        get("DEFAULT_RETURN_TO"),
-		TokenEncryptionKey:     get("TOKEN_ENCRYPTION_KEY"),
-		TokenEncryptionKeyName: get("TOKEN_ENCRYPTION_KEY_NAME"),
-		FirestoreEmulatorHost:  get("FIRESTORE_EMULATOR_HOST"),
-		AuthEmulatorHost:       get("FIREBASE_AUTH_EMULATOR_HOST"),
-		Tasks:                  tasks.LoadConfig(lookup),
-		needs:                  needs,
+		ProjectID:               get("GOOGLE_CLOUD_PROJECT"),
+		ThreadsAppID:            get("THREADS_APP_ID"),
+		ThreadsAppSecret:        get("THREADS_APP_SECRET"),
+		ThreadsAppSecretName:    get("THREADS_APP_SECRET_NAME"),
+		RedirectURI:             get("THREADS_REDIRECT_URI"),
+		AuthorizeURL:            get("THREADS_AUTHORIZE_URL"),
+		GraphURL:                strings.TrimRight(get("THREADS_GRAPH_URL"), "/"),
+		DefaultReturnTo:         get("DEFAULT_RETURN_TO"),
+		TokenEncryptionKey:      get("TOKEN_ENCRYPTION_KEY"),
+		TokenEncryptionKeyName:  get("TOKEN_ENCRYPTION_KEY_NAME"),
+		FirestoreEmulatorHost:   get("FIRESTORE_EMULATOR_HOST"),
+		AuthEmulatorHost:        get("FIREBASE_AUTH_EMULATOR_HOST"),
+		Tasks:                   tasks.LoadConfig(lookup),
+		DataDeletionStatusURL:   get("DATA_DELETION_STATUS_URL"),
+		SchedulerServiceAccount: get("SCHEDULER_SERVICE_ACCOUNT"),
+		SchedulerAudience:       get("SCHEDULER_AUDIENCE"),
+		needs:                   needs,
 	}
 	if c.AuthorizeURL == "" {
 		c.AuthorizeURL = DefaultAuthorizeURL
@@ -152,8 +174,23 @@ func Load(lookup Lookuper, needs Needs) (*Config, error) {
 			errs = append(errs, err)
 		}
 	}
-	if needs.OAuthCallback {
+	if needs.OAuthCallback || needs.AppSecret {
 		errs = append(errs, oneOf("THREADS_APP_SECRET", c.ThreadsAppSecret, "THREADS_APP_SECRET_NAME", c.ThreadsAppSecretName)...)
+	}
+	c.SignedRequestMaxAge = durationVar(get, "SIGNED_REQUEST_MAX_AGE", time.Hour, &errs)
+	c.RefreshWindow = durationVar(get, "REFRESH_WINDOW", 10*24*time.Hour, &errs)
+	if c.DataDeletionStatusURL != "" {
+		if err := checkURL("DATA_DELETION_STATUS_URL", c.DataDeletionStatusURL, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if needs.Scheduler {
+		if c.SchedulerServiceAccount == "" || !strings.Contains(c.SchedulerServiceAccount, "@") {
+			fail("SCHEDULER_SERVICE_ACCOUNT is required (the email of the service account Cloud Scheduler calls with)")
+		}
+		if err := checkURL("SCHEDULER_AUDIENCE", c.SchedulerAudience, true); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if needs.OAuthCallback || needs.Graph {
 		if err := checkURL("THREADS_GRAPH_URL", c.GraphURL, false); err != nil {
@@ -272,6 +309,20 @@ func isBareOrigin(raw string) bool {
 		return false
 	}
 	return (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery
+}
+
+// durationVar reads a Go duration ("90m", "240h"), def when unset.
+func durationVar(get func(string) string, name string, def time.Duration, errs *[]error) time.Duration {
+	v := get(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		*errs = append(*errs, fmt.Errorf("%s must be a positive duration such as 1h or 240h", name))
+		return def
+	}
+	return d
 }
 
 func checkURL(name, value string, required bool) error {
