@@ -149,3 +149,15 @@ func Sign(payload map[string]any, secret []byte) (string, error) {
 	mac.Write([]byte(enc))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)) + "." + enc, nil
 }
+
+// maxForm bounds a callback's form body.
+const maxForm = 16 << 10
+
+// FromRequest reads the signed_request field of a form POST (at most 16 KiB).
+func FromRequest(r *http.Request) (string, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		return "", bad(CodeMalformed, "the body must be a form (application/x-www-form-urlencoded) of at most 16 KiB")
+	}
+	return r.PostForm.Get("signed_request"), nil
+}

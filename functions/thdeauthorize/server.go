@@ -1,0 +1,60 @@
+package thdeauthorize
+
+import (
+	"net/http"
+	"time"
+
+	"threadsfunctions.dev/shared/httpx"
+	"threadsfunctions.dev/shared/logging"
+	"threadsfunctions.dev/shared/signedrequest"
+	"threadsfunctions.dev/shared/store"
+)
+
+// ReasonRevoked is recorded on the jobs a deauthorization cancels.
+const ReasonRevoked = "account_revoked"
+
+// Server handles thDeauthorize requests.
+type Server struct {
+	Secret []byte
+	Store  *store.Store
+	MaxAge time.Duration
+	Now    func() time.Time // nil: time.Now
+}
+
+// Handle verifies the signed_request, then marks every account of that
+// Threads user, under any Firebase user, revoked: its token deleted and its
+// pending jobs cancelled. The owners still see the accounts, with their
+// status, so the app can offer to reconnect. Answers 200 {"ok": true}.
+func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	signed, err := signedrequest.FromRequest(r)
+	if err != nil {
+		return err
+	}
+	p, err := signedrequest.Verify(signed, s.Secret, now, s.MaxAge)
+	if err != nil {
+		return err
+	}
+	accounts, err := s.Store.AccountsByThreadsUser(ctx, p.UserID)
+	if err != nil {
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "try again")
+	}
+	cancelled := 0
+	for _, a := range accounts {
+		n, err := s.Store.CancelPendingJobs(ctx, a.UID, a.Account.AccountID, ReasonRevoked, now)
+		if err != nil {
+			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "try again")
+		}
+		cancelled += n
+		if err := s.Store.Revoke(ctx, a.UID, a.Account.AccountID, now); err != nil {
+			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "try again")
+		}
+	}
+	logging.FromContext(ctx).Info("deauthorized", "threadsUserId", p.UserID, "accounts", len(accounts), "jobsCancelled", cancelled)
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true})
+	return nil
+}
