@@ -112,6 +112,7 @@ func (s *Server) AddAccount(u User) string {
 	defer s.mu.Unlock()
 	tok := "LONG-" + random()
 	s.long[tok] = u
+	s.users[u.ID] = u
 	return tok
 }
 

@@ -18,6 +18,11 @@
 //		t.Errorf("published %d posts, want exactly 1", len(posts))
 //	}
 //
+// Outside tests, New makes a fake that is not listening anywhere; serve its
+// Handler from a server of your own, as the Threads simulator
+// (tools/threadsim) does. Accounts and Container let such a program show
+// what the fake holds.
+//
 // # Endpoints
 //
 // Endpoint names are "METHOD /path" patterns, with placeholders as in
@@ -146,13 +151,18 @@ type Failure struct {
 	Message    string
 }
 
-// Server is the fake. Create it with Start.
+// Server is the fake. Create it with Start in tests, or with New to serve
+// it from a server of one's own (Handler).
 type Server struct {
+	// Server is the test server started by Start; nil for a fake made with
+	// New.
 	*httptest.Server
 	AppID, AppSecret, RedirectURI string
 
 	// stop is closed at cleanup, ending SetLatency waits.
 	stop chan struct{}
+	// handler serves the endpoints; see Handler.
+	handler http.Handler
 
 	// mu guards everything below, the publishing state included.
 	mu        sync.Mutex
@@ -167,6 +177,9 @@ type Server struct {
 	calls     map[string]int
 	numericID bool
 	pub       publishing
+	// users are the users codes or accounts were issued to, by id (the
+	// latest wins); see Accounts.
+	users map[string]User
 }
 
 // failNext is a FailNext order: fail the next n calls with f.
@@ -177,15 +190,8 @@ type failNext struct {
 
 // Start runs a fake for one app, closed at test cleanup.
 func Start(t testing.TB, appID, appSecret, redirectURI string) *Server {
-	s := &Server{
-		AppID: appID, AppSecret: appSecret, RedirectURI: redirectURI,
-		stop:  make(chan struct{}),
-		codes: map[string]User{}, short: map[string]User{}, long: map[string]User{},
-		revoked: map[string]bool{}, failures: map[string]Failure{},
-		failNext: map[string]failNext{}, dropNext: map[string]int{}, calls: map[string]int{},
-		pub: newPublishing(),
-	}
-	s.Server = httptest.NewServer(s.routes())
+	s := New(appID, appSecret, redirectURI)
+	s.Server = httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		close(s.stop)
 		s.Close()
@@ -200,6 +206,7 @@ func (s *Server) IssueCode(u User) string {
 	defer s.mu.Unlock()
 	c := "CODE-" + random()
 	s.codes[c] = u
+	s.users[u.ID] = u
 	return c
 }
 
