@@ -76,6 +76,7 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261104224025-d1e00e9f33ab // indirect
 	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	threadsfunctions.dev/functions/thdatadeletion v0.0.0
 	threadsfunctions.dev/functions/thdeauthorize v0.0.0
 	threadsfunctions.dev/functions/thdisconnect v0.0.0
 )
@@ -91,3 +92,5 @@ replace threadsfunctions.dev/functions/thpublish => ../functions/thpublish
 replace threadsfunctions.dev/functions/thdisconnect => ../functions/thdisconnect
 
 replace threadsfunctions.dev/functions/thdeauthorize => ../functions/thdeauthorize
+
+replace threadsfunctions.dev/functions/thdatadeletion => ../functions/thdatadeletion

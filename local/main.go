@@ -30,6 +30,7 @@ import (
 	// Each function registers itself in init().
 	_ "threadsfunctions.dev/functions/thauthcallback"
 	_ "threadsfunctions.dev/functions/thauthstart"
+	_ "threadsfunctions.dev/functions/thdatadeletion"
 	_ "threadsfunctions.dev/functions/thdeauthorize"
 	_ "threadsfunctions.dev/functions/thdisconnect"
 	_ "threadsfunctions.dev/functions/thpublish"
