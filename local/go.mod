@@ -79,6 +79,7 @@ require (
 	threadsfunctions.dev/functions/thdatadeletion v0.0.0
 	threadsfunctions.dev/functions/thdeauthorize v0.0.0
 	threadsfunctions.dev/functions/thdisconnect v0.0.0
+	threadsfunctions.dev/functions/threfresh v0.0.0
 )
 
 replace threadsfunctions.dev/shared => ../shared
@@ -94,3 +95,5 @@ replace threadsfunctions.dev/functions/thdisconnect => ../functions/thdisconnect
 replace threadsfunctions.dev/functions/thdeauthorize => ../functions/thdeauthorize
 
 replace threadsfunctions.dev/functions/thdatadeletion => ../functions/thdatadeletion
+
+replace threadsfunctions.dev/functions/threfresh => ../functions/threfresh

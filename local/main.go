@@ -34,6 +34,7 @@ import (
 	_ "threadsfunctions.dev/functions/thdeauthorize"
 	_ "threadsfunctions.dev/functions/thdisconnect"
 	_ "threadsfunctions.dev/functions/thpublish"
+	_ "threadsfunctions.dev/functions/threfresh"
 )
 
 func main() {

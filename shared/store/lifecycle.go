@@ -296,10 +296,13 @@ func (s *Store) GetDeletion(ctx context.Context, code string) (*DeletionRequest,
 	return &r, nil
 }
 
+// Cursor marks where a page of DueAccounts ended.
+type Cursor = firestore.DocumentSnapshot
+
 // DueAccounts returns a page of active accounts whose token expires before
 // `before`, ordered by expiry, after the cursor (nil for the first page).
 // Its composite index is declared in firestore.indexes.json.
-func (s *Store) DueAccounts(ctx context.Context, before time.Time, limit int, cursor *firestore.DocumentSnapshot) ([]AccountRef, *firestore.DocumentSnapshot, error) {
+func (s *Store) DueAccounts(ctx context.Context, before time.Time, limit int, cursor *Cursor) ([]AccountRef, *Cursor, error) {
 	q := s.fs.CollectionGroup("accounts").Where("status", "==", StatusActive).Where("expiresAt", "<=", before).
 		OrderBy("expiresAt", firestore.Asc).Limit(limit)
 	if cursor != nil {
@@ -321,7 +324,7 @@ func (s *Store) DueAccounts(ctx context.Context, before time.Time, limit int, cu
 		}
 		out = append(out, AccountRef{UID: uid, Account: &a})
 	}
-	var next *firestore.DocumentSnapshot
+	var next *Cursor
 	if len(docs) == limit {
 		next = docs[len(docs)-1]
 	}
