@@ -110,8 +110,8 @@ func TestConcurrentSweepsRefreshEachTokenOnce(t *testing.T) {
 		uid, id, _ := h.account(fmt.Sprint("due", i), now.Add(-55*24*time.Hour), now.Add(5*24*time.Hour))
 		due = append(due, uid+"/"+id)
 	}
-	h.account("young", now.Add(-2*time.Hour), now.Add(3*24*time.Hour))      // in the window, but under 24 h old
-	h.account("far", now.Add(-30*24*time.Hour), now.Add(30*24*time.Hour))    // not in the window
+	h.account("young", now.Add(-2*time.Hour), now.Add(3*24*time.Hour))    // in the window, but under 24 h old
+	h.account("far", now.Add(-30*24*time.Hour), now.Add(30*24*time.Hour)) // not in the window
 	expUID, expID, _ := h.account("expired", now.Add(-61*24*time.Hour), now.Add(-time.Hour))
 	revUID, revID, revTok := h.account("revoked", now.Add(-55*24*time.Hour), now.Add(4*24*time.Hour))
 	h.fake.RevokeToken(revTok)
