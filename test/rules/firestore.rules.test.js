@@ -101,6 +101,9 @@ beforeEach(async () => {
     await setDoc(doc(db, `users/${ALICE}`), { name: 'Alice' });
     await setDoc(doc(db, `users/${ALICE}/integrations/threads`), { enabled: true });
     await setDoc(doc(db, 'misc/x'), { a: 1 });
+    await setDoc(doc(db, `users/${ALICE}/integrations/threads/disconnected/${ACCOUNT}`), { disconnectedAt: new Date() });
+    await setDoc(doc(db, 'dataDeletionRequests/code-1'), { status: 'done', threadsUserId: ACCOUNT });
+    await setDoc(doc(db, 'dataDeletionKeys/key-1'), { code: 'code-1' });
   });
 });
 
@@ -191,6 +194,22 @@ describe('oauthStates', () => {
       await assertFails(setDoc(doc(d, 'oauthStates/s2'), { uid: ALICE }));
       await assertFails(updateDoc(doc(d, 'oauthStates/s1'), { uid: BOB }));
       await assertFails(deleteDoc(doc(d, 'oauthStates/s1')));
+    });
+  }
+});
+
+describe('account lifecycle records', () => {
+  test('disconnect tombstones are not readable, even by their owner', async () => {
+    await assertFails(getDoc(doc(asAlice(), `users/${ALICE}/integrations/threads/disconnected/${ACCOUNT}`)));
+    await assertFails(getDocs(collection(asAlice(), `users/${ALICE}/integrations/threads/disconnected`)));
+  });
+
+  for (const [who, db] of [['a signed-in user', asAlice], ['signed-out', signedOut]]) {
+    test(`${who} cannot read or write data-deletion requests`, async () => {
+      await assertFails(getDoc(doc(db(), 'dataDeletionRequests/code-1')));
+      await assertFails(getDocs(collection(db(), 'dataDeletionRequests')));
+      await assertFails(getDoc(doc(db(), 'dataDeletionKeys/key-1')));
+      await assertFails(setDoc(doc(db(), 'dataDeletionRequests/code-2'), { status: 'done' }));
     });
   }
 });
