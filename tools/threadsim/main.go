@@ -60,6 +60,10 @@ type config struct {
 	Latency time.Duration
 	// Log receives one line per request; nil discards them.
 	Log io.Writer
+	// DeauthorizeURL and DataDeletionURL are the app's Meta callbacks
+	// (thDeauthorize, thDataDeletion); when set, the feed page offers to
+	// send them a signed request for an account, as Meta would.
+	DeauthorizeURL, DataDeletionURL string
 }
 
 func main() {
@@ -128,12 +132,15 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (conf
 	redirectURI := fs.String("redirect-uri", defaultRedirectURI, "the app's registered redirect URI (env THREADSIM_REDIRECT_URI)")
 	polls := fs.String("processing-polls", strconv.Itoa(defaultProcessingPolls), "status reads an IMAGE or VIDEO container stays IN_PROGRESS (env THREADSIM_PROCESSING_POLLS)")
 	latency := fs.String("latency", "0s", "delay of every Graph API answer, a Go duration (env THREADSIM_LATENCY)")
+	deauthURL := fs.String("deauthorize-url", "", "the app's uninstall callback, thDeauthorize (env THREADSIM_DEAUTHORIZE_URL)")
+	deletionURL := fs.String("data-deletion-url", "", "the app's data-deletion callback, thDataDeletion (env THREADSIM_DATA_DELETION_URL)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	var problems []string
 	pick := func(flagValue *string, name string) string {
 		if v := env(name); v != "" {
 			return v
@@ -141,12 +148,21 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (conf
 		return *flagValue
 	}
 	cfg := config{
-		Addr:        pick(addr, "THREADSIM_ADDR"),
-		AppID:       pick(appID, "THREADSIM_APP_ID"),
-		AppSecret:   pick(appSecret, "THREADSIM_APP_SECRET"),
-		RedirectURI: pick(redirectURI, "THREADSIM_REDIRECT_URI"),
+		Addr:            pick(addr, "THREADSIM_ADDR"),
+		AppID:           pick(appID, "THREADSIM_APP_ID"),
+		AppSecret:       pick(appSecret, "THREADSIM_APP_SECRET"),
+		RedirectURI:     pick(redirectURI, "THREADSIM_REDIRECT_URI"),
+		DeauthorizeURL:  pick(deauthURL, "THREADSIM_DEAUTHORIZE_URL"),
+		DataDeletionURL: pick(deletionURL, "THREADSIM_DATA_DELETION_URL"),
 	}
-	var problems []string
+	for _, c := range []struct{ name, value string }{{"THREADSIM_DEAUTHORIZE_URL", cfg.DeauthorizeURL}, {"THREADSIM_DATA_DELETION_URL", cfg.DataDeletionURL}} {
+		if c.value == "" {
+			continue
+		}
+		if u, err := url.Parse(c.value); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, fmt.Sprintf("%s %q is not an absolute http(s) URL", c.name, c.value))
+		}
+	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		problems = append(problems, fmt.Sprintf("THREADSIM_ADDR/-addr %q is not host:port", cfg.Addr))
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"threadsfunctions.dev/shared/signedrequest"
 	"threadsfunctions.dev/shared/threads"
 )
 
@@ -734,5 +736,72 @@ func TestRun(t *testing.T) {
 
 	if err := run(t.Context(), []string{"-processing-polls", "many"}, func(string) string { return "" }, io.Discard); err == nil {
 		t.Error("run accepted an invalid configuration")
+	}
+}
+
+// The feed page sends the app's Meta callbacks a correctly signed request
+// for an account.
+func TestSimulatedMetaCallbacks(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		received = map[string]*signedrequest.Payload{}
+	)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := signedrequest.Verify(r.PostFormValue("signed_request"), []byte(testAppSecret), time.Now(), time.Minute)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		received[r.URL.Path] = p
+		mu.Unlock()
+		if r.URL.Path == "/thDataDeletion" {
+			_, _ = io.WriteString(w, `{"url":"https://fn.example.com/thDataDeletion?code=abc123","confirmation_code":"abc123"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	defer app.Close()
+
+	logs := &syncBuffer{}
+	cfg := config{AppID: testAppID, AppSecret: testAppSecret, RedirectURI: testRedirectURI, Log: logs,
+		DeauthorizeURL: app.URL + "/thDeauthorize", DataDeletionURL: app.URL + "/thDataDeletion"}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: newServer(cfg)}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	s := &sim{base: "http://" + ln.Addr().String(), log: logs}
+
+	// The account exists once it has consented.
+	s.decide(t, s.consentForm(t, authorizeQuery(nil)), "allow", "carol")
+	_, page := fetch(t, http.MethodGet, s.base+"/feed", nil)
+	for _, id := range []string{`id="deauthorize-carol"`, `id="delete-data-carol"`} {
+		if !strings.Contains(page, id) {
+			t.Errorf("feed page lacks %s", id)
+		}
+	}
+	cases := []struct {
+		callback, path, want string
+	}{
+		{"deauthorize", "/thDeauthorize", `data-status="200"`},
+		{"data-deletion", "/thDataDeletion", `id="confirmation-code">abc123<`},
+	}
+	for _, tc := range cases {
+		resp, body := fetch(t, http.MethodPost, s.base+"/simulate/"+tc.callback, url.Values{"username": {"carol"}})
+		if resp.StatusCode != 200 || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d %s", tc.callback, resp.StatusCode, body)
+		}
+		mu.Lock()
+		p := received[tc.path]
+		mu.Unlock()
+		if p == nil || p.UserID != userID("carol") {
+			t.Errorf("%s: the app received %+v, want user %s", tc.callback, p, userID("carol"))
+		}
+	}
+	if resp, _ := fetch(t, http.MethodPost, s.base+"/simulate/unknown", url.Values{"username": {"carol"}}); resp.StatusCode != 404 {
+		t.Errorf("unknown callback: %d", resp.StatusCode)
 	}
 }

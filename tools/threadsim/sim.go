@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"threadsfunctions.dev/shared/signedrequest"
 	"threadsfunctions.dev/shared/threads/threadstest"
 )
 
@@ -62,6 +63,7 @@ func newServer(cfg config) http.Handler {
 	mux.HandleFunc("GET /{$}", s.feedPage)
 	mux.HandleFunc("GET /feed", s.feedPage)
 	mux.HandleFunc("GET /feed.json", s.feedJSON)
+	mux.HandleFunc("POST /simulate/{callback}", s.simulateCallback)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
@@ -361,11 +363,12 @@ func (s *simulator) post(p threadstest.Post) feedPost {
 // feedPage is GET / and GET /feed.
 func (s *simulator) feedPage(w http.ResponseWriter, r *http.Request) {
 	renderHTML(w, http.StatusOK, feedPage, struct {
-		CSS         template.CSS
-		AppID       string
-		RedirectURI string
-		Accounts    []feedAccount
-	}{pageCSS, s.cfg.AppID, s.cfg.RedirectURI, s.feed()})
+		CSS                         template.CSS
+		AppID                       string
+		RedirectURI                 string
+		Accounts                    []feedAccount
+		CanDeauthorize, CanDeletion bool
+	}{pageCSS, s.cfg.AppID, s.cfg.RedirectURI, s.feed(), s.cfg.DeauthorizeURL != "", s.cfg.DataDeletionURL != ""})
 }
 
 // feedJSON is GET /feed.json.
@@ -513,6 +516,10 @@ var feedPage = template.Must(template.New("feed").Parse(`<!doctype html>
 <header>{{if .Avatar}}<img src="{{.Avatar}}" alt="" width="48" height="48">{{end}}
 <div><h2>{{.Name}}</h2><span class="small">@{{.Username}} · id <code>{{.ID}}</code> · {{len .Posts}} post{{if ne (len .Posts) 1}}s{{end}}</span></div>
 </header>
+{{if or $.CanDeauthorize $.CanDeletion}}<div class="meta-callbacks">
+{{if $.CanDeauthorize}}<form method="post" action="/simulate/deauthorize"><input type="hidden" name="username" value="{{.Username}}"><button id="deauthorize-{{.Username}}" class="deauthorize">Remove the app (deauthorize)</button></form>{{end}}
+{{if $.CanDeletion}}<form method="post" action="/simulate/data-deletion"><input type="hidden" name="username" value="{{.Username}}"><button id="delete-data-{{.Username}}" class="delete-data">Request data deletion</button></form>{{end}}
+</div>{{end}}
 {{range .Posts}}<article class="post" data-account="{{$acct.Username}}" data-media-id="{{.MediaID}}" data-media-type="{{.MediaType}}">
 <header><span class="type">{{.MediaType}}</span> · media <code>{{.MediaID}}</code> · container <code>{{.ContainerID}}</code></header>
 {{if .Text}}<p class="text">{{.Text}}</p>
@@ -600,3 +607,67 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// simulateCallback is POST /simulate/{deauthorize|data-deletion}: it sends
+// the app's Meta callback a signed_request for an account, signed with the
+// app secret exactly as Meta signs it, and shows what the app answered.
+func (s *simulator) simulateCallback(w http.ResponseWriter, r *http.Request) {
+	target := map[string]string{"deauthorize": s.cfg.DeauthorizeURL, "data-deletion": s.cfg.DataDeletionURL}[r.PathValue("callback")]
+	if target == "" {
+		http.Error(w, "this callback is not configured (THREADSIM_DEAUTHORIZE_URL / THREADSIM_DATA_DELETION_URL)", http.StatusNotFound)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	username := r.PostFormValue("username")
+	if !usernamePattern.MatchString(username) {
+		http.Error(w, "bad username", http.StatusBadRequest)
+		return
+	}
+	signed, err := signedrequest.Sign(map[string]any{
+		"algorithm": "HMAC-SHA256",
+		"user_id":   userID(username),
+		"issued_at": time.Now().Unix(),
+	}, []byte(s.cfg.AppSecret))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.PostForm(target, url.Values{"signed_request": {signed}})
+	result := callbackResult{CSS: pageCSS, Callback: r.PathValue("callback"), Username: username}
+	if err != nil {
+		result.Error = "the app could not be reached: " + err.Error()
+	} else {
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		result.Status, result.Body = resp.StatusCode, string(body)
+		var ans struct {
+			URL  string `json:"url"`
+			Code string `json:"confirmation_code"`
+		}
+		if json.Unmarshal(body, &ans) == nil {
+			result.StatusURL, result.ConfirmationCode = ans.URL, ans.Code
+		}
+	}
+	renderHTML(w, http.StatusOK, callbackPage, result)
+}
+
+type callbackResult struct {
+	CSS                         template.CSS
+	Callback, Username          string
+	Status                      int
+	Body, Error                 string
+	StatusURL, ConfirmationCode string
+}
+
+var callbackPage = template.Must(template.New("callback").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Threads simulator: {{.Callback}} sent</title><style>{{.CSS}}</style></head>
+<body><main>
+<h1>{{.Callback}} callback for @{{.Username}}</h1>
+{{if .Error}}<p id="result" data-status="0">{{.Error}}</p>
+{{else}}<p id="result" data-status="{{.Status}}">The app answered HTTP {{.Status}}.</p>
+{{if .ConfirmationCode}}<p>Confirmation code <code id="confirmation-code">{{.ConfirmationCode}}</code>: <a id="status-link" href="{{.StatusURL}}">deletion status</a></p>{{end}}
+<pre>{{.Body}}</pre>{{end}}
+<p><a href="/feed">Back to the feed</a></p>
+</main></body></html>
+`))
