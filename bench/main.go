@@ -1,0 +1,268 @@
+// Command bench measures the functions as they are deployed: each one is
+// built into its own binary through the Functions Framework (a generated
+// main, as Cloud Functions' Go buildpack makes), run against the Firestore
+// and Auth emulators and a fake Threads with a configurable latency, and
+// measured from outside: cold start, resident memory, CPU time per request
+// (from /proc), throughput and latency at a given concurrency; then the
+// connect flow and each kind of publish are counted (Threads calls,
+// sequential round trips, Firestore RPCs through a counting proxy).
+//
+// Run it through ./scripts/bench, which starts the emulators on their own
+// ports and passes its arguments on:
+//
+//	./scripts/bench [-rounds 5] [-requests 2000] [-concurrency 80] [-latency 50ms] [-out bench/out/latest.json] [-profile bench/out/profiles]
+//
+// See docs/performance.md for the method and the latest figures.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Config is a run's parameters.
+type Config struct {
+	Rounds      int
+	Requests    int
+	Concurrency int
+	Latency     time.Duration
+	Flows       int
+	PublishRuns int
+	// Out, if set, is where the JSON report is written.
+	Out string
+	// ProfileDir, if set, is where the profiles of ProfileFunctions go.
+	ProfileDir       string
+	ProfileFunctions []string
+	// WorkDir holds the generated mains and binaries; empty: a temporary
+	// directory, removed afterwards.
+	WorkDir string
+	// Repo is the repository's root (where go.work is).
+	Repo      string
+	Emulators emulators
+	// Log receives progress; Table the summary table.
+	Log, Table io.Writer
+	// Print, if set, is a JSON report to print as a table instead of
+	// measuring.
+	Print string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if cfg.Print != "" {
+		rep, err := readReport(cfg.Print)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		rep.printTable(cfg.Table)
+		return
+	}
+	if _, err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (Config, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	cfg := Config{Log: os.Stderr, Table: os.Stdout}
+	fs.IntVar(&cfg.Rounds, "rounds", 5, "fresh instances per function (cold start, memory, load)")
+	fs.IntVar(&cfg.Requests, "requests", 2000, "requests per load (after a warm-up of max(requests/10, concurrency))")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 80, "concurrent clients during the load")
+	fs.DurationVar(&cfg.Latency, "latency", 50*time.Millisecond, "latency of every fake Threads answer")
+	fs.IntVar(&cfg.Flows, "flows", 10, "connect flows counted (start → callback)")
+	fs.IntVar(&cfg.PublishRuns, "publish-runs", 3, "publishes counted per kind (text, image, carousel)")
+	fs.StringVar(&cfg.Out, "out", "", "write the JSON report here")
+	fs.StringVar(&cfg.ProfileDir, "profile", "", "profile each function under load (pprof variant binaries) and write the profiles here")
+	profileFns := fs.String("profile-functions", strings.Join([]string{nameAuthStart, nameAuthCallback, namePublish}, ","), "functions to profile with -profile")
+	fs.StringVar(&cfg.WorkDir, "workdir", "", "where to build the binaries (default: a temporary directory)")
+	fs.StringVar(&cfg.Repo, "repo", "", "repository root (default: found from the working directory)")
+	fs.StringVar(&cfg.Print, "print", "", "print the table of a JSON report written by -out, and measure nothing")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if cfg.ProfileDir != "" {
+		for _, n := range strings.Split(*profileFns, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				cfg.ProfileFunctions = append(cfg.ProfileFunctions, n)
+			}
+		}
+	}
+	cfg.Emulators = emulators{
+		Project:       os.Getenv("GOOGLE_CLOUD_PROJECT"),
+		FirestoreHost: os.Getenv("FIRESTORE_EMULATOR_HOST"),
+		AuthHost:      os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"),
+	}
+	return cfg, nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Rounds < 1 || c.Requests < 1 || c.Concurrency < 1 || c.Flows < 1 || c.PublishRuns < 1 {
+		errs = append(errs, errors.New("-rounds, -requests, -concurrency, -flows and -publish-runs must be at least 1"))
+	}
+	if c.Latency < 0 {
+		errs = append(errs, errors.New("-latency must not be negative"))
+	}
+	if c.Emulators.FirestoreHost == "" || c.Emulators.AuthHost == "" {
+		errs = append(errs, errors.New("FIRESTORE_EMULATOR_HOST and FIREBASE_AUTH_EMULATOR_HOST must point at the emulators (./scripts/bench starts them)"))
+	}
+	if c.Emulators.Project == "" {
+		errs = append(errs, errors.New("GOOGLE_CLOUD_PROJECT must be set (a demo- project)"))
+	}
+	valid := map[string]bool{nameAuthStart: true, nameAuthCallback: true, namePublish: true}
+	for _, n := range c.ProfileFunctions {
+		if !valid[n] {
+			errs = append(errs, fmt.Errorf("-profile-functions: unknown function %q", n))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// findRepo walks up from dir to the directory holding go.work.
+func findRepo(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.work not found above the working directory: pass -repo")
+		}
+		dir = parent
+	}
+}
+
+// run measures everything and returns the report (also printed to
+// cfg.Table and, with cfg.Out, written as JSON).
+func run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	if cfg.Table == nil {
+		cfg.Table = io.Discard
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Repo == "" {
+		repo, err := findRepo(".")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Repo = repo
+	}
+	if cfg.WorkDir == "" {
+		dir, err := os.MkdirTemp("", "threadsfn-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		cfg.WorkDir = dir
+	}
+	machine := describeMachine()
+	if s0, err := readSystemCPU(); err == nil {
+		if err := sleep(ctx, time.Second); err != nil {
+			return nil, err
+		}
+		if s1, err := readSystemCPU(); err == nil {
+			machine.BusyBeforeRun = busyFraction(s0, s1)
+		}
+	}
+	rep := &Report{
+		Date:    time.Now().UTC().Format(time.RFC3339),
+		Machine: machine,
+		Settings: Settings{
+			Rounds: cfg.Rounds, Requests: cfg.Requests, Concurrency: cfg.Concurrency,
+			Latency: cfg.Latency.String(), Flows: cfg.Flows, PublishRuns: cfg.PublishRuns,
+		},
+		Notes: []string{
+			"cold start is judged excluding the time spent waiting on the fake Threads (its latency is the network's, not the function's)",
+			"the emulators, the fakes and the load generator share the machine's cores with the function",
+			"Firestore RPCs and Auth calls are measured through counting proxies (gRPC frames decoded, HTTP requests counted) in the connect-flow and publish-count phases only",
+		},
+	}
+	fmt.Fprintf(cfg.Log, "bench: %d rounds × %d requests at %d concurrent, Threads latency %s; emulators %s (Firestore) and %s (Auth)\n",
+		cfg.Rounds, cfg.Requests, cfg.Concurrency, cfg.Latency, cfg.Emulators.FirestoreHost, cfg.Emulators.AuthHost)
+
+	b, err := newBench(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer b.close()
+
+	startUsers, err := signUp(ctx, b.hc, cfg.Emulators.AuthHost, cfg.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	publishUsers, err := signUp(ctx, b.hc, cfg.Emulators.AuthHost, cfg.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	if err := connectAccounts(ctx, b.store, b.fake, &b.ids, publishUsers); err != nil {
+		return nil, err
+	}
+	workloads := map[string]workload{
+		nameAuthStart:    b.authStartWorkload(startUsers),
+		nameAuthCallback: b.authCallbackWorkload(),
+		namePublish:      b.publishWorkload(publishUsers),
+	}
+	for _, f := range measuredFunctions() {
+		fmt.Fprintf(cfg.Log, "measuring %s\n", f.Name)
+		fr, err := b.measureFunction(ctx, workloads[f.Name])
+		if err != nil {
+			return nil, err
+		}
+		rep.Functions = append(rep.Functions, fr)
+	}
+	fmt.Fprintln(cfg.Log, "counting the connect flow")
+	if rep.Connect, err = b.measureConnect(ctx); err != nil {
+		return nil, fmt.Errorf("connect flow: %w", err)
+	}
+	fmt.Fprintln(cfg.Log, "counting publishes")
+	if rep.Publish, err = b.measurePublishCounts(ctx); err != nil {
+		return nil, fmt.Errorf("publish counts: %w", err)
+	}
+	for _, name := range cfg.ProfileFunctions {
+		fmt.Fprintf(cfg.Log, "profiling %s\n", name)
+		pr, err := b.profileFunction(ctx, workloads[name])
+		if err != nil {
+			return nil, fmt.Errorf("profile %s: %w", name, err)
+		}
+		rep.Profiles = append(rep.Profiles, pr)
+	}
+	rep.checkTargets()
+	rep.printTable(cfg.Table)
+	if cfg.Out != "" {
+		if err := rep.writeJSON(cfg.Out); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(cfg.Log, "wrote %s\n", cfg.Out)
+	}
+	return rep, nil
+}
