@@ -53,6 +53,7 @@ const EMAIL = `journey-${run}@example.com`;
 const PASSWORD = `pw-${run}-journey`;
 const USER_A = `journey_a_${run}`;
 const USER_B = `journey_b_${run}`;
+const USER_C = `journey_c_${run}`;
 
 // --- What the page may do ---------------------------------------------------------
 
@@ -396,6 +397,38 @@ test('a user connects two Threads accounts and publishes through the demo app', 
   await step('back in the demo app', async () => {
     await page.goto(DEMO_URL);
     await page.locator('#accounts li').nth(1).waitFor();
+  });
+
+  // --- The account lifecycle -------------------------------------------------
+  await step('disconnect an account', async () => {
+    await connect(USER_C);
+    await accountItem(USER_C).locator('button.disconnect').click();
+    await page.locator('#notice', { hasText: `Disconnected @${USER_C}.` }).waitFor();
+    await accountItem(USER_C).waitFor({ state: 'detached' });
+  });
+
+  await step('Meta deauthorizes an account: the app shows it revoked', async () => {
+    await page.goto(`${SIM_URL}/feed`);
+    await page.click(`#deauthorize-${USER_A.replace(/\./g, '\\.')}`);
+    await page.locator('#result[data-status="200"]').waitFor();
+    await page.goto(DEMO_URL);
+    const li = accountItem(USER_A);
+    await li.locator('.status', { hasText: 'revoked' }).waitFor();
+    assert.equal(await li.locator('button.reconnect').count(), 1, 'a revoked account offers Reconnect');
+    assert.equal(await accountItem(USER_B).locator('.status').textContent(), 'active', 'the other account is untouched');
+  });
+
+  await step('Meta asks for data deletion: the account is gone and the status page says done', async () => {
+    await page.goto(`${SIM_URL}/feed`);
+    await page.click(`#delete-data-${USER_B.replace(/\./g, '\\.')}`);
+    const code = (await page.locator('#confirmation-code').textContent()).trim();
+    assert.match(code, /^[0-9a-f]{32}$/, 'a confirmation code');
+    await page.click('#status-link');
+    await page.locator('#status[data-status="done"]').waitFor();
+    assert.ok(page.url().includes(`code=${code}`), 'the status page is the one for this request');
+    await page.goto(DEMO_URL);
+    await accountItem(USER_A).waitFor();
+    await accountItem(USER_B).waitFor({ state: 'detached' });
   });
 
   watch.stop();

@@ -71,3 +71,11 @@ export async function publish(baseUrl, user, post, idempotencyKey) {
   });
   return { httpStatus: status, ...data };
 }
+
+/**
+ * thDisconnect: removes the account from the user (its token deleted, its
+ * pending jobs cancelled). Resolves once done; calling it twice is fine.
+ */
+export async function disconnect(baseUrl, user, accountId) {
+  await call(baseUrl, 'thDisconnect', user, { accountId });
+}

@@ -22,7 +22,7 @@ import {
   onSnapshot,
 } from 'firebase/firestore';
 
-import { FunctionError, publish, startConnect } from './functions.js';
+import { disconnect, FunctionError, publish, startConnect } from './functions.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -117,6 +117,19 @@ async function onConnect() {
   }
 }
 
+async function onDisconnect(account, button) {
+  clearError();
+  button.disabled = true;
+  try {
+    await disconnect(state.config.functionsUrl, state.user, account.id);
+    // The account list updates itself: the document is gone from Firestore.
+    showNotice(`Disconnected @${account.username}.`);
+  } catch (err) {
+    showError(...errorOf(err));
+    button.disabled = false;
+  }
+}
+
 // --- Connected accounts, live from Firestore (security rules: owner only) -------
 
 function watchAccounts(uid) {
@@ -173,7 +186,24 @@ function renderAccounts() {
       const status = document.createElement('span');
       status.className = `status status-${a.status}`;
       status.textContent = a.status;
-      li.append(who, status);
+      const actions = document.createElement('span');
+      actions.className = 'account-actions';
+      if (a.status === 'needs_reauth' || a.status === 'revoked') {
+        // Threads no longer accepts this connection: connecting again renews it.
+        const again = document.createElement('button');
+        again.type = 'button';
+        again.className = 'reconnect secondary';
+        again.textContent = 'Reconnect';
+        again.addEventListener('click', onConnect);
+        actions.append(again);
+      }
+      const off = document.createElement('button');
+      off.type = 'button';
+      off.className = 'disconnect secondary';
+      off.textContent = 'Disconnect';
+      off.addEventListener('click', () => onDisconnect(a, off));
+      actions.append(off);
+      li.append(who, status, actions);
       return li;
     }),
   );
