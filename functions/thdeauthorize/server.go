@@ -31,11 +31,7 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	if s.Now != nil {
 		now = s.Now()
 	}
-	signed, err := signedrequest.FromRequest(r)
-	if err != nil {
-		return err
-	}
-	p, err := signedrequest.Verify(signed, s.Secret, now, s.MaxAge)
+	p, err := signedrequest.VerifyRequest(r, s.Secret, now, s.MaxAge)
 	if err != nil {
 		return err
 	}

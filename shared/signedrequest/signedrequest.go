@@ -153,6 +153,16 @@ func Sign(payload map[string]any, secret []byte) (string, error) {
 // maxForm bounds a callback's form body.
 const maxForm = 16 << 10
 
+// VerifyRequest reads a callback's signed_request form field and verifies
+// it: what Meta's deauthorize and data-deletion callbacks both do first.
+func VerifyRequest(r *http.Request, secret []byte, now time.Time, maxAge time.Duration) (*Payload, error) {
+	signed, err := FromRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	return Verify(signed, secret, now, maxAge)
+}
+
 // FromRequest reads the signed_request field of a form POST (at most 16 KiB).
 func FromRequest(r *http.Request) (string, error) {
 	r.Body = http.MaxBytesReader(nil, r.Body, maxForm)
