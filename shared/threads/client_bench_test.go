@@ -13,8 +13,8 @@ import (
 
 // Answers as the Graph API gives them (ids as strings, a 60-day token).
 const (
-	answerCode      = `{"access_token":"THQVJSHORT0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ","user_id":"17841400000000001"}`
-	answerLongLived = `{"access_token":"THQVJLONG0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ","token_type":"bearer","expires_in":5183944}`
+	answerCode      = `{"access_token":"FAKE-SHORT-TOKEN-0123456789-abcdefghijklmnopqrstuvwxyz-0123456789-ABCDEFGHIJ","user_id":"17841400000000001"}`
+	answerLongLived = `{"access_token":"FAKE-LONG-TOKEN-0123456789-abcdefghijklmnopqrstuvwxyz-0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ","token_type":"bearer","expires_in":5183944}`
 	answerMe        = `{"id":"17841400000000001","username":"ada.lovelace","name":"Ada Lovelace","threads_profile_picture_url":"https://scontent.cdninstagram.com/v/t51.2885-19/ada_n.jpg?stp=dst-jpg_s320x320&_nc_ht=scontent.cdninstagram.com&oh=00_AfB&oe=6789ABCD"}`
 	answerID        = `{"id":"17890000000000123"}`
 	answerStatus    = `{"status":"FINISHED","id":"17890000000000123"}`
