@@ -13,7 +13,6 @@ import (
 
 	"threadsfunctions.dev/functions/thauthcallback"
 	"threadsfunctions.dev/shared/app"
-	"threadsfunctions.dev/shared/config"
 	"threadsfunctions.dev/shared/logging"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
@@ -41,17 +40,14 @@ func newHarness(t *testing.T) *harness {
 	keyring, keyText := testenv.Keyring(t, "k1")
 	logs := &testenv.SyncBuffer{}
 	opts := thauthcallback.Options
-	opts.Lookup = config.MapLookuper(map[string]string{
-		"GOOGLE_CLOUD_PROJECT":        e.ProjectID,
-		"FIRESTORE_EMULATOR_HOST":     e.FirestoreHost,
-		"FIREBASE_AUTH_EMULATOR_HOST": e.AuthHost,
-		"THREADS_APP_ID":              appID,
-		"THREADS_APP_SECRET":          appSecret,
-		"THREADS_REDIRECT_URI":        redirectURI,
-		"THREADS_GRAPH_URL":           fake.URL,
-		"ALLOWED_RETURN_ORIGINS":      "https://app.example.com",
-		"DEFAULT_RETURN_TO":           "https://app.example.com/settings",
-		"TOKEN_ENCRYPTION_KEY":        keyText,
+	opts.Lookup = e.Lookup(map[string]string{
+		"THREADS_APP_ID":         appID,
+		"THREADS_APP_SECRET":     appSecret,
+		"THREADS_REDIRECT_URI":   redirectURI,
+		"THREADS_GRAPH_URL":      fake.URL,
+		"ALLOWED_RETURN_ORIGINS": "https://app.example.com",
+		"DEFAULT_RETURN_TO":      "https://app.example.com/settings",
+		"TOKEN_ENCRYPTION_KEY":   keyText,
 	})
 	opts.Logger = logging.New(logs, slog.LevelInfo)
 	srv := httptest.NewServer(app.Lazy(thauthcallback.Name, opts, thauthcallback.NewHandler))

@@ -17,7 +17,6 @@ import (
 
 	"threadsfunctions.dev/functions/thdatadeletion"
 	"threadsfunctions.dev/shared/app"
-	"threadsfunctions.dev/shared/config"
 	"threadsfunctions.dev/shared/logging"
 	"threadsfunctions.dev/shared/publish"
 	"threadsfunctions.dev/shared/signedrequest"
@@ -38,9 +37,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	e := testenv.Require(t)
 	opts := thdatadeletion.Options
-	opts.Lookup = config.MapLookuper(map[string]string{
-		"GOOGLE_CLOUD_PROJECT":     e.ProjectID,
-		"FIRESTORE_EMULATOR_HOST":  e.FirestoreHost,
+	opts.Lookup = e.Lookup(map[string]string{
 		"THREADS_APP_SECRET":       secret,
 		"DATA_DELETION_STATUS_URL": "https://fn.example.com/thDataDeletion",
 	})

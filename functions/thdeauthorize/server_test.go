@@ -14,7 +14,6 @@ import (
 
 	"threadsfunctions.dev/functions/thdeauthorize"
 	"threadsfunctions.dev/shared/app"
-	"threadsfunctions.dev/shared/config"
 	"threadsfunctions.dev/shared/logging"
 	"threadsfunctions.dev/shared/publish"
 	"threadsfunctions.dev/shared/signedrequest"
@@ -35,10 +34,8 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	e := testenv.Require(t)
 	opts := thdeauthorize.Options
-	opts.Lookup = config.MapLookuper(map[string]string{
-		"GOOGLE_CLOUD_PROJECT":    e.ProjectID,
-		"FIRESTORE_EMULATOR_HOST": e.FirestoreHost,
-		"THREADS_APP_SECRET":      secret,
+	opts.Lookup = e.Lookup(map[string]string{
+		"THREADS_APP_SECRET": secret,
 	})
 	opts.Logger = logging.New(io.Discard, slog.LevelInfo)
 	srv := httptest.NewServer(app.Lazy(thdeauthorize.Name, opts, thdeauthorize.NewHandler))

@@ -12,7 +12,6 @@ import (
 
 	"threadsfunctions.dev/functions/thdisconnect"
 	"threadsfunctions.dev/shared/app"
-	"threadsfunctions.dev/shared/config"
 	"threadsfunctions.dev/shared/logging"
 	"threadsfunctions.dev/shared/publish"
 	"threadsfunctions.dev/shared/store"
@@ -33,11 +32,8 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	e := testenv.Require(t)
 	opts := thdisconnect.Options
-	opts.Lookup = config.MapLookuper(map[string]string{
-		"GOOGLE_CLOUD_PROJECT":        e.ProjectID,
-		"FIRESTORE_EMULATOR_HOST":     e.FirestoreHost,
-		"FIREBASE_AUTH_EMULATOR_HOST": e.AuthHost,
-		"CORS_ALLOWED_ORIGINS":        "https://app.example.com",
+	opts.Lookup = e.Lookup(map[string]string{
+		"CORS_ALLOWED_ORIGINS": "https://app.example.com",
 	})
 	opts.Logger = logging.New(io.Discard, slog.LevelInfo)
 	srv := httptest.NewServer(app.Lazy(thdisconnect.Name, opts, thdisconnect.NewHandler))

@@ -14,7 +14,6 @@ import (
 
 	"threadsfunctions.dev/functions/thpublish"
 	"threadsfunctions.dev/shared/app"
-	"threadsfunctions.dev/shared/config"
 	"threadsfunctions.dev/shared/fakes/cloudtasksfake"
 	"threadsfunctions.dev/shared/logging"
 	"threadsfunctions.dev/shared/publish"
@@ -56,17 +55,14 @@ func newHarnessBudget(t *testing.T, userBudget time.Duration) *harness {
 	}
 	url := "http://" + lis.Addr().String() + "/"
 	opts := thpublish.Options
-	opts.Lookup = config.MapLookuper(map[string]string{
-		"GOOGLE_CLOUD_PROJECT":        e.ProjectID,
-		"FIRESTORE_EMULATOR_HOST":     e.FirestoreHost,
-		"FIREBASE_AUTH_EMULATOR_HOST": e.AuthHost,
-		"THREADS_GRAPH_URL":           fake.URL,
-		"TOKEN_ENCRYPTION_KEY":        keyText,
-		"CORS_ALLOWED_ORIGINS":        "https://app.example.com",
-		"TASKS_QUEUE":                 "projects/" + e.ProjectID + "/locations/local/queues/publish",
-		"TASKS_TARGET_URL":            url,
-		"TASKS_SERVICE_ACCOUNT":       invoker,
-		"TASKS_EMULATOR_HOST":         ct.Addr(),
+	opts.Lookup = e.Lookup(map[string]string{
+		"THREADS_GRAPH_URL":     fake.URL,
+		"TOKEN_ENCRYPTION_KEY":  keyText,
+		"CORS_ALLOWED_ORIGINS":  "https://app.example.com",
+		"TASKS_QUEUE":           "projects/" + e.ProjectID + "/locations/local/queues/publish",
+		"TASKS_TARGET_URL":      url,
+		"TASKS_SERVICE_ACCOUNT": invoker,
+		"TASKS_EMULATOR_HOST":   ct.Addr(),
 	})
 	opts.Logger = logging.New(io.Discard, slog.LevelInfo)
 	handler := app.Lazy(thpublish.Name, opts, func(d *app.Deps) (http.Handler, error) {

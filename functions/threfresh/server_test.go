@@ -15,7 +15,6 @@ import (
 
 	"threadsfunctions.dev/functions/threfresh"
 	"threadsfunctions.dev/shared/app"
-	"threadsfunctions.dev/shared/config"
 	"threadsfunctions.dev/shared/fakes/cloudtasksfake"
 	"threadsfunctions.dev/shared/logging"
 	"threadsfunctions.dev/shared/store"
@@ -49,9 +48,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	url := "http://" + lis.Addr().String() + "/"
 	opts := threfresh.Options
-	opts.Lookup = config.MapLookuper(map[string]string{
-		"GOOGLE_CLOUD_PROJECT":      e.ProjectID,
-		"FIRESTORE_EMULATOR_HOST":   e.FirestoreHost,
+	opts.Lookup = e.Lookup(map[string]string{
 		"THREADS_GRAPH_URL":         fake.URL,
 		"TOKEN_ENCRYPTION_KEY":      keyText,
 		"SCHEDULER_SERVICE_ACCOUNT": invoker,

@@ -24,6 +24,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/option"
 
+	"threadsfunctions.dev/shared/config"
 	"threadsfunctions.dev/shared/tokencrypt"
 )
 
@@ -214,4 +215,18 @@ func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Lookup is the configuration of a function under test: the emulators'
+// settings (project, Firestore, Auth) plus the function's own.
+func (e Env) Lookup(settings map[string]string) config.Lookuper {
+	m := map[string]string{
+		"GOOGLE_CLOUD_PROJECT":        e.ProjectID,
+		"FIRESTORE_EMULATOR_HOST":     e.FirestoreHost,
+		"FIREBASE_AUTH_EMULATOR_HOST": e.AuthHost,
+	}
+	for k, v := range settings {
+		m[k] = v
+	}
+	return config.MapLookuper(m)
 }
