@@ -85,6 +85,21 @@ type ContainerParams struct {
 	// Poll is poll_attachment (text posts only, not with a link), sent as
 	// JSON.
 	Poll *PollAttachment
+	// TextAttachment is text_attachment (text posts only, not with a poll):
+	// long-form text under the post, sent as JSON.
+	TextAttachment *TextAttachment
+	// TextEntities is text_entities: spoiler ranges of Text, sent as JSON.
+	TextEntities []TextEntity
+	// IsSpoilerMedia sends is_spoiler_media=true (IMAGE, VIDEO, CAROUSEL).
+	IsSpoilerMedia bool
+	// IsGhostPost sends is_ghost_post=true (text only, not a reply).
+	IsGhostPost bool
+	// GIF is gif_attachment (text posts only), sent as JSON. Its shape is
+	// from secondary sources (unconfirmed by Meta's reference).
+	GIF *GIFAttachment
+	// AllowlistedCountryCodes is allowlisted_country_codes, sent as a
+	// comma-separated list of ISO 3166-1 alpha-2 codes.
+	AllowlistedCountryCodes []string
 	// Extra holds further container fields, sent as they are, for features
 	// this struct does not name (text_attachment, text_entities,
 	// is_spoiler_media, auto_publish_text, ...). A key may not be one of the
@@ -101,6 +116,37 @@ var reservedFields = map[string]bool{
 	"video_url": true, "alt_text": true, "is_carousel_item": true, "children": true,
 	"reply_to_id": true, "quote_post_id": true, "reply_control": true,
 	"link_attachment": true, "topic_tag": true, "poll_attachment": true,
+	"text_attachment": true, "text_entities": true, "is_spoiler_media": true,
+	"is_ghost_post": true, "gif_attachment": true, "allowlisted_country_codes": true,
+}
+
+// TextAttachment is a container's text_attachment: up to 10,000 characters
+// of plain text, an optional link and non-overlapping styled ranges.
+type TextAttachment struct {
+	Plaintext         string        `json:"plaintext"`
+	LinkAttachmentURL string        `json:"link_attachment_url,omitempty"`
+	Styling           []TextStyling `json:"text_with_styling_info,omitempty"`
+}
+
+// TextStyling styles Length characters of a text attachment from Offset.
+// Styles are "bold", "italic", "highlight", "underline", "strikethrough".
+type TextStyling struct {
+	Offset  int      `json:"offset"`
+	Length  int      `json:"length"`
+	Styling []string `json:"styling_info"`
+}
+
+// TextEntity marks a range of the post's text; EntityType is "SPOILER".
+type TextEntity struct {
+	EntityType string `json:"entity_type"`
+	Offset     int    `json:"offset"`
+	Length     int    `json:"length"`
+}
+
+// GIFAttachment is a GIF by its provider's id; Provider is "GIPHY".
+type GIFAttachment struct {
+	GIFID    string `json:"gif_id"`
+	Provider string `json:"provider"`
 }
 
 // form returns the container fields as form values, access_token excluded.
@@ -146,6 +192,36 @@ func (p ContainerParams) form() (url.Values, error) {
 		}
 		f.Set("poll_attachment", string(js))
 	}
+	for _, j := range []struct {
+		key   string
+		value any
+		set   bool
+	}{
+		{"text_attachment", p.TextAttachment, p.TextAttachment != nil},
+		{"text_entities", p.TextEntities, len(p.TextEntities) > 0},
+		{"gif_attachment", p.GIF, p.GIF != nil},
+	} {
+		if !j.set {
+			continue
+		}
+		js, err := json.Marshal(j.value)
+		if err != nil {
+			return nil, fmt.Errorf("%s cannot be encoded", j.key)
+		}
+		f.Set(j.key, string(js))
+	}
+	if p.IsSpoilerMedia {
+		f.Set("is_spoiler_media", "true")
+	}
+	if p.IsGhostPost {
+		f.Set("is_ghost_post", "true")
+	}
+	for _, c := range p.AllowlistedCountryCodes {
+		if c == "" || strings.Contains(c, ",") {
+			return nil, errors.New("empty country code or country code with a comma")
+		}
+	}
+	set("allowlisted_country_codes", strings.Join(p.AllowlistedCountryCodes, ","))
 	for k, v := range p.Extra {
 		if k == "" || reservedFields[k] {
 			return nil, fmt.Errorf("extra field %q is not allowed", k)

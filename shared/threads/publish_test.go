@@ -162,9 +162,39 @@ func TestCreateContainerSendsEachField(t *testing.T) {
 		{
 			name: "extra fields, empty one dropped",
 			params: ContainerParams{MediaType: MediaText, Text: "x", Extra: map[string]string{
-				"text_attachment": `{"plaintext":"long"}`, "is_ghost_post": "true", "location_id": ""}},
-			want: url.Values{"media_type": {"TEXT"}, "text": {"x"},
-				"text_attachment": {`{"plaintext":"long"}`}, "is_ghost_post": {"true"}},
+				"enable_reply_approvals": "true", "location_id": ""}},
+			want: url.Values{"media_type": {"TEXT"}, "text": {"x"}, "enable_reply_approvals": {"true"}},
+		},
+		{
+			name: "text attachment with link and styles",
+			params: ContainerParams{MediaType: MediaText, Text: "x", TextAttachment: &TextAttachment{
+				Plaintext: "long <read>", LinkAttachmentURL: "https://example.com/a",
+				Styling: []TextStyling{{Offset: 0, Length: 4, Styling: []string{"bold", "italic"}}}}},
+			want: url.Values{"media_type": {"TEXT"}, "text": {"x"}, "text_attachment": {
+				`{"plaintext":"long \u003cread\u003e","link_attachment_url":"https://example.com/a","text_with_styling_info":[{"offset":0,"length":4,"styling_info":["bold","italic"]}]}`}},
+		},
+		{
+			name:   "text attachment, plaintext only",
+			params: ContainerParams{MediaType: MediaText, Text: "x", TextAttachment: &TextAttachment{Plaintext: "long"}},
+			want:   url.Values{"media_type": {"TEXT"}, "text": {"x"}, "text_attachment": {`{"plaintext":"long"}`}},
+		},
+		{
+			name: "spoilers and ghost",
+			params: ContainerParams{MediaType: MediaText, Text: "a secret", IsGhostPost: true,
+				TextEntities: []TextEntity{{EntityType: "SPOILER", Offset: 2, Length: 6}}},
+			want: url.Values{"media_type": {"TEXT"}, "text": {"a secret"}, "is_ghost_post": {"true"},
+				"text_entities": {`[{"entity_type":"SPOILER","offset":2,"length":6}]`}},
+		},
+		{
+			name:   "spoiler media",
+			params: ContainerParams{MediaType: MediaImage, ImageURL: "https://e.x/i.jpg", IsSpoilerMedia: true},
+			want:   url.Values{"media_type": {"IMAGE"}, "image_url": {"https://e.x/i.jpg"}, "is_spoiler_media": {"true"}},
+		},
+		{
+			name:   "gif and countries",
+			params: ContainerParams{MediaType: MediaText, Text: "x", GIF: &GIFAttachment{GIFID: "abc", Provider: "GIPHY"}, AllowlistedCountryCodes: []string{"US", "CA"}},
+			want: url.Values{"media_type": {"TEXT"}, "text": {"x"}, "gif_attachment": {`{"gif_id":"abc","provider":"GIPHY"}`},
+				"allowlisted_country_codes": {"US,CA"}},
 		},
 		{
 			name:   "auto publish through Extra",
@@ -829,6 +859,16 @@ func TestPublishingInputChecked(t *testing.T) {
 			}))
 			return err
 		}, `extra field "poll_attachment"`},
+		{"extra overrides a typed field", func(ctx context.Context, c *Client) error {
+			_, err := c.CreateContainer(ctx, testUserID, testToken, text(func(p *ContainerParams) {
+				p.Extra = map[string]string{"text_entities": "[]"}
+			}))
+			return err
+		}, `extra field "text_entities"`},
+		{"country code with a comma", func(ctx context.Context, c *Client) error {
+			_, err := c.CreateContainer(ctx, testUserID, testToken, text(func(p *ContainerParams) { p.AllowlistedCountryCodes = []string{"US,CA"} }))
+			return err
+		}, "country code"},
 		{"extra empty key", func(ctx context.Context, c *Client) error {
 			_, err := c.CreateContainer(ctx, testUserID, testToken, text(func(p *ContainerParams) { p.Extra = map[string]string{"": "v"} }))
 			return err
