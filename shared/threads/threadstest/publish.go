@@ -57,6 +57,27 @@ type Post struct {
 	// Params are every parameter the container was created with,
 	// access_token excluded.
 	Params url.Values
+
+	// The fields below are Params' newer features, decoded (they were
+	// checked at creation).
+
+	// ReplyToID is reply_to_id: the media id of the post this one replies
+	// to, "" if none.
+	ReplyToID string
+	// TextAttachment is text_attachment, nil if none.
+	TextAttachment *TextAttachment
+	// TextEntities are text_entities (spoiler ranges of Text), sorted by
+	// offset.
+	TextEntities []TextEntity
+	// SpoilerMedia is is_spoiler_media=true: the media are blurred.
+	SpoilerMedia bool
+	// GhostPost is is_ghost_post=true.
+	GhostPost bool
+	// GIF is gif_attachment, nil if none.
+	GIF *GIFAttachment
+	// AllowlistedCountryCodes are allowlisted_country_codes, in either
+	// reading (comma-separated or JSON), as given.
+	AllowlistedCountryCodes []string
 }
 
 // container is a media container of the fake.
@@ -66,6 +87,8 @@ type container struct {
 	carouselItem          bool
 	children              []string
 	status, errorMessage  string
+	// features are params' newer features, decoded.
+	features features
 	// pollsLeft is how many more status reads answer IN_PROGRESS; the
 	// container then takes finalStatus and finalMessage.
 	pollsLeft                 int
@@ -203,6 +226,20 @@ func (s *Server) RevokeToken(token string) {
 func copyPost(p Post) Post {
 	p.Children = slices.Clone(p.Children)
 	p.Params = cloneValues(p.Params)
+	if p.TextAttachment != nil {
+		ta := *p.TextAttachment
+		ta.Styling = slices.Clone(ta.Styling)
+		for i := range ta.Styling {
+			ta.Styling[i].Styles = slices.Clone(ta.Styling[i].Styles)
+		}
+		p.TextAttachment = &ta
+	}
+	p.TextEntities = slices.Clone(p.TextEntities)
+	if p.GIF != nil {
+		gif := *p.GIF
+		p.GIF = &gif
+	}
+	p.AllowlistedCountryCodes = slices.Clone(p.AllowlistedCountryCodes)
 	return p
 }
 
@@ -229,6 +266,13 @@ var (
 func badParam(format string, args ...any) apiError {
 	return apiError{status: http.StatusBadRequest, code: 100, typ: "THApiException",
 		msg: "(#100) " + fmt.Sprintf(format, args...)}
+}
+
+// noReplyTarget is the answer to a reply_to_id that names no published
+// post: the Graph API's answer for an object that does not exist.
+func noReplyTarget(id string) apiError {
+	return apiError{status: http.StatusBadRequest, code: 100, subcode: 33, typ: "THApiException",
+		msg: fmt.Sprintf("Param reply_to_id: Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", id)}
 }
 
 // noObject is the Graph API's answer for an id that does not exist or is
@@ -341,7 +385,8 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := req.params
-	if e, bad := validateContainer(p); bad {
+	feats, e, bad := validateContainer(p)
+	if bad {
 		e.write(w)
 		return
 	}
@@ -370,10 +415,18 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	// A reply answers a published post, of any user.
+	if id := p.Get("reply_to_id"); id != "" {
+		if _, ok := s.pub.media[id]; !ok {
+			noReplyTarget(id).write(w)
+			return
+		}
+	}
+
 	c := &container{
 		id: s.pub.newID(), userID: req.user.ID, mediaType: p.Get("media_type"), params: p,
 		carouselItem: p.Get("is_carousel_item") == "true", children: children,
-		finalStatus: statusFinished,
+		finalStatus: statusFinished, features: feats,
 	}
 	if s.pub.outcomeStatus != "" {
 		c.finalStatus, c.finalMessage = s.pub.outcomeStatus, s.pub.outcomeMessage
@@ -402,8 +455,18 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 }
 
 // validateContainer checks the container parameters that do not depend on
-// other containers.
-func validateContainer(p url.Values) (apiError, bool) {
+// other containers or posts, and returns the newer features decoded.
+func validateContainer(p url.Values) (features, apiError, bool) {
+	e, bad := validateParams(p)
+	if bad {
+		return features{}, e, true
+	}
+	return validateFeatures(p)
+}
+
+// validateParams checks the parameters of validateContainer but the newer
+// features' (see validateFeatures).
+func validateParams(p url.Values) (apiError, bool) {
 	mt := p.Get("media_type")
 	has := func(k string) bool { return p.Get(k) != "" }
 	for _, k := range boolParams {
@@ -478,18 +541,69 @@ func validateContainer(p url.Values) (apiError, bool) {
 			return badParam("Param poll_attachment %s", err), true
 		}
 	}
+	return apiError{}, false
+}
+
+// ghostExclusive are the parameters a ghost post may not have: text
+// spoilers are the only other feature allowed with it (topic_tag and
+// reply_control are not features).
+var ghostExclusive = []string{"reply_to_id", "quote_post_id", "poll_attachment", "link_attachment", "text_attachment", "gif_attachment"}
+
+// validateFeatures checks the newer features (text_attachment,
+// text_entities, is_spoiler_media, is_ghost_post, gif_attachment,
+// allowlisted_country_codes) and the link limit, once validateParams
+// passed, and returns them decoded.
+func validateFeatures(p url.Values) (features, apiError, bool) {
+	mt := p.Get("media_type")
+	has := func(k string) bool { return p.Get(k) != "" }
+	fail := func(format string, args ...any) (features, apiError, bool) {
+		return features{}, badParam(format, args...), true
+	}
+	if p.Get("is_spoiler_media") == "true" && mt != "IMAGE" && mt != "VIDEO" && mt != "CAROUSEL" {
+		return fail("Param is_spoiler_media is only for IMAGE, VIDEO and CAROUSEL")
+	}
+	if p.Get("is_ghost_post") == "true" {
+		if mt != "TEXT" {
+			return fail("Param is_ghost_post is only for TEXT")
+		}
+		for _, k := range ghostExclusive {
+			if has(k) {
+				return fail("A ghost post cannot have %s", k)
+			}
+		}
+	}
+	if has("gif_attachment") {
+		for _, k := range []string{"poll_attachment", "link_attachment", "text_attachment"} {
+			if has(k) {
+				return fail("A GIF cannot go with %s", k)
+			}
+		}
+	}
+	f, e, bad := parseFeatures(p)
+	if bad {
+		return features{}, e, true
+	}
+	attachmentLink := ""
+	if f.textAttachment != nil {
+		attachmentLink = f.textAttachment.LinkAttachmentURL
+	}
+	if attachmentLink != "" && has("link_attachment") {
+		return fail("Param text_attachment cannot have a link_attachment_url when the post has a link_attachment")
+	}
 	links := map[string]bool{}
 	for _, l := range linkPattern.FindAllString(p.Get("text"), -1) {
 		links[l] = true
 	}
-	if has("link_attachment") {
-		links[p.Get("link_attachment")] = true
+	for _, l := range []string{p.Get("link_attachment"), attachmentLink} {
+		if l != "" {
+			links[l] = true
+		}
 	}
 	if len(links) > maxLinks {
-		return apiError{status: http.StatusBadRequest, code: 100, typ: "THApiException",
+		return features{}, apiError{status: http.StatusBadRequest, code: 100, typ: "THApiException",
 			msg: "THREADS_API__LINK_LIMIT_EXCEEDED"}, true
 	}
-	return apiError{}, false
+	return f, apiError{}, false
 }
 
 // validatePoll checks a poll_attachment and says what is wrong with it, ""
@@ -565,10 +679,14 @@ func (s *Server) publishLocked(c *container) (string, apiError, bool) {
 		s.pub.usage[c.userID]++
 	}
 	c.status, c.mediaID = statusPublished, s.pub.newID()
-	post := Post{
+	post := copyPost(Post{
 		MediaID: c.mediaID, ContainerID: c.id, MediaType: c.mediaType, Text: c.params.Get("text"),
-		Children: slices.Clone(c.children), Params: cloneValues(c.params),
-	}
+		Children: c.children, Params: c.params,
+		ReplyToID:      c.params.Get("reply_to_id"),
+		TextAttachment: c.features.textAttachment, TextEntities: c.features.textEntities,
+		SpoilerMedia: c.params.Get("is_spoiler_media") == "true", GhostPost: c.params.Get("is_ghost_post") == "true",
+		GIF: c.features.gif, AllowlistedCountryCodes: c.features.countries,
+	})
 	s.pub.media[c.mediaID] = &media{userID: c.userID, post: post}
 	s.pub.published[c.userID] = append(s.pub.published[c.userID], copyPost(post))
 	return c.mediaID, apiError{}, false
@@ -699,6 +817,9 @@ func (p Post) String() string {
 	}
 	if len(p.Children) > 0 {
 		fmt.Fprintf(&b, " children %s", strings.Join(p.Children, ","))
+	}
+	if p.ReplyToID != "" {
+		fmt.Fprintf(&b, " replying to %s", p.ReplyToID)
 	}
 	return b.String()
 }

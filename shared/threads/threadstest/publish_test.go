@@ -436,10 +436,11 @@ func TestQuota(t *testing.T) {
 	text := func(s string) string { return e.create(t, tok, threads.ContainerParams{MediaType: "TEXT", Text: s}) }
 	last, over := text("250th"), text("251st")
 
-	if _, err := e.c.Publish(t.Context(), ada.ID, tok, last); err != nil {
+	lastMedia, err := e.c.Publish(t.Context(), ada.ID, tok, last)
+	if err != nil {
 		t.Fatalf("250th post: %v", err)
 	}
-	_, err := e.c.Publish(t.Context(), ada.ID, tok, over)
+	_, err = e.c.Publish(t.Context(), ada.ID, tok, over)
 	wantCode(t, err, 4, 0)
 	if !apiErr(t, err).Temporary() || threads.IsUnknownOutcome(err) {
 		t.Errorf("quota error %v: want temporary, known outcome", err)
@@ -450,7 +451,7 @@ func TestQuota(t *testing.T) {
 	}
 
 	// Replies have their own quota.
-	reply := e.create(t, tok, threads.ContainerParams{MediaType: "TEXT", Text: "re", ReplyToID: "17890000000000001"})
+	reply := e.create(t, tok, threads.ContainerParams{MediaType: "TEXT", Text: "re", ReplyToID: lastMedia})
 	if _, err := e.c.Publish(t.Context(), ada.ID, tok, reply); err != nil {
 		t.Fatalf("reply over the post quota: %v", err)
 	}
@@ -712,7 +713,8 @@ func TestContainerValidation(t *testing.T) {
 		{name: "five links", p: threads.ContainerParams{MediaType: "TEXT", Text: strings.Join([]string{link(1), link(2), link(3), link(4)}, " "), LinkAttachment: link(5)}, ok: true},
 		{name: "same link twice counts once", p: threads.ContainerParams{MediaType: "TEXT", Text: strings.Join([]string{link(1), link(2), link(3), link(4), link(5)}, " "), LinkAttachment: link(5)}, ok: true},
 		{name: "six links", p: threads.ContainerParams{MediaType: "TEXT", Text: strings.Join([]string{link(1), link(2), link(3), link(4), link(5)}, " "), LinkAttachment: link(6)}},
-		{name: "newer feature passes", p: threads.ContainerParams{MediaType: "TEXT", Text: "x", Extra: map[string]string{"text_attachment": `{"plaintext":"long"}`, "is_ghost_post": "true"}}, ok: true},
+		{name: "text attachment", p: threads.ContainerParams{MediaType: "TEXT", Text: "x", TextAttachment: &threads.TextAttachment{Plaintext: "long"}}, ok: true},
+		{name: "ghost post with a text attachment", p: threads.ContainerParams{MediaType: "TEXT", Text: "x", TextAttachment: &threads.TextAttachment{Plaintext: "long"}, IsGhostPost: true}},
 		{name: "unknown extra field", p: threads.ContainerParams{MediaType: "TEXT", Text: "x", Extra: map[string]string{"colour": "red"}}},
 	}
 	for _, tt := range tests {

@@ -57,16 +57,50 @@
 // Container creation checks what Meta documents: media_type is TEXT (needs
 // text), IMAGE (needs image_url), VIDEO (needs video_url) or CAROUSEL
 // (needs 2 to 20 children); text is at most 500 UTF-8 bytes; at most 5
-// distinct links (text and link_attachment; error message
+// distinct links (every URL in text, link_attachment and text_attachment's
+// link_attachment_url, each distinct URL counted once; error message
 // THREADS_API__LINK_LIMIT_EXCEEDED, code 100); link_attachment,
 // poll_attachment, text_attachment, gif_attachment and auto_publish_text are
 // for TEXT only; a poll (JSON with option_a, option_b and optional option_c,
-// option_d, nothing else) not with a link; is_carousel_item only on IMAGE and
-// VIDEO; reply_control one of the documented values; booleans "true" or
-// "false". Carousel children must exist, belong to the user, be carousel
-// items and be FINISHED: a child still IN_PROGRESS answers code 24 subcode
-// 4279009 like an early publish; a child in ERROR, EXPIRED or PUBLISHED
-// answers code 100.
+// option_d, nothing else) not with a link or a text attachment;
+// is_carousel_item only on IMAGE and VIDEO; reply_control one of the
+// documented values; booleans "true" or "false". Carousel children must
+// exist, belong to the user, be carousel items and be FINISHED: a child
+// still IN_PROGRESS answers code 24 subcode 4279009 like an early publish; a
+// child in ERROR, EXPIRED or PUBLISHED answers code 100. reply_to_id must be
+// the media id of a published post (of any user): any other id answers code
+// 100 subcode 33, as an unknown object does. (quote_post_id is not checked.)
+//
+// The newer post features are checked as exactly, each failure answering
+// HTTP 400 code 100:
+//   - text_attachment is a JSON object {"plaintext": 1 to 10,000 characters
+//     (runes), "link_attachment_url"?: an absolute http(s) URL,
+//     "text_with_styling_info"?: a non-empty list of {"offset": ≥ 0,
+//     "length": ≥ 1, "styling_info": one or more of bold, italic, highlight,
+//     underline, strikethrough, none twice}}; styling ranges lie inside the
+//     plaintext and do not overlap; no link_attachment_url when the post has
+//     a link_attachment;
+//   - text_entities is a JSON list of 1 to 10 {"entity_type": "SPOILER",
+//     "offset": ≥ 0, "length": ≥ 1}, each range inside text (counted in
+//     runes), none overlapping;
+//   - is_spoiler_media=true only on IMAGE, VIDEO (carousel items included)
+//     and CAROUSEL;
+//   - is_ghost_post=true only on TEXT, and not with reply_to_id,
+//     quote_post_id, poll_attachment, link_attachment, text_attachment or
+//     gif_attachment (text_entities, topic_tag and reply_control may go with
+//     it);
+//   - gif_attachment is a JSON object {"gif_id": non-empty, "provider":
+//     "GIPHY"}, not with poll_attachment, link_attachment or text_attachment;
+//   - allowlisted_country_codes is, in either reading (the format is
+//     unconfirmed), a comma-separated list (US,CA) or a JSON list of strings
+//     (["US","CA"]): 1 to 50 codes of two upper-case ASCII letters, none
+//     twice.
+//
+// JSON parameters are decoded strictly: one value and nothing after it,
+// every key known and given once (matched exactly, case included), numbers
+// whole where whole numbers are due. Published posts carry these features
+// decoded (Post.TextAttachment, TextEntities, SpoilerMedia, GhostPost, GIF,
+// AllowlistedCountryCodes, ReplyToID) beside their raw Params.
 //
 // # Publishing
 //
