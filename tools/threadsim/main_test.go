@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -168,13 +169,42 @@ func cloneForm(f url.Values) url.Values {
 type feedJSON struct {
 	Accounts []struct {
 		ID, Username, Name, PictureURL string
-		Posts                          []struct {
-			MediaID, ContainerID, MediaType, Text string
-			Children                              []string
-			Params                                map[string]string
-			MediaURLs                             []string
-		}
+		Posts                          []jsonPost
 	}
+}
+
+// jsonPost is a post of /feed.json.
+type jsonPost struct {
+	MediaID, ContainerID, MediaType, Text string
+	Children                              []string
+	Params                                map[string]string
+	MediaURLs                             []string
+	jsonFeatures
+}
+
+// jsonFeatures are a post's newer features in /feed.json.
+type jsonFeatures struct {
+	ReplyToID string `json:"replyToId"`
+	LongText  *struct {
+		Plaintext string `json:"plaintext"`
+		LinkURL   string `json:"linkUrl"`
+		Styles    []struct {
+			Offset int      `json:"offset"`
+			Length int      `json:"length"`
+			Styles []string `json:"styles"`
+		} `json:"styles"`
+	} `json:"longText"`
+	Spoilers []struct {
+		Offset int `json:"offset"`
+		Length int `json:"length"`
+	} `json:"spoilers"`
+	SpoilerMedia bool `json:"spoilerMedia"`
+	Ghost        bool `json:"ghost"`
+	GIF          *struct {
+		ID       string `json:"id"`
+		Provider string `json:"provider"`
+	} `json:"gif"`
+	Countries []string `json:"countries"`
 }
 
 func (s *sim) feedJSON(t *testing.T) feedJSON {
@@ -803,5 +833,394 @@ func TestSimulatedMetaCallbacks(t *testing.T) {
 	}
 	if resp, _ := fetch(t, http.MethodPost, s.base+"/simulate/unknown", url.Values{"username": {"carol"}}); resp.StatusCode != 404 {
 		t.Errorf("unknown callback: %d", resp.StatusCode)
+	}
+}
+
+// connect connects username through the consent page and the real client,
+// and returns the client, the user id and a long-lived token.
+func (s *sim) connect(t *testing.T, username string) (*threads.Client, string, string) {
+	t.Helper()
+	loc := s.decide(t, s.consentForm(t, authorizeQuery(nil)), "allow", username)
+	c := &threads.Client{AppID: testAppID, AppSecret: testAppSecret, RedirectURI: testRedirectURI, GraphURL: s.base}
+	short, err := c.ExchangeCode(t.Context(), loc.Query().Get("code"))
+	if err != nil {
+		t.Fatalf("ExchangeCode: %v", err)
+	}
+	long, err := c.ExchangeLongLived(t.Context(), short.AccessToken)
+	if err != nil {
+		t.Fatalf("ExchangeLongLived: %v", err)
+	}
+	return c, short.UserID, long.AccessToken
+}
+
+// publishForm creates a container from form as the backend would (POST
+// /v1.0/me/threads, the form exactly as given), publishes it and returns
+// the media id.
+func (s *sim) publishForm(t *testing.T, c *threads.Client, userID, tok string, form url.Values) string {
+	t.Helper()
+	form = cloneForm(form)
+	form.Set("access_token", tok)
+	resp, body := fetch(t, http.MethodPost, s.base+"/v1.0/me/threads", form)
+	var created struct{ ID string }
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &created) != nil || created.ID == "" {
+		t.Fatalf("create %v: %d %s", form, resp.StatusCode, body)
+	}
+	mediaID, err := c.Publish(t.Context(), userID, tok, created.ID)
+	if err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	return mediaID
+}
+
+// article returns the HTML of the post element with the given media id,
+// failing the test if there is not exactly one.
+func article(t *testing.T, page, mediaID string) string {
+	t.Helper()
+	attr := `data-media-id="` + mediaID + `"`
+	if n := strings.Count(page, attr); n != 1 {
+		t.Fatalf("the page has %d elements with %s, want 1", n, attr)
+	}
+	at := strings.Index(page, attr)
+	start := strings.LastIndex(page[:at], "<article ")
+	end := strings.Index(page[at:], "</article>")
+	if start < 0 || end < 0 {
+		t.Fatalf("%s is not in an article", attr)
+	}
+	return page[start : at+end+len("</article>")]
+}
+
+// withFeatures returns the features of a post that has none, changed by
+// the JSON of changes.
+func withFeatures(t *testing.T, changes string) jsonFeatures {
+	t.Helper()
+	var f jsonFeatures
+	for _, js := range []string{`{"replyToId":"","longText":null,"spoilers":[],"spoilerMedia":false,"ghost":false,"gif":null,"countries":[]}`, changes} {
+		if err := json.Unmarshal([]byte(js), &f); err != nil {
+			t.Fatalf("want %s: %v", js, err)
+		}
+	}
+	return f
+}
+
+// TestFeedShowsNewerFeatures publishes a post with each newer feature
+// through the Graph API and finds it on the feed page and in /feed.json.
+func TestFeedShowsNewerFeatures(t *testing.T) {
+	s := startSim(t, 0)
+	c, uid, tok := s.connect(t, "ada")
+	text := func(t string, kv ...string) url.Values {
+		f := url.Values{"media_type": {"TEXT"}, "text": {t}}
+		for i := 0; i < len(kv); i += 2 {
+			f.Set(kv[i], kv[i+1])
+		}
+		return f
+	}
+	tests := []struct {
+		name string
+		form url.Values
+		// html are fragments the post's article must hold, in this order;
+		// notHTML fragments it must not hold.
+		html, notHTML []string
+		// json is the post's features in /feed.json, beside the defaults.
+		json string
+	}{
+		{
+			name:    "plain text",
+			form:    text("nothing special"),
+			html:    []string{`<article class="post" data-account="ada"`, `<p class="text">nothing special</p>`},
+			notHTML: []string{"spoiler", "long-text", "ghost-badge", `class="gif"`, `class="geo`, "reply"},
+			json:    `{}`,
+		},
+		{
+			// "Spoiler: " is 9 runes (not bytes: the é); the range covers
+			// markup, which must stay escaped.
+			name: "text spoilers",
+			form: text("Spoilé: <b>butler</b> did it, at 5", "text_entities",
+				`[{"entity_type":"SPOILER","offset":8,"length":13},{"entity_type":"SPOILER","offset":33,"length":1}]`),
+			html: []string{
+				`<p class="text">Spoilé: <span class="spoiler" tabindex="0" title="Spoiler: hover or focus to reveal">&lt;b&gt;butler&lt;/b&gt;</span> did it, at <span class="spoiler"`,
+				`>5</span></p>`,
+			},
+			notHTML: []string{"<b>"},
+			json:    `{"spoilers":[{"offset":8,"length":13},{"offset":33,"length":1}]}`,
+		},
+		{
+			name: "text attachment",
+			form: text("Read on", "text_attachment", `{"plaintext":"Bold, both, marked, <u> é and struck.","link_attachment_url":"https://example.com/more?a=1&b=2",`+
+				`"text_with_styling_info":[{"offset":0,"length":4,"styling_info":["bold"]},{"offset":6,"length":4,"styling_info":["italic","underline"]},`+
+				`{"offset":12,"length":6,"styling_info":["highlight"]},{"offset":30,"length":6,"styling_info":["strikethrough"]}]}`),
+			html: []string{
+				`<div class="long-text">`,
+				`<p class="long-text-body"><span class="styled" data-styles="bold"><strong>Bold</strong></span>, ` +
+					`<span class="styled" data-styles="italic underline"><em><u>both</u></em></span>, ` +
+					`<span class="styled" data-styles="highlight"><mark>marked</mark></span>, &lt;u&gt; é and ` +
+					`<span class="styled" data-styles="strikethrough"><s>struck</s></span>.</p>`,
+				`<a href="https://example.com/more?a=1&amp;b=2" rel="noopener noreferrer nofollow">https://example.com/more?a=1&amp;b=2</a>`,
+			},
+			json: `{"longText":{"plaintext":"Bold, both, marked, <u> é and struck.","linkUrl":"https://example.com/more?a=1&b=2","styles":[` +
+				`{"offset":0,"length":4,"styles":["bold"]},{"offset":6,"length":4,"styles":["italic","underline"]},` +
+				`{"offset":12,"length":6,"styles":["highlight"]},{"offset":30,"length":6,"styles":["strikethrough"]}]}}`,
+		},
+		{
+			name:    "text attachment without styles",
+			form:    text("Read on", "text_attachment", `{"plaintext":"just <long> text"}`),
+			html:    []string{`<p class="long-text-body">just &lt;long&gt; text</p>`},
+			notHTML: []string{"long-text-link", "styled"},
+			json:    `{"longText":{"plaintext":"just <long> text","linkUrl":"","styles":[]}}`,
+		},
+		{
+			name: "ghost post",
+			form: text("boo", "is_ghost_post", "true", "text_entities", `[{"entity_type":"SPOILER","offset":0,"length":3}]`),
+			html: []string{`<span class="ghost-badge" title="Archived by Threads after 24 hours">Ghost post</span>`, `<span class="spoiler"`},
+			json: `{"ghost":true,"spoilers":[{"offset":0,"length":3}]}`,
+		},
+		{
+			name:    "GIF",
+			form:    text("look", "gif_attachment", `{"gif_id":"xT9Ig<G50>","provider":"GIPHY"}`),
+			html:    []string{`<div class="gif" data-gif-id="xT9Ig&lt;G50&gt;" data-provider="GIPHY"><span class="gif-label">GIF</span><span>GIPHY <code>xT9Ig&lt;G50&gt;</code></span></div>`},
+			notHTML: []string{"<img"},
+			json:    `{"gif":{"id":"xT9Ig<G50>","provider":"GIPHY"}}`,
+		},
+		{
+			name: "spoiler image",
+			form: url.Values{"media_type": {"IMAGE"}, "image_url": {"https://cdn.example.com/s.jpg"}, "is_spoiler_media": {"true"}},
+			html: []string{`<p class="small spoiler-label">`, `<ul class="media spoiler-media">`, `<a href="https://cdn.example.com/s.jpg"`},
+			json: `{"spoilerMedia":true}`,
+		},
+		{
+			name:    "image not a spoiler",
+			form:    url.Values{"media_type": {"IMAGE"}, "image_url": {"https://cdn.example.com/n.jpg"}, "is_spoiler_media": {"false"}},
+			html:    []string{`<ul class="media">`},
+			notHTML: []string{"spoiler-media", "spoiler-label"},
+			json:    `{}`,
+		},
+		{
+			name: "countries comma-separated",
+			form: text("local news", "allowlisted_country_codes", "US,CA"),
+			html: []string{`<p class="geo small" data-countries="US,CA">Only shown in: US, CA</p>`},
+			json: `{"countries":["US","CA"]}`,
+		},
+		{
+			name: "countries as JSON",
+			form: text("nouvelles", "allowlisted_country_codes", `["FR","BE","CH"]`),
+			html: []string{`<p class="geo small" data-countries="FR,BE,CH">Only shown in: FR, BE, CH</p>`},
+			json: `{"countries":["FR","BE","CH"]}`,
+		},
+	}
+	ids := make([]string, len(tests))
+	for i, tt := range tests {
+		ids[i] = s.publishForm(t, c, uid, tok, tt.form)
+	}
+	resp, page := fetch(t, http.MethodGet, s.base+"/feed", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/feed: %d", resp.StatusCode)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "style-src 'unsafe-inline'") {
+		t.Errorf("CSP %q", csp)
+	}
+	if strings.Contains(page, "<script") || strings.Contains(page, "<link") || strings.Contains(page, "url(") {
+		t.Error("the feed page loads something")
+	}
+	for _, css := range []string{".spoiler{filter:blur(", ".media.spoiler-media{filter:blur(", ".long-text{", ".ghost-badge{", ".gif{", ".geo{", ".post.reply{margin-left:"} {
+		if !strings.Contains(page, css) {
+			t.Errorf("the page's CSS lacks %s", css)
+		}
+	}
+	posts := map[string]jsonPost{}
+	for _, a := range s.feedJSON(t).Accounts {
+		for _, p := range a.Posts {
+			posts[p.MediaID] = p
+		}
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			art := article(t, page, ids[i])
+			at := 0
+			for _, want := range tt.html {
+				j := strings.Index(art[at:], want)
+				if j < 0 {
+					t.Errorf("the post lacks (after byte %d) %s\n%s", at, want, art)
+					continue
+				}
+				at += j + len(want)
+			}
+			for _, not := range tt.notHTML {
+				if strings.Contains(art, not) {
+					t.Errorf("the post holds %s\n%s", not, art)
+				}
+			}
+			got, ok := posts[ids[i]]
+			if !ok {
+				t.Fatalf("/feed.json lacks %s", ids[i])
+			}
+			if want := withFeatures(t, tt.json); !reflect.DeepEqual(got.jsonFeatures, want) {
+				t.Errorf("/feed.json features %+v\nwant %+v", got.jsonFeatures, want)
+			}
+		})
+	}
+
+	// Absent features are null and empty lists in /feed.json, not missing.
+	_, body := fetch(t, http.MethodGet, s.base+"/feed.json", nil)
+	for _, want := range []string{`"replyToId": ""`, `"longText": null`, `"spoilers": []`, `"spoilerMedia": false`, `"ghost": false`, `"gif": null`, `"countries": []`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/feed.json lacks %s", want)
+		}
+	}
+}
+
+// TestFeedThreadsReplies: a reply chain reads in order under its first
+// part, indented, on the page; /feed.json names each post's parent.
+func TestFeedThreadsReplies(t *testing.T) {
+	s := startSim(t, 0)
+	ca, ada, tokA := s.connect(t, "ada")
+	cb, bob, tokB := s.connect(t, "bob")
+	publish := func(c *threads.Client, user, tok string, p threads.ContainerParams) string {
+		t.Helper()
+		id, err := c.CreateContainer(t.Context(), user, tok, p)
+		if err != nil {
+			t.Fatalf("CreateContainer(%+v): %v", p, err)
+		}
+		mediaID, err := c.Publish(t.Context(), user, tok, id)
+		if err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		return mediaID
+	}
+	text := func(text, replyTo string) threads.ContainerParams {
+		return threads.ContainerParams{MediaType: threads.MediaText, Text: text, ReplyToID: replyTo}
+	}
+	before := publish(ca, ada, tokA, text("before the thread", ""))
+	part1 := publish(ca, ada, tokA, text("part 1/3", ""))
+	part2 := publish(ca, ada, tokA, text("part 2/3", part1))
+	part3 := publish(ca, ada, tokA, text("part 3/3", part2))
+	bobsReply := publish(cb, bob, tokB, text("nice thread", part1))
+	after := publish(ca, ada, tokA, text("after the thread", ""))
+	bobsOwn := publish(cb, bob, tokB, text("bob's own post", ""))
+	reReply := publish(ca, ada, tokA, text("thanks bob", bobsReply))
+
+	// A reply to an unknown post is refused, as by Threads.
+	if _, err := ca.CreateContainer(t.Context(), ada, tokA, text("to nothing", "17899999999999999")); err == nil {
+		t.Error("a reply to an unknown post was accepted")
+	}
+
+	_, page := fetch(t, http.MethodGet, s.base+"/feed", nil)
+	// ada's section: newest root first; the thread under part 1, oldest
+	// reply first, each part one step deeper; bob's reply (and ada's
+	// answer to it) under part 1 too.
+	want := []struct{ id, tag string }{
+		{after, `<article class="post" data-account="ada" data-media-id="` + after + `" data-media-type="TEXT">`},
+		{part1, `<article class="post" data-account="ada" data-media-id="` + part1 + `" data-media-type="TEXT">`},
+		{part2, `<article class="post reply depth-1" data-account="ada" data-media-id="` + part2 + `" data-media-type="TEXT" data-reply-to="` + part1 + `" data-depth="1">`},
+		{part3, `<article class="post reply depth-2" data-account="ada" data-media-id="` + part3 + `" data-media-type="TEXT" data-reply-to="` + part2 + `" data-depth="2">`},
+		{bobsReply, `<article class="post reply depth-1" data-account="bob" data-media-id="` + bobsReply + `" data-media-type="TEXT" data-reply-to="` + part1 + `" data-depth="1">`},
+		{reReply, `<article class="post reply depth-2" data-account="ada" data-media-id="` + reReply + `" data-media-type="TEXT" data-reply-to="` + bobsReply + `" data-depth="2">`},
+		{before, `<article class="post" data-account="ada" data-media-id="` + before + `" data-media-type="TEXT">`},
+		{bobsOwn, `<article class="post" data-account="bob" data-media-id="` + bobsOwn + `" data-media-type="TEXT">`},
+	}
+	adaAt, bobAt := strings.Index(page, `<section class="account" data-account="ada"`), strings.Index(page, `<section class="account" data-account="bob"`)
+	if adaAt < 0 || bobAt < adaAt {
+		t.Fatalf("sections ada at %d, bob at %d", adaAt, bobAt)
+	}
+	last := adaAt
+	for i, w := range want {
+		at := strings.Index(page, w.tag)
+		switch {
+		case at < 0:
+			t.Errorf("post %d: the page lacks %s", i, w.tag)
+		case at < last:
+			t.Errorf("post %d (%s) is out of order", i, w.id)
+		case i < 7 && at > bobAt:
+			t.Errorf("post %d (%s) is not in ada's section", i, w.id)
+		}
+		if at > last {
+			last = at
+		}
+	}
+	if got := article(t, page, part2); !strings.Contains(got, `reply to <code>`+part1+`</code>`) {
+		t.Errorf("part 2 does not name its parent:\n%s", got)
+	}
+	if got := article(t, page, bobsReply); !strings.Contains(got, `by @bob`) {
+		t.Errorf("bob's reply in ada's section does not name bob:\n%s", got)
+	}
+	if !strings.Contains(page, `<p class="small elsewhere">1 reply by @bob shown under the posts it answers.</p>`) {
+		t.Error("bob's section does not say where his reply is")
+	}
+	if strings.Count(page, "<article ") != len(want) {
+		t.Errorf("the page has %d posts, want %d", strings.Count(page, "<article "), len(want))
+	}
+
+	// /feed.json: every account's own posts, newest first, each naming the
+	// post it answers.
+	wantJSON := map[string][]struct{ id, replyTo string }{
+		"ada": {{reReply, bobsReply}, {after, ""}, {part3, part2}, {part2, part1}, {part1, ""}, {before, ""}},
+		"bob": {{bobsOwn, ""}, {bobsReply, part1}},
+	}
+	for _, a := range s.feedJSON(t).Accounts {
+		w := wantJSON[a.Username]
+		if len(a.Posts) != len(w) {
+			t.Errorf("%s has %d posts in /feed.json, want %d", a.Username, len(a.Posts), len(w))
+			continue
+		}
+		for i, p := range a.Posts {
+			if p.MediaID != w[i].id || p.ReplyToID != w[i].replyTo {
+				t.Errorf("%s's post %d: %s replying to %q, want %s replying to %q", a.Username, i, p.MediaID, p.ReplyToID, w[i].id, w[i].replyTo)
+			}
+		}
+	}
+}
+
+func TestSplit(t *testing.T) {
+	type p = piece
+	for _, tc := range []struct {
+		name   string
+		text   string
+		ranges []span
+		want   []piece
+	}{
+		{"no ranges", "abc", nil, []p{{"abc", -1}}},
+		{"empty text", "", nil, nil},
+		{"whole text", "abc", []span{{0, 3}}, []p{{"abc", 0}}},
+		{"runes, not bytes", "héllo wörld", []span{{6, 5}, {0, 5}}, []p{{"héllo", 1}, {" ", -1}, {"wörld", 0}}},
+		{"emoji", "a🧵b🧵c", []span{{1, 1}, {3, 1}}, []p{{"a", -1}, {"🧵", 0}, {"b", -1}, {"🧵", 1}, {"c", -1}}},
+		{"adjacent", "abcd", []span{{0, 2}, {2, 2}}, []p{{"ab", 0}, {"cd", 1}}},
+		{"overlap ignored", "abcd", []span{{0, 3}, {2, 2}}, []p{{"abc", 0}, {"d", -1}}},
+		{"outside ignored", "abc", []span{{2, 2}, {5, 1}, {-1, 1}, {0, 0}}, []p{{"abc", -1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := split(tc.text, tc.ranges)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("split(%q, %v) = %v, want %v", tc.text, tc.ranges, got, tc.want)
+			}
+			var joined strings.Builder
+			for _, piece := range got {
+				joined.WriteString(piece.text)
+			}
+			if joined.String() != tc.text {
+				t.Errorf("the pieces make %q, not the text", joined.String())
+			}
+		})
+	}
+}
+
+// TestThreadFeedDeepChain: a long chain keeps its order, indentation stops
+// growing at maxIndent.
+func TestThreadFeedDeepChain(t *testing.T) {
+	var posts []feedPost
+	for i := range 7 {
+		p := feedPost{MediaID: fmt.Sprintf("1789000000000001%d", i), Account: "ada"}
+		if i > 0 {
+			p.ReplyToID = fmt.Sprintf("1789000000000001%d", i-1)
+		}
+		posts = append([]feedPost{p}, posts...) // newest first
+	}
+	accounts := []feedAccount{{Username: "ada", Posts: posts}}
+	threadFeed(accounts)
+	got := accounts[0].Thread
+	if len(got) != 7 {
+		t.Fatalf("thread of %d posts, want 7", len(got))
+	}
+	for i, p := range got {
+		if p.MediaID != fmt.Sprintf("1789000000000001%d", i) || p.Depth != i || p.Indent() != min(i, maxIndent) {
+			t.Errorf("post %d: %s depth %d indent %d", i, p.MediaID, p.Depth, p.Indent())
+		}
 	}
 }

@@ -290,6 +290,13 @@ type feedAccount struct {
 	Posts      []feedPost `json:"posts"`
 	// Avatar is the avatar's path on the simulator, for the page.
 	Avatar string `json:"-"`
+	// Thread is what the page shows in the account's section: its posts
+	// that reply to no post of the feed, newest first, each followed by
+	// its replies (of any account), threaded (see threadFeed).
+	Thread []feedPost `json:"-"`
+	// Elsewhere counts the account's replies shown under another
+	// account's post instead.
+	Elsewhere int `json:"-"`
 }
 
 // feedPost is a published post.
@@ -303,10 +310,61 @@ type feedPost struct {
 	// MediaURLs are the post's image and video URLs, its carousel items'
 	// included, in order.
 	MediaURLs []string `json:"mediaUrls"`
+	// ReplyToID is reply_to_id, the post this one answers; "" if none.
+	ReplyToID string `json:"replyToId"`
+	// LongText is the text attachment, nil if none.
+	LongText *feedLongText `json:"longText"`
+	// Spoilers are the text's spoiler ranges (text_entities), in runes.
+	Spoilers []feedRange `json:"spoilers"`
+	// SpoilerMedia is is_spoiler_media=true: the media are blurred.
+	SpoilerMedia bool `json:"spoilerMedia"`
+	// Ghost is is_ghost_post=true.
+	Ghost bool `json:"ghost"`
+	// GIF is the GIF attachment, nil if none.
+	GIF *feedGIF `json:"gif"`
+	// Countries are allowlisted_country_codes: the only countries where
+	// the post is shown (empty: everywhere).
+	Countries []string `json:"countries"`
+
 	// Media describes the same URLs for the page.
 	Media []feedMedia `json:"-"`
 	// ParamList is Params sorted by name, for the page.
 	ParamList []feedParam `json:"-"`
+	// TextSegments are Text cut at its spoilers, for the page.
+	TextSegments []textSegment `json:"-"`
+	// Account is the author's username; Depth is the post's depth in its
+	// thread on the page (0 for a post that answers no post of the feed).
+	Account string `json:"-"`
+	Depth   int    `json:"-"`
+}
+
+// feedLongText is a text attachment.
+type feedLongText struct {
+	Plaintext string      `json:"plaintext"`
+	LinkURL   string      `json:"linkUrl"`
+	Styles    []feedStyle `json:"styles"`
+	// Segments are Plaintext cut at its styled ranges, for the page.
+	Segments []styledSegment `json:"-"`
+}
+
+// feedStyle styles Length runes of a text attachment from Offset with
+// Styles (bold, italic, highlight, underline, strikethrough).
+type feedStyle struct {
+	Offset int      `json:"offset"`
+	Length int      `json:"length"`
+	Styles []string `json:"styles"`
+}
+
+// feedRange is Length runes of a text from Offset.
+type feedRange struct {
+	Offset int `json:"offset"`
+	Length int `json:"length"`
+}
+
+// feedGIF is a GIF attachment, by its id at its provider (GIPHY).
+type feedGIF struct {
+	ID       string `json:"id"`
+	Provider string `json:"provider"`
 }
 
 type feedMedia struct{ MediaType, URL string }
@@ -314,7 +372,7 @@ type feedMedia struct{ MediaType, URL string }
 type feedParam struct{ Name, Value string }
 
 // feed lists every simulated account with its posts, accounts by username,
-// posts newest first.
+// posts newest first, and threads them for the page (threadFeed).
 func (s *simulator) feed() []feedAccount {
 	accounts := []feedAccount{}
 	for _, u := range s.fake.Accounts() {
@@ -324,11 +382,14 @@ func (s *simulator) feed() []feedAccount {
 		}
 		posts := s.fake.Published(u.ID)
 		for i := len(posts) - 1; i >= 0; i-- {
-			a.Posts = append(a.Posts, s.post(posts[i]))
+			fp := s.post(posts[i])
+			fp.Account = u.Username
+			a.Posts = append(a.Posts, fp)
 		}
 		accounts = append(accounts, a)
 	}
 	slices.SortStableFunc(accounts, func(a, b feedAccount) int { return cmp.Compare(a.Username, b.Username) })
+	threadFeed(accounts)
 	return accounts
 }
 
@@ -338,6 +399,35 @@ func (s *simulator) post(p threadstest.Post) feedPost {
 		MediaID: p.MediaID, ContainerID: p.ContainerID, MediaType: p.MediaType, Text: p.Text,
 		Children: append([]string{}, p.Children...), Params: map[string]string{},
 		MediaURLs: []string{},
+		ReplyToID: p.ReplyToID, SpoilerMedia: p.SpoilerMedia, Ghost: p.GhostPost,
+		Spoilers: []feedRange{}, Countries: append([]string{}, p.AllowlistedCountryCodes...),
+	}
+	var spoilers []span
+	for _, e := range p.TextEntities {
+		fp.Spoilers = append(fp.Spoilers, feedRange{Offset: e.Offset, Length: e.Length})
+		spoilers = append(spoilers, span{e.Offset, e.Length})
+	}
+	for _, piece := range split(p.Text, spoilers) {
+		fp.TextSegments = append(fp.TextSegments, textSegment{Text: piece.text, Spoiler: piece.index >= 0})
+	}
+	if ta := p.TextAttachment; ta != nil {
+		lt := &feedLongText{Plaintext: ta.Plaintext, LinkURL: ta.LinkAttachmentURL, Styles: []feedStyle{}}
+		var ranges []span
+		for _, st := range ta.Styling {
+			lt.Styles = append(lt.Styles, feedStyle{Offset: st.Offset, Length: st.Length, Styles: slices.Clone(st.Styles)})
+			ranges = append(ranges, span{st.Offset, st.Length})
+		}
+		for _, piece := range split(ta.Plaintext, ranges) {
+			seg := styledSegment{Text: piece.text}
+			if piece.index >= 0 {
+				seg.style(ta.Styling[piece.index].Styles)
+			}
+			lt.Segments = append(lt.Segments, seg)
+		}
+		fp.LongText = lt
+	}
+	if p.GIF != nil {
+		fp.GIF = &feedGIF{ID: p.GIF.GIFID, Provider: p.GIF.Provider}
 	}
 	addMedia := func(mediaType string, params url.Values) {
 		for _, k := range []string{"image_url", "video_url"} {
@@ -434,6 +524,22 @@ button{flex:1;font:inherit;font-weight:600;padding:10px 16px;border-radius:10px;
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;font-size:13px;margin:8px 0 0}
 dt{color:#666}dd{margin:0;word-break:break-all}
 .empty{color:#666}
+.post.reply{margin-left:24px;border-left:3px solid #bbb;border-top-left-radius:4px;border-bottom-left-radius:4px}
+.post.depth-2{margin-left:48px}.post.depth-3{margin-left:72px}.post.depth-4{margin-left:96px}
+.replying{color:#666}
+.spoiler{filter:blur(5px);background:#e4e4e4;border-radius:4px;cursor:pointer;transition:filter .15s}
+.spoiler:hover,.spoiler:focus{filter:none;outline:none}
+.media.spoiler-media{filter:blur(5px);transition:filter .15s}
+.media.spoiler-media:hover,.media.spoiler-media:focus-within{filter:none}
+.spoiler-label{margin:4px 0}
+.long-text{border:1px solid #e2e2e2;border-radius:10px;background:#fafafa;padding:8px 12px;margin:8px 0}
+.long-text p{margin:4px 0}
+.long-text-body{white-space:pre-wrap;word-wrap:break-word}
+.long-text mark{background:#fff3a3}
+.ghost-badge{display:inline-block;font-size:12px;font-weight:700;color:#fff;background:#6b5bd6;border-radius:999px;padding:0 8px;margin-right:6px}
+.gif{display:flex;flex-direction:column;justify-content:center;align-items:center;width:200px;height:120px;margin:8px 0;border:2px dashed #bbb;border-radius:10px;background:#f0f0f0;color:#444;font-size:13px;word-break:break-all;text-align:center}
+.gif-label{font-weight:800;font-size:18px;letter-spacing:.08em}
+.geo{margin:4px 0}
 `)
 
 var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
@@ -512,7 +618,7 @@ var feedPage = template.Must(template.New("feed").Parse(`<!doctype html>
 <p class="brand">Threads <span>simulator</span></p>
 <h1>Feed</h1>
 <p class="small">App <code>{{.AppID}}</code>, redirect URI <code>{{.RedirectURI}}</code>. Also as <a href="/feed.json">/feed.json</a>.</p>
-{{range .Accounts}}{{$acct := .}}<section class="account" data-account="{{.Username}}" data-user-id="{{.ID}}">
+{{range .Accounts}}<section class="account" data-account="{{.Username}}" data-user-id="{{.ID}}">
 <header>{{if .Avatar}}<img src="{{.Avatar}}" alt="" width="48" height="48">{{end}}
 <div><h2>{{.Name}}</h2><span class="small">@{{.Username}} · id <code>{{.ID}}</code> · {{len .Posts}} post{{if ne (len .Posts) 1}}s{{end}}</span></div>
 </header>
@@ -520,16 +626,24 @@ var feedPage = template.Must(template.New("feed").Parse(`<!doctype html>
 {{if $.CanDeauthorize}}<form method="post" action="/simulate/deauthorize"><input type="hidden" name="username" value="{{.Username}}"><button id="deauthorize-{{.Username}}" class="deauthorize">Remove the app (deauthorize)</button></form>{{end}}
 {{if $.CanDeletion}}<form method="post" action="/simulate/data-deletion"><input type="hidden" name="username" value="{{.Username}}"><button id="delete-data-{{.Username}}" class="delete-data">Request data deletion</button></form>{{end}}
 </div>{{end}}
-{{range .Posts}}<article class="post" data-account="{{$acct.Username}}" data-media-id="{{.MediaID}}" data-media-type="{{.MediaType}}">
-<header><span class="type">{{.MediaType}}</span> · media <code>{{.MediaID}}</code> · container <code>{{.ContainerID}}</code></header>
-{{if .Text}}<p class="text">{{.Text}}</p>
+{{range .Thread}}<article class="post{{if .Depth}} reply depth-{{.Indent}}{{end}}" data-account="{{.Account}}" data-media-id="{{.MediaID}}" data-media-type="{{.MediaType}}"{{if .Depth}} data-reply-to="{{.ReplyToID}}" data-depth="{{.Depth}}"{{end}}>
+<header>{{if .Ghost}}<span class="ghost-badge" title="Archived by Threads after 24 hours">Ghost post</span>{{end}}<span class="type">{{.MediaType}}</span>{{if .Depth}} by @{{.Account}}{{end}} · media <code>{{.MediaID}}</code> · container <code>{{.ContainerID}}</code>{{if .ReplyToID}} · <span class="replying">reply to <code>{{.ReplyToID}}</code></span>{{end}}</header>
+{{if .Text}}<p class="text">{{range .TextSegments}}{{if .Spoiler}}<span class="spoiler" tabindex="0" title="Spoiler: hover or focus to reveal">{{.Text}}</span>{{else}}{{.Text}}{{end}}{{end}}</p>
+{{end}}{{with .LongText}}<div class="long-text">
+<p class="long-text-body">{{range .Segments}}{{if .Styles}}<span class="styled" data-styles="{{.Styles}}">{{if .Bold}}<strong>{{end}}{{if .Italic}}<em>{{end}}{{if .Highlight}}<mark>{{end}}{{if .Underline}}<u>{{end}}{{if .Strikethrough}}<s>{{end}}{{.Text}}{{if .Strikethrough}}</s>{{end}}{{if .Underline}}</u>{{end}}{{if .Highlight}}</mark>{{end}}{{if .Italic}}</em>{{end}}{{if .Bold}}</strong>{{end}}</span>{{else}}{{.Text}}{{end}}{{end}}</p>
+{{if .LinkURL}}<p class="long-text-link small">Link: <a href="{{.LinkURL}}" rel="noopener noreferrer nofollow">{{.LinkURL}}</a></p>
+{{end}}</div>
+{{end}}{{with .GIF}}<div class="gif" data-gif-id="{{.ID}}" data-provider="{{.Provider}}"><span class="gif-label">GIF</span><span>{{.Provider}} <code>{{.ID}}</code></span></div>
 {{end}}{{if .Children}}<p class="children" data-children="{{len .Children}}">Carousel of {{len .Children}} items</p>
-{{end}}{{if .Media}}<ul class="media">{{range .Media}}
+{{end}}{{if .SpoilerMedia}}<p class="small spoiler-label">Media marked as spoiler (hover to reveal)</p>
+{{end}}{{if .Media}}<ul class="media{{if .SpoilerMedia}} spoiler-media{{end}}">{{range .Media}}
 <li>{{.MediaType}}: <a href="{{.URL}}" rel="noopener noreferrer nofollow">{{.URL}}</a></li>{{end}}
 </ul>
+{{end}}{{if .Countries}}<p class="geo small" data-countries="{{range $i, $c := .Countries}}{{if $i}},{{end}}{{$c}}{{end}}">Only shown in: {{range $i, $c := .Countries}}{{if $i}}, {{end}}{{$c}}{{end}}</p>
 {{end}}<details><summary class="small">Parameters</summary><dl>{{range .ParamList}}<dt>{{.Name}}</dt><dd>{{.Value}}</dd>{{end}}</dl></details>
 </article>
-{{else}}<p class="empty">No posts yet.</p>
+{{else}}{{if not .Posts}}<p class="empty">No posts yet.</p>
+{{end}}{{end}}{{if .Elsewhere}}<p class="small elsewhere">{{.Elsewhere}} repl{{if eq .Elsewhere 1}}y{{else}}ies{{end}} by @{{.Username}} shown under the posts {{if eq .Elsewhere 1}}it answers{{else}}they answer{{end}}.</p>
 {{end}}</section>
 {{else}}<p class="empty" id="no-accounts">No simulated accounts yet: connect one through the authorize page (<code>/oauth/authorize</code>).</p>
 {{end}}</main>
