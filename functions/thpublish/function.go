@@ -27,9 +27,13 @@ func init() {
 	functions.HTTP(Name, app.Lazy(Name, Options, NewHandler))
 }
 
+// Methods are the HTTP methods thPublish accepts: POST publishes (or
+// schedules), DELETE cancels a scheduled post.
+var Methods = []string{http.MethodPost, http.MethodDelete}
+
 // NewHandler builds the function's handler from an instance's dependencies.
 func NewHandler(d *app.Deps) (http.Handler, error) {
-	return d.Route(http.MethodPost).Handler(NewServer(d).Handle), nil
+	return d.Route(Methods...).Handler(NewServer(d).Handle), nil
 }
 
 // NewServer builds the function's Server from an instance's dependencies.
@@ -40,6 +44,7 @@ func NewServer(d *app.Deps) *Server {
 		Store:        d.Store,
 		Engine:       &publish.Engine{Store: d.Store, Threads: d.Threads},
 		Tasks:        QueueEnqueuer{Queue: d.Tasks},
+		GIFs:         d.Config.GIFAttachments,
 	}
 }
 

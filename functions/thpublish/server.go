@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -32,7 +33,15 @@ const (
 	CodeTaskUnauthorized    = "task_unauthorized"
 	CodeInvalidTask         = "invalid_task"
 	CodeJobCancelled        = "job_cancelled"
+	CodeChainInterrupted    = "chain_interrupted"
+	CodeFeatureDisabled     = "feature_disabled"
+	CodeJobNotFound         = "job_not_found"
+	CodeJobStarted          = "job_started"
+	CodeInvalidJobID        = "invalid_job_id"
 )
+
+// ReasonCancelledByOwner is the reason recorded on a job its owner cancelled.
+const ReasonCancelledByOwner = "cancelled_by_owner"
 
 const (
 	maxBody = 64 << 10
@@ -66,6 +75,8 @@ type Server struct {
 	Now          func() time.Time
 	// UserBudget and TaskBudget override the defaults (tests).
 	UserBudget, TaskBudget time.Duration
+	// GIFs accepts the gif field (THREADS_GIF_ATTACHMENTS).
+	GIFs bool
 }
 
 func (s *Server) now() time.Time {
@@ -84,10 +95,13 @@ type TaskBody struct {
 
 // Answer is thPublish's success answer.
 type Answer struct {
-	OK     bool   `json:"ok"`
-	ID     string `json:"id,omitempty"`
-	JobID  string `json:"jobId"`
-	Status string `json:"status"`
+	OK    bool   `json:"ok"`
+	ID    string `json:"id,omitempty"`
+	JobID string `json:"jobId"`
+	// IDs are a reply chain's media ids, in order (published parts only).
+	IDs       []string `json:"ids,omitempty"`
+	Status    string   `json:"status"`
+	PublishAt string   `json:"publishAt,omitempty"`
 }
 
 // Handle routes a request: Cloud Tasks deliveries carry X-CloudTasks-*
@@ -96,6 +110,9 @@ type Answer struct {
 func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get("X-CloudTasks-QueueName") != "" || r.Header.Get("X-CloudTasks-TaskName") != "" {
 		return s.handleTask(w, r)
+	}
+	if r.Method == http.MethodDelete {
+		return s.handleCancel(w, r)
 	}
 	return s.handleUser(w, r)
 }
@@ -119,6 +136,17 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 	if err := req.Validate(); err != nil {
 		return err
 	}
+	if req.GIF != nil && !s.GIFs {
+		return httpx.Errorf(http.StatusBadRequest, CodeFeatureDisabled, "gif is turned off in this deployment (THREADS_GIF_ATTACHMENTS)")
+	}
+	publishAt, err := req.ScheduledAt(s.now())
+	if err != nil {
+		return err
+	}
+	texts, err := req.Parts()
+	if err != nil {
+		return err
+	}
 	acct, err := s.account(ctx, user.UID, req.AccountID)
 	if err != nil {
 		return err
@@ -133,11 +161,18 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := s.now().UTC()
-	job, created, err := s.Store.CreateJob(ctx, &store.Job{
+	newJob := &store.Job{
 		JobID: jobID, UID: user.UID, AccountID: acct.AccountID, Status: store.JobAccepted,
 		Kind: string(req.Kind()), Request: string(reqJSON), RequestHash: req.Hash(),
-		CreatedAt: now, UpdatedAt: now,
-	})
+		CreatedAt: now, UpdatedAt: now, PublishAt: publishAt,
+	}
+	if !publishAt.IsZero() {
+		newJob.Status = store.JobScheduled
+	}
+	for _, t := range texts {
+		newJob.Parts = append(newJob.Parts, store.JobPart{Text: t, Status: store.PartPending})
+	}
+	job, created, err := s.Store.CreateJob(ctx, newJob)
 	if err != nil {
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not record the publish job; try again")
 	}
@@ -146,7 +181,10 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 			"this idempotency key was used for a different request")
 	}
 	log := logging.FromContext(ctx).With("jobId", jobID, "accountId", acct.AccountID)
-	log.Info("publish: request", "kind", string(req.Kind()), "repeat", !created)
+	log.Info("publish: request", "kind", string(req.Kind()), "repeat", !created, "parts", len(job.Parts), "scheduled", !job.PublishAt.IsZero())
+	if job.Status == store.JobScheduled {
+		return s.schedule(ctx, w, job, created)
+	}
 
 	// A guard task, due after this attempt's lease, finishes the job should
 	// this instance die mid-attempt; for a job already done it is a no-op.
@@ -187,6 +225,25 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, Status: "pending"})
 		return nil
 	}
+}
+
+// schedule makes sure a scheduled job has its task (a repeated request
+// re-creates it: the same task name, so never twice) and answers 202.
+func (s *Server) schedule(ctx context.Context, w http.ResponseWriter, job *store.Job, created bool) error {
+	tb := TaskBody{UID: job.UID, AccountID: job.AccountID, JobID: job.JobID}
+	if err := s.enqueueID(ctx, job.JobID+"-at", tb, job.PublishAt); err != nil {
+		if created {
+			// Without its task the job would never run: withdraw it, so a
+			// new request (with or without the same key) starts afresh.
+			if _, cerr := s.Store.CancelJob(context.WithoutCancel(ctx), job.UID, job.AccountID, job.JobID, "not_scheduled", s.now()); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+		}
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "the post could not be scheduled; try again")
+	}
+	httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: job.JobID, Status: string(store.JobScheduled),
+		PublishAt: job.PublishAt.UTC().Format(time.RFC3339)})
+	return nil
 }
 
 // deferAfterError handles an attempt that failed outside Threads (Firestore
@@ -247,9 +304,20 @@ func (s *Server) account(ctx context.Context, uid, accountID string) (*store.Acc
 	return acct, nil
 }
 
+// partIDs lists the media ids of a chain's published parts.
+func partIDs(j *store.Job) []string {
+	var ids []string
+	for _, p := range j.Parts {
+		if p.Status == string(store.JobPublished) {
+			ids = append(ids, p.MediaID)
+		}
+	}
+	return ids
+}
+
 func answerDone(w http.ResponseWriter, j *store.Job) error {
 	if j.Status == store.JobPublished {
-		httpx.WriteJSON(w, http.StatusOK, Answer{OK: true, ID: j.MediaID, JobID: j.JobID, Status: string(j.Status)})
+		httpx.WriteJSON(w, http.StatusOK, Answer{OK: true, ID: j.MediaID, IDs: partIDs(j), JobID: j.JobID, Status: string(j.Status)})
 		return nil
 	}
 	je := j.Error
@@ -266,19 +334,25 @@ func answerDone(w http.ResponseWriter, j *store.Job) error {
 		status, code = http.StatusConflict, CodeReauthRequired
 	case publish.ReasonMediaFailed:
 		code = CodeMediaFailed
+	case publish.ReasonQuotaExceeded:
+		code = CodeQuotaExceeded
+	case publish.ReasonChainBroken:
+		code = CodeChainInterrupted
 	case publish.ReasonInvalidJob:
 		status, code = http.StatusInternalServerError, httpx.CodeInternal
 	}
-	httpx.WriteJSON(w, status, failedAnswer{OK: false, JobID: j.JobID, Status: string(j.Status),
+	httpx.WriteJSON(w, status, failedAnswer{OK: false, JobID: j.JobID, Status: string(j.Status), IDs: partIDs(j),
 		Error: httpx.ErrorDetail{Code: code, Message: je.Message}})
 	return nil
 }
 
 type failedAnswer struct {
-	OK     bool              `json:"ok"`
-	JobID  string            `json:"jobId"`
-	Status string            `json:"status"`
-	Error  httpx.ErrorDetail `json:"error"`
+	OK     bool   `json:"ok"`
+	JobID  string `json:"jobId"`
+	Status string `json:"status"`
+	// IDs are the media ids of a chain's parts published before it failed.
+	IDs   []string          `json:"ids,omitempty"`
+	Error httpx.ErrorDetail `json:"error"`
 }
 
 // handleTask runs a job for a Cloud Tasks delivery. 2xx stops Cloud Tasks
@@ -326,13 +400,17 @@ func (s *Server) handleTask(w http.ResponseWriter, r *http.Request) error {
 	case publish.Done:
 		httpx.WriteJSON(w, http.StatusOK, Answer{OK: true, ID: res.Job.MediaID, JobID: tb.JobID, Status: string(res.Job.Status)})
 		return nil
-	case publish.Waiting, publish.QuotaExceeded:
+	case publish.Waiting, publish.QuotaExceeded, publish.Scheduled:
 		// Not a failure: look again later through a new, delayed task.
 		if err := s.enqueue(ctx, res, tb.UID, tb.AccountID); err != nil {
 			w.Header().Set("Retry-After", strconv.Itoa(int(publish.TransientRetry.Seconds())))
 			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not schedule the follow-up")
 		}
-		httpx.WriteJSON(w, http.StatusOK, Answer{OK: true, JobID: tb.JobID, Status: "pending"})
+		st := "pending"
+		if res.State == publish.Scheduled {
+			st = string(store.JobScheduled)
+		}
+		httpx.WriteJSON(w, http.StatusOK, Answer{OK: true, JobID: tb.JobID, Status: st})
 		return nil
 	default: // Retry, Busy
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(res.RetryAfter.Seconds()))))
@@ -341,6 +419,64 @@ func (s *Server) handleTask(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 }
+
+// handleCancel cancels a scheduled job for its owner:
+// DELETE ?jobId=...[&accountId=...].
+func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	user, err := s.Verifier.Verify(ctx, r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	jobID, accountID := q.Get("jobId"), q.Get("accountId")
+	if !jobIDRe.MatchString(jobID) {
+		return httpx.Errorf(http.StatusBadRequest, CodeInvalidJobID, "jobId is missing or is not a job id")
+	}
+	if accountID != "" && !accountIDRe.MatchString(accountID) {
+		return httpx.Errorf(http.StatusBadRequest, publish.CodeInvalidID, "accountId is not a Threads id")
+	}
+	acctID, err := s.accountIDForCancel(ctx, user.UID, accountID)
+	if err != nil {
+		return err
+	}
+	j, err := s.Store.CancelJob(ctx, user.UID, acctID, jobID, ReasonCancelledByOwner, s.now().UTC())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return httpx.Errorf(http.StatusNotFound, CodeJobNotFound, "no job of this account has this jobId")
+	case errors.Is(err, store.ErrJobStarted):
+		return httpx.Errorf(http.StatusConflict, CodeJobStarted, "the job is %s: only a scheduled job can be cancelled", j.Status)
+	case err != nil:
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not cancel the job; try again")
+	}
+	logging.FromContext(ctx).Info("publish: job cancelled by its owner", "jobId", jobID, "accountId", acctID)
+	httpx.WriteJSON(w, http.StatusOK, Answer{OK: true, JobID: jobID, Status: string(j.Status)})
+	return nil
+}
+
+// accountIDForCancel names the account whose job is cancelled: the one
+// given, or the user's only account. Unlike publishing, an account that
+// needs re-authorization is fine.
+func (s *Server) accountIDForCancel(ctx context.Context, uid, accountID string) (string, error) {
+	if accountID != "" {
+		return accountID, nil
+	}
+	accounts, err := s.Store.ListAccounts(ctx, uid)
+	switch {
+	case err != nil:
+		return "", httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the connected accounts")
+	case len(accounts) == 0:
+		return "", httpx.Errorf(http.StatusNotFound, CodeNoAccount, "no Threads account is connected")
+	case len(accounts) > 1:
+		return "", httpx.Errorf(http.StatusBadRequest, CodeMissingAccount, "several Threads accounts are connected: say which with accountId")
+	}
+	return accounts[0].AccountID, nil
+}
+
+var (
+	jobIDRe     = regexp.MustCompile(`^[kr][0-9a-f]{32}$`)
+	accountIDRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
+)
 
 func budget(override, def time.Duration) time.Duration {
 	if override > 0 {

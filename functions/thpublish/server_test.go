@@ -37,10 +37,15 @@ type harness struct {
 // newHarness runs thPublish as deployed (app.Lazy, real clients) against the
 // emulators, a fake Threads and the Cloud Tasks stand-in, which really
 // delivers tasks back to the function with signed OIDC tokens.
-func newHarness(t *testing.T) *harness { return newHarnessBudget(t, 0) }
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, 0, false) }
 
 // newHarnessBudget sets how long a user's request may wait on media.
 func newHarnessBudget(t *testing.T, userBudget time.Duration) *harness {
+	return newHarnessWith(t, userBudget, false)
+}
+
+// newHarnessWith also says whether the gif switch is on.
+func newHarnessWith(t *testing.T, userBudget time.Duration, gifs bool) *harness {
 	t.Helper()
 	e := testenv.Require(t)
 	fake := threadstest.Start(t, "app", "secret", "https://fn.example.com/cb")
@@ -71,7 +76,8 @@ func newHarnessBudget(t *testing.T, userBudget time.Duration) *harness {
 		s.Engine.WaitDelay, s.Engine.RetryDelay = 50*time.Millisecond, 50*time.Millisecond
 		s.Engine.Backoff = []time.Duration{5 * time.Millisecond}
 		s.UserBudget = userBudget
-		return d.Route(http.MethodPost).Handler(s.Handle), nil
+		s.GIFs = gifs
+		return d.Route(thpublish.Methods...).Handler(s.Handle), nil
 	})
 	srv := httptest.NewUnstartedServer(handler)
 	srv.Listener.Close()
@@ -96,11 +102,13 @@ func (h *harness) connect(id string) string {
 }
 
 type answer struct {
-	OK     bool   `json:"ok"`
-	ID     string `json:"id"`
-	JobID  string `json:"jobId"`
-	Status string `json:"status"`
-	Error  struct {
+	OK        bool     `json:"ok"`
+	ID        string   `json:"id"`
+	IDs       []string `json:"ids"`
+	JobID     string   `json:"jobId"`
+	Status    string   `json:"status"`
+	PublishAt string   `json:"publishAt"`
+	Error     struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
@@ -108,7 +116,12 @@ type answer struct {
 
 func (h *harness) post(body string, header map[string]string) (*http.Response, answer) {
 	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, h.url, strings.NewReader(body))
+	return h.do(http.MethodPost, h.url, body, header)
+}
+
+func (h *harness) do(method, url, body string, header map[string]string) (*http.Response, answer) {
+	h.t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+h.user.IDToken)
 	for k, v := range header {

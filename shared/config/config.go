@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,6 +95,10 @@ type Config struct {
 	SchedulerAudience       string
 	// RefreshWindow: thRefresh refreshes tokens expiring within it (default 10 days).
 	RefreshWindow time.Duration
+	// GIFAttachments turns on thPublish's gif field
+	// (THREADS_GIF_ATTACHMENTS=true). Off by default: the shape of Threads'
+	// gif_attachment comes from secondary sources only.
+	GIFAttachments bool
 
 	needs Needs
 }
@@ -179,6 +184,13 @@ func Load(lookup Lookuper, needs Needs) (*Config, error) {
 	}
 	c.SignedRequestMaxAge = durationVar(get, "SIGNED_REQUEST_MAX_AGE", time.Hour, &errs)
 	c.RefreshWindow = durationVar(get, "REFRESH_WINDOW", 10*24*time.Hour, &errs)
+	if v := get("THREADS_GIF_ATTACHMENTS"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			fail("THREADS_GIF_ATTACHMENTS must be true or false")
+		}
+		c.GIFAttachments = on
+	}
 	if c.DataDeletionStatusURL != "" {
 		if err := checkURL("DATA_DELETION_STATUS_URL", c.DataDeletionStatusURL, false); err != nil {
 			errs = append(errs, err)

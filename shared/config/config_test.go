@@ -32,6 +32,16 @@ func TestLoadValid(t *testing.T) {
 	if want := []string{"https://app.example.com", "http://localhost:5173"}; !slices.Equal(c.AllowedReturnOrigins, want) {
 		t.Errorf("AllowedReturnOrigins = %q, want %q", c.AllowedReturnOrigins, want)
 	}
+	if c.GIFAttachments {
+		t.Error("GIFAttachments is on by default")
+	}
+	for v, want := range map[string]bool{"true": true, "false": false, "1": true} {
+		env := validEnv()
+		env["THREADS_GIF_ATTACHMENTS"] = v
+		if c, err := Load(MapLookuper(env), all); err != nil || c.GIFAttachments != want {
+			t.Errorf("THREADS_GIF_ATTACHMENTS=%s: GIFAttachments = %v (err %v), want %v", v, c != nil && c.GIFAttachments, err, want)
+		}
+	}
 }
 
 func TestLoadProblems(t *testing.T) {
@@ -92,6 +102,12 @@ func TestLoadProblems(t *testing.T) {
 			needs: Needs{Tasks: true},
 			edit:  func(m map[string]string) {},
 			want:  []string{"TASKS_QUEUE", "TASKS_TARGET_URL", "TASKS_SERVICE_ACCOUNT"},
+		},
+		{
+			name:  "gif switch not a boolean",
+			needs: Needs{},
+			edit:  func(m map[string]string) { m["THREADS_GIF_ATTACHMENTS"] = "yes please" },
+			want:  []string{"THREADS_GIF_ATTACHMENTS must be true or false"},
 		},
 		{
 			name:  "bad graph url",

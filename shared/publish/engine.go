@@ -41,6 +41,10 @@ const (
 	ReasonRejected       = "threads_rejected"
 	ReasonQuotaExceeded  = "quota_exceeded"
 	ReasonInvalidJob     = "invalid_job"
+	// ReasonChainBroken: a part of a reply chain was published but Threads
+	// did not say its id (its answer was lost), so the next part has
+	// nothing to reply to. The parts before it are published.
+	ReasonChainBroken = "chain_interrupted"
 )
 
 // State is what an attempt left the job in.
@@ -58,6 +62,8 @@ const (
 	Busy
 	// QuotaExceeded: the account's publishing quota is spent until RetryAfter; the job was not attempted.
 	QuotaExceeded
+	// Scheduled: the job is not due yet; deliver it again after RetryAfter.
+	Scheduled
 )
 
 // Result is the outcome of one attempt.
@@ -183,6 +189,21 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 	if err := json.Unmarshal([]byte(j.Request), &req); err != nil {
 		return a.fail(ctx, &store.JobError{Reason: ReasonInvalidJob, Message: "the stored request does not decode"})
 	}
+	scheduled := j.Status == store.JobScheduled
+	if scheduled {
+		if wait := j.PublishAt.Sub(a.now()); wait > 0 {
+			// Delivered early: not due yet.
+			a.release(ctx)
+			return &Result{State: Scheduled, Job: j, RetryAfter: wait}, nil
+		}
+		// Due: from here on it runs like a job accepted now, the account,
+		// its token and the quota checked again. The write also makes sure
+		// the owner has not cancelled it meanwhile.
+		j.Status = store.JobAccepted
+		if err := a.save(ctx, false); err != nil {
+			return nil, err
+		}
+	}
 	acct, err := a.Store.GetAccount(ctx, j.UID, j.AccountID)
 	if errors.Is(err, store.ErrNotFound) {
 		return a.fail(ctx, &store.JobError{Reason: ReasonReauthRequired, Message: "the account is no longer connected"})
@@ -195,24 +216,48 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 	}
 	a.userID = acct.AccountID
 
-	if j.Status == store.JobAccepted && j.ContainerID == "" && len(j.Children) == 0 {
-		if res, err := a.checkQuota(ctx); res != nil || err != nil {
+	if j.Status == store.JobAccepted && j.Part == 0 && j.ContainerID == "" && len(j.Children) == 0 {
+		if res, err := a.checkQuota(ctx, &req, scheduled); res != nil || err != nil {
 			return res, err
 		}
 	}
+	// One step per part: a part that is published moves the job to the
+	// next part and returns no result.
+	for start := j.Part; ; {
+		if j.Part > start && a.now().After(a.deadline) {
+			// Out of budget between parts: the rest continues in a task.
+			if err := a.save(ctx, true); err != nil {
+				return nil, err
+			}
+			return &Result{State: Retry, Job: j, RetryAfter: time.Second}, nil
+		}
+		res, err := a.step(ctx, &req)
+		if res != nil || err != nil {
+			return res, err
+		}
+	}
+}
+
+// step carries the current part from its recorded step to published.
+func (a *attempt) step(ctx context.Context, req *Request) (*Result, error) {
+	j := a.job
 	switch j.Status {
 	case store.JobAccepted:
-		if res, err := a.createContainers(ctx, &req); res != nil || err != nil {
+		if res, err := a.createContainers(ctx, req); res != nil || err != nil {
 			return res, err
 		}
 		fallthrough
 	case store.JobContainerCreated:
-		return a.publish(ctx, &req)
+		return a.publish(ctx, req)
 	case store.JobPublishing:
-		return a.resolvePublishing(ctx, &req)
+		return a.resolvePublishing(ctx, req)
 	}
 	return a.fail(ctx, &store.JobError{Reason: ReasonInvalidJob, Message: "unknown job status " + string(j.Status)})
 }
+
+// first reports whether the part in progress is the post itself (or a
+// chain's first part), which carries the request's media and features.
+func (a *attempt) first() bool { return a.job.Part == 0 }
 
 // prepareToken opens the account's token, refreshing it first when it is
 // old enough and close to expiry (the path thRefresh shares).
@@ -239,27 +284,48 @@ func (a *attempt) prepareToken(ctx context.Context, acct *store.Account) (*Resul
 	return nil, nil
 }
 
-func (a *attempt) checkQuota(ctx context.Context) (*Result, error) {
+// checkQuota checks that the account can publish the whole job: one post
+// (unless it is itself a reply) and the chain's replies. A scheduled job
+// that finds the quota spent fails (posting it a day late is not what was
+// asked); an immediate one is left accepted and QuotaExceeded returned.
+func (a *attempt) checkQuota(ctx context.Context, req *Request, scheduled bool) (*Result, error) {
 	lim, err := a.Threads.PublishingLimit(ctx, a.userID, a.token)
 	if err != nil {
 		return a.threadsError(ctx, err)
 	}
-	if lim.QuotaTotal > 0 && lim.QuotaUsage >= lim.QuotaTotal {
-		a.release(ctx)
-		wait := time.Duration(lim.QuotaDuration) * time.Second
-		if wait <= 0 {
-			wait = 24 * time.Hour
-		}
-		return &Result{State: QuotaExceeded, Job: a.job, RetryAfter: wait}, nil
+	posts, replies := int64(1), int64(max(len(a.job.Parts)-1, 0))
+	if req.ReplyToID != "" {
+		posts, replies = 0, replies+1
 	}
-	return nil, nil
+	postsOver := posts > 0 && lim.QuotaTotal > 0 && lim.QuotaUsage+posts > lim.QuotaTotal
+	repliesOver := replies > 0 && lim.ReplyQuotaTotal > 0 && lim.ReplyQuotaUsage+replies > lim.ReplyQuotaTotal
+	if !postsOver && !repliesOver {
+		return nil, nil
+	}
+	var wait time.Duration
+	if postsOver {
+		wait = time.Duration(lim.QuotaDuration) * time.Second
+	}
+	if repliesOver {
+		wait = max(wait, time.Duration(lim.ReplyQuotaDuration)*time.Second)
+	}
+	if wait <= 0 {
+		wait = 24 * time.Hour
+	}
+	if scheduled {
+		return a.fail(ctx, &store.JobError{Reason: ReasonQuotaExceeded, Message: fmt.Sprintf(
+			"the account's publishing quota was spent when the post was due (%d of %d posts, %d of %d replies in the last 24 hours)",
+			lim.QuotaUsage, lim.QuotaTotal, lim.ReplyQuotaUsage, lim.ReplyQuotaTotal)})
+	}
+	a.release(ctx)
+	return &Result{State: QuotaExceeded, Job: a.job, RetryAfter: wait}, nil
 }
 
 // createContainers creates the carousel items (waiting for them to finish)
 // and the post's container, recording each.
 func (a *attempt) createContainers(ctx context.Context, req *Request) (*Result, error) {
 	j := a.job
-	if req.Kind() == KindCarousel {
+	if a.first() && req.Kind() == KindCarousel {
 		if len(j.Children) < len(req.Media) {
 			children := j.Children[:0:0]
 			for _, m := range req.Media {
@@ -284,7 +350,16 @@ func (a *attempt) createContainers(ctx context.Context, req *Request) (*Result, 
 			return res, err
 		}
 	}
-	id, err := a.Threads.CreateContainer(ctx, a.userID, a.token, containerParams(req, j.Children))
+	params := containerParams(req, j.Children)
+	if len(j.Parts) > 0 {
+		params.Text = j.Parts[j.Part].Text
+		if !a.first() {
+			// Later parts are plain text replies to the part before.
+			params = threads.ContainerParams{MediaType: string(KindText), Text: j.Parts[j.Part].Text,
+				ReplyToID: j.Parts[j.Part-1].MediaID, ReplyControl: req.ReplyControl}
+		}
+	}
+	id, err := a.Threads.CreateContainer(ctx, a.userID, a.token, params)
 	if err != nil {
 		return a.threadsError(ctx, err)
 	}
@@ -317,13 +392,27 @@ func containerParams(req *Request, children []string) threads.ContainerParams {
 		o := append(req.Poll.Options, "", "", "", "")
 		p.Poll = &threads.PollAttachment{OptionA: o[0], OptionB: o[1], OptionC: o[2], OptionD: o[3]}
 	}
+	if req.LongText != "" {
+		p.TextAttachment = &threads.TextAttachment{Plaintext: req.LongText, LinkAttachmentURL: req.LongTextLink}
+		for _, st := range req.LongTextStyles {
+			p.TextAttachment.Styling = append(p.TextAttachment.Styling, threads.TextStyling{Offset: st.Offset, Length: st.Length, Styling: st.Styles})
+		}
+	}
+	for _, sp := range req.Spoilers {
+		p.TextEntities = append(p.TextEntities, threads.TextEntity{EntityType: "SPOILER", Offset: sp.Offset, Length: sp.Length})
+	}
+	p.IsSpoilerMedia, p.IsGhostPost = req.SpoilerMedia, req.Ghost
+	if req.GIF != nil {
+		p.GIF = &threads.GIFAttachment{GIFID: req.GIF.ID, Provider: req.GIF.Provider}
+	}
+	p.AllowlistedCountryCodes = req.AllowlistedCountryCodes
 	return p
 }
 
 // publish waits for the container, records "publishing", then publishes.
 func (a *attempt) publish(ctx context.Context, req *Request) (*Result, error) {
 	j := a.job
-	if req.Kind() != KindText {
+	if a.first() && req.Kind() != KindText {
 		if res, err := a.waitFinished(ctx, j.ContainerID); res != nil || err != nil {
 			return res, err
 		}
@@ -468,6 +557,30 @@ func (a *attempt) reauth(ctx context.Context, err error) (*Result, error) {
 
 func (a *attempt) published(ctx context.Context, mediaID string) (*Result, error) {
 	j := a.job
+	if len(j.Parts) > 0 {
+		j.Parts[j.Part].Status, j.Parts[j.Part].MediaID = string(store.JobPublished), mediaID
+		if j.Part == 0 {
+			j.MediaID = mediaID
+		}
+		if j.Part < len(j.Parts)-1 {
+			if mediaID == "" {
+				// Found published after a lost answer: Threads does not
+				// say the post's id, and the next part must reply to it.
+				j.Part++
+				return a.fail(ctx, &store.JobError{Reason: ReasonChainBroken, Message: fmt.Sprintf(
+					"part %d was published but Threads did not return its id, so part %d has nothing to reply to; parts 1 to %d are published",
+					j.Part, j.Part+1, j.Part)})
+			}
+			j.Part++
+			j.Status, j.ContainerID, j.Children, j.LastError = store.JobAccepted, "", nil, nil
+			if err := a.save(ctx, false); err != nil {
+				return nil, err
+			}
+			a.log(ctx).Info("publish: chain part published", "jobId", j.JobID, "part", j.Part, "of", len(j.Parts), "mediaId", mediaID)
+			return nil, nil
+		}
+		mediaID = j.MediaID
+	}
 	j.Status, j.MediaID, j.PublishedAt, j.LastError = store.JobPublished, mediaID, a.now(), nil
 	if err := a.save(ctx, true); err != nil {
 		return nil, err
@@ -487,6 +600,7 @@ func (a *attempt) fail(ctx context.Context, je *store.JobError) (*Result, error)
 }
 
 func (a *attempt) save(ctx context.Context, release bool) error {
+	syncPart(a.job)
 	if err := a.Store.UpdateJob(ctx, a.job, a.owner, a.now(), release); err != nil {
 		return err
 	}
@@ -496,6 +610,29 @@ func (a *attempt) save(ctx context.Context, release bool) error {
 func (a *attempt) release(ctx context.Context) {
 	if err := a.Store.UpdateJob(context.WithoutCancel(ctx), a.job, a.owner, a.now(), true); err != nil && !errors.Is(err, store.ErrLeaseLost) {
 		a.log(ctx).Warn("publish: could not release the job", "jobId", a.job.JobID, "error", err.Error())
+	}
+}
+
+// syncPart mirrors the job's step into the record of the part in progress.
+func syncPart(j *store.Job) {
+	if j.Part >= len(j.Parts) {
+		return
+	}
+	p := &j.Parts[j.Part]
+	switch j.Status {
+	case store.JobPublished:
+		// Set by published.
+	case store.JobAccepted, store.JobScheduled:
+		p.Status = store.PartPending
+	case store.JobCancelled:
+		if p.Status != string(store.JobPublished) {
+			p.Status = string(store.JobCancelled)
+		}
+	default:
+		p.Status = string(j.Status)
+	}
+	if p.Status != string(store.JobPublished) {
+		p.ContainerID = j.ContainerID
 	}
 }
 

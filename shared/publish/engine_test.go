@@ -2,6 +2,7 @@ package publish_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -61,16 +62,34 @@ func (h *harness) saveAccount(issued, expires time.Time) {
 
 func (h *harness) newJob(req publish.Request) string {
 	h.t.Helper()
+	return h.newJobAt(req, time.Time{})
+}
+
+// newJobAt stores a job as thPublish does: a reply chain with its parts,
+// scheduled when publishAt is set.
+func (h *harness) newJobAt(req publish.Request, publishAt time.Time) string {
+	h.t.Helper()
 	if err := req.Validate(); err != nil {
 		h.t.Fatalf("invalid test request: %v", err)
+	}
+	parts, err := req.Parts()
+	if err != nil {
+		h.t.Fatal(err)
 	}
 	b, _ := json.Marshal(req)
 	id := "job-" + testenv.RandomID(h.t)
 	now := time.Now()
-	if _, _, err := h.store.CreateJob(h.t.Context(), &store.Job{
+	j := &store.Job{
 		JobID: id, UID: h.uid, AccountID: h.user.ID, Status: store.JobAccepted, Kind: string(req.Kind()),
-		Request: string(b), RequestHash: req.Hash(), CreatedAt: now, UpdatedAt: now,
-	}); err != nil {
+		Request: string(b), RequestHash: req.Hash(), CreatedAt: now, UpdatedAt: now, PublishAt: publishAt,
+	}
+	if !publishAt.IsZero() {
+		j.Status = store.JobScheduled
+	}
+	for _, p := range parts {
+		j.Parts = append(j.Parts, store.JobPart{Text: p, Status: store.PartPending})
+	}
+	if _, _, err := h.store.CreateJob(h.t.Context(), j); err != nil {
 		h.t.Fatal(err)
 	}
 	return id
@@ -318,10 +337,12 @@ func TestConcurrentAttemptsPublishOnce(t *testing.T) {
 	}
 }
 
-// TestFaultInjection runs many jobs through random Threads failures, lost
-// answers, slow answers and duplicate concurrent deliveries, and checks at
-// the fake that every job was published exactly once or failed with a
-// recorded reason.
+// TestFaultInjection runs many jobs (single posts of each kind, reply
+// chains, scheduled posts, some of them cancelled) through random Threads
+// failures, lost answers, slow answers and duplicate concurrent deliveries,
+// some of them early, and checks at the fake that every post was published
+// exactly once and every chain completely, in order, or failed at a
+// recorded part with nothing after it; cancelled posts never appear.
 func TestFaultInjection(t *testing.T) {
 	h := newHarness(t)
 	seed := rand.Uint64()
@@ -330,18 +351,33 @@ func TestFaultInjection(t *testing.T) {
 	h.engine.Threads = &threads.Client{AppID: "app", AppSecret: "secret", GraphURL: h.fake.URL, HTTP: &http.Client{Timeout: 150 * time.Millisecond}}
 	h.fake.SetProcessing(1)
 
-	const jobs = 24
-	texts := map[string]string{}
+	type jobSpec struct {
+		texts     []string // one per part
+		scheduled bool
+		cancel    bool
+	}
+	const jobs = 30
+	specs := map[string]*jobSpec{}
 	for i := range jobs {
 		text := fmt.Sprintf("fault %d", i)
+		spec := &jobSpec{texts: []string{text}}
 		req := publish.Request{Text: text}
-		switch i % 3 {
+		switch i % 5 {
 		case 1:
 			req.ImageURL = "https://cdn.example.com/i.jpg"
 		case 2:
 			req.Media = []publish.MediaItem{{Type: "image", URL: "https://cdn.example.com/1.jpg"}, {Type: "image", URL: "https://cdn.example.com/2.jpg"}}
+		case 3, 4:
+			spec.texts = []string{text + " part 1", text + " part 2", text + " part 3"}
+			req = publish.Request{Thread: spec.texts}
 		}
-		texts[h.newJob(req)] = text
+		var at time.Time
+		if i%3 == 0 {
+			// Due within the first rounds: some deliveries come early.
+			spec.scheduled, spec.cancel = true, i%2 == 0
+			at = time.Now().Add(time.Duration(rng.IntN(150)) * time.Millisecond)
+		}
+		specs[h.newJobAt(req, at)] = spec
 	}
 	endpoints := []string{threadstest.EndpointCreate, threadstest.EndpointPublish, threadstest.EndpointStatus}
 	failures := []threadstest.Failure{
@@ -350,12 +386,14 @@ func TestFaultInjection(t *testing.T) {
 		{HTTPStatus: 400, Code: 17, Message: "User request limit reached"},
 	}
 	pending := map[string]bool{}
-	for id := range texts {
+	for id := range specs {
 		pending[id] = true
 	}
+	cancelled := map[string]error{} // the owner's cancels: nil, or ErrJobStarted when too late
+	rounds := 0
 	for round := 0; len(pending) > 0; round++ {
-		if round > 60 {
-			t.Fatalf("%d jobs still pending after 60 rounds", len(pending))
+		if round > 150 {
+			t.Fatalf("%d jobs still pending after 150 rounds", len(pending))
 		}
 		// Inject faults for this round.
 		for range 3 {
@@ -381,6 +419,18 @@ func TestFaultInjection(t *testing.T) {
 			ids = append(ids, id)
 		}
 		for _, id := range ids {
+			if spec := specs[id]; spec.cancel && round == 0 {
+				// The owner cancels while deliveries may be running.
+				wg.Go(func() {
+					_, err := h.store.CancelJob(t.Context(), h.uid, h.user.ID, id, "cancelled_by_owner", time.Now())
+					if err != nil && !errors.Is(err, store.ErrJobStarted) {
+						t.Errorf("CancelJob: %v", err)
+					}
+					mu.Lock()
+					cancelled[id] = err
+					mu.Unlock()
+				})
+			}
 			deliveries := 1 + rng.IntN(3) // duplicate, concurrent deliveries
 			for range deliveries {
 				wg.Go(func() {
@@ -394,28 +444,60 @@ func TestFaultInjection(t *testing.T) {
 			}
 		}
 		wg.Wait()
+		time.Sleep(5 * time.Millisecond)
+		rounds = round + 1
 	}
+	t.Logf("%d rounds", rounds)
 	h.fake.SetLatency(0)
-	for id, text := range texts {
+	parentOf := map[string]string{}
+	idOfText := map[string]string{}
+	for _, p := range h.fake.Published(h.user.ID) {
+		parentOf[p.MediaID], idOfText[p.Text] = p.ReplyToID, p.MediaID
+	}
+	for id, spec := range specs {
 		job, err := h.store.GetJob(t.Context(), h.uid, h.user.ID, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := h.postsWithText(text)
+		posted := 0 // parts posted, in order, each once
+		for _, text := range spec.texts {
+			if n := h.postsWithText(text); n > 1 {
+				t.Errorf("job %s: %q posted %d times", id, text, n)
+			} else if n == 1 {
+				posted++
+			}
+		}
+		for i := 1; i < posted; i++ {
+			if parentOf[idOfText[spec.texts[i]]] != idOfText[spec.texts[i-1]] {
+				t.Errorf("job %s: part %d does not reply to part %d", id, i, i-1)
+			}
+		}
+		if posted > 0 && h.postsWithText(spec.texts[posted-1]) == 0 {
+			t.Errorf("job %s: parts posted out of order", id)
+		}
 		switch job.Status {
 		case store.JobPublished:
-			if n != 1 {
-				t.Errorf("job %s published %d times", id, n)
+			if posted != len(spec.texts) {
+				t.Errorf("job %s published with %d of %d parts posted", id, posted, len(spec.texts))
 			}
 		case store.JobFailed:
-			if n != 0 || job.Error == nil || job.Error.Reason == "" {
-				t.Errorf("failed job %s: %d posts, error %+v", id, n, job.Error)
+			if job.Error == nil || job.Error.Reason == "" {
+				t.Errorf("failed job %s without a reason", id)
+			}
+			// Failed at part k: the parts before it are posted; from k on
+			// nothing, except a part whose lost answer broke the chain.
+			if want := job.Part; posted != want && !(job.Error.Reason == publish.ReasonChainBroken && posted == want) {
+				t.Errorf("job %s failed at part %d (%s) with %d parts posted", id, job.Part, job.Error.Reason, posted)
+			}
+		case store.JobCancelled:
+			if err, asked := cancelled[id]; !asked || err != nil || posted != 0 {
+				t.Errorf("job %s cancelled (asked: %v) with %d parts posted", id, spec.cancel, posted)
 			}
 		default:
 			t.Errorf("job %s ended in %s", id, job.Status)
 		}
-	}
-	if total := len(h.fake.Published(h.user.ID)); total > jobs {
-		t.Errorf("%d posts for %d jobs", total, jobs)
+		if err, asked := cancelled[id]; asked && err == nil && job.Status != store.JobCancelled {
+			t.Errorf("job %s: cancel accepted, but the job ended %s", id, job.Status)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"threadsfunctions.dev/shared/httpx"
@@ -33,6 +34,14 @@ const (
 	MaxAltText       = 1000
 	MaxTopicTag      = 50
 	MaxIdempotentKey = 255
+	MaxLongText      = 10000 // characters of a text attachment
+	MaxSpoilers      = 10
+	MinThreadParts   = 2
+	MaxThreadParts   = 20
+	MaxGIFID         = 128
+	// MaxScheduleAhead is how far ahead a post may be scheduled: Cloud
+	// Tasks' limit on a task's schedule time.
+	MaxScheduleAhead = 30 * 24 * time.Hour
 )
 
 // Validation error codes (HTTP 400).
@@ -50,7 +59,20 @@ const (
 	CodeInvalidID          = "invalid_id"
 	CodeInvalidAltText     = "invalid_alt_text"
 	CodeInvalidIdempotency = "invalid_idempotency_key"
+	CodeInvalidLongText    = "invalid_long_text"
+	CodeInvalidTextStyles  = "invalid_text_styles"
+	CodeInvalidSpoilers    = "invalid_spoilers"
+	CodeInvalidGIF         = "invalid_gif"
+	CodeInvalidCountry     = "invalid_country_code"
+	CodeInvalidThread      = "invalid_thread"
+	CodeInvalidPublishAt   = "invalid_publish_at"
 )
+
+// TextStyles are the accepted longTextStyles[].styles values.
+var TextStyles = []string{"bold", "italic", "highlight", "underline", "strikethrough"}
+
+// GIFProviders are the accepted gif.provider values.
+var GIFProviders = []string{"GIPHY"}
 
 // ReplyControls are the accepted replyControl values.
 var ReplyControls = []string{"everyone", "accounts_you_follow", "mentioned_only", "parent_post_author_only", "followers_only"}
@@ -68,8 +90,49 @@ type Request struct {
 	LinkAttachment string      `json:"linkAttachment,omitempty"`
 	TopicTag       string      `json:"topicTag,omitempty"`
 	Poll           *Poll       `json:"poll,omitempty"`
-	AccountID      string      `json:"accountId,omitempty"`
-	IdempotencyKey string      `json:"idempotencyKey,omitempty"`
+	// LongText is a text attachment: long-form text under the post.
+	LongText       string      `json:"longText,omitempty"`
+	LongTextLink   string      `json:"longTextLink,omitempty"`
+	LongTextStyles []TextStyle `json:"longTextStyles,omitempty"`
+	// Spoilers hide ranges of the text; SpoilerMedia blurs the media.
+	Spoilers     []TextRange `json:"spoilers,omitempty"`
+	SpoilerMedia bool        `json:"spoilerMedia,omitempty"`
+	// Ghost posts are archived by Threads after 24 hours.
+	Ghost bool `json:"ghost,omitempty"`
+	GIF   *GIF `json:"gif,omitempty"`
+	// AllowlistedCountryCodes limits who sees the post (ISO 3166-1 alpha-2).
+	AllowlistedCountryCodes []string `json:"allowlistedCountryCodes,omitempty"`
+	// Thread publishes a reply chain: each part replies to the one before.
+	// The post's other fields go with the first part.
+	Thread []string `json:"thread,omitempty"`
+	// Split turns a text over the limit into a reply chain; NumberParts
+	// suffixes each part with " (i/n)".
+	Split       bool `json:"split,omitempty"`
+	NumberParts bool `json:"numberParts,omitempty"`
+	// PublishAt schedules the post (RFC 3339).
+	PublishAt string `json:"publishAt,omitempty"`
+
+	AccountID      string `json:"accountId,omitempty"`
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+}
+
+// TextRange is a range of characters (Unicode code points) of a text.
+type TextRange struct {
+	Offset int `json:"offset"`
+	Length int `json:"length"`
+}
+
+// TextStyle styles a range of the long text.
+type TextStyle struct {
+	Offset int      `json:"offset"`
+	Length int      `json:"length"`
+	Styles []string `json:"styles"`
+}
+
+// GIF is a GIF attached to a text post, by its provider's id.
+type GIF struct {
+	ID       string `json:"id"`
+	Provider string `json:"provider"`
 }
 
 // MediaItem is one carousel item.
@@ -117,14 +180,14 @@ var idRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
 // Validate checks everything that can be checked without Threads. The
 // error is an *httpx.Error with a precise code.
 func (r *Request) Validate() error {
-	if r.Text == "" && r.ImageURL == "" && r.VideoURL == "" && len(r.Media) == 0 {
-		return bad(CodeEmptyPost, "a post needs text, imageUrl, videoUrl or media")
+	if r.Text == "" && r.ImageURL == "" && r.VideoURL == "" && len(r.Media) == 0 && len(r.Thread) == 0 {
+		return bad(CodeEmptyPost, "a post needs text, thread, imageUrl, videoUrl or media")
 	}
 	if !utf8.ValidString(r.Text) {
 		return bad(CodeTextTooLong, "text is not valid UTF-8")
 	}
-	if n := len(r.Text); n > MaxTextBytes {
-		return bad(CodeTextTooLong, "text is %d bytes of UTF-8; Threads allows %d", n, MaxTextBytes)
+	if n := len(r.Text); n > MaxTextBytes && !r.Split {
+		return bad(CodeTextTooLong, "text is %d bytes of UTF-8; Threads allows %d (or set split to post it as a thread)", n, MaxTextBytes)
 	}
 
 	media := 0
@@ -214,8 +277,11 @@ func (r *Request) Validate() error {
 			return bad(CodeInvalidID, "%s is not a Threads id", id.field)
 		}
 	}
-	if n := len(DistinctLinks(r.Text, r.LinkAttachment)); n > MaxLinks {
-		return bad(CodeTooManyLinks, "the post has %d distinct links; Threads allows %d", n, MaxLinks)
+	if err := r.validateFeatures(); err != nil {
+		return err
+	}
+	if _, err := r.Parts(); err != nil {
+		return err
 	}
 	if k := r.IdempotencyKey; k != "" {
 		if len(k) > MaxIdempotentKey || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {

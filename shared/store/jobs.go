@@ -13,25 +13,40 @@ import (
 
 // JobStatus is a publish job's state. The machine (see the README):
 //
-//	accepted ──► container_created ──► publishing ──► published
-//	    │                │                  │
-//	    ├────────────────┴──────────────────┴──────► failed
-//	    └──(account disconnected or revoked)───────► cancelled
+//	scheduled ──► accepted ──► container_created ──► publishing ──► published
+//	    │            │                │                  │
+//	    │            ├────────────────┴──────────────────┴──────► failed
+//	    └────────────┴──(cancelled by the owner, or the account disconnected)──► cancelled
 //
 // A job only moves forward. "publishing" is written before the publish
 // call is sent, so an attempt that finds it knows the outcome of the last
 // call is unknown and asks Threads for the container's status before
-// anything else.
+// anything else. A reply chain runs the accepted → publishing steps once
+// per part (Part says which); Parts records each part's own progress.
 type JobStatus string
 
 // Job states.
 const (
+	JobScheduled        JobStatus = "scheduled"
 	JobAccepted         JobStatus = "accepted"
 	JobContainerCreated JobStatus = "container_created"
 	JobPublishing       JobStatus = "publishing"
 	JobPublished        JobStatus = "published"
 	JobFailed           JobStatus = "failed"
 )
+
+// Part states (JobPart.Status) besides the job states they mirror.
+const (
+	PartPending = "pending"
+)
+
+// JobPart is one part of a reply chain and its progress.
+type JobPart struct {
+	Text        string `firestore:"text"`
+	Status      string `firestore:"status"`
+	ContainerID string `firestore:"containerId"`
+	MediaID     string `firestore:"mediaId"`
+}
 
 // Terminal reports whether the job has reached an end state.
 func (s JobStatus) Terminal() bool { return s == JobPublished || s == JobFailed || s == JobCancelled }
@@ -69,7 +84,14 @@ type Job struct {
 	Attempts    int       `firestore:"attempts"`
 	Error       *JobError `firestore:"error"`
 	// LastError is the most recent transient failure, kept while the job retries.
-	LastError   *JobError `firestore:"lastError"`
+	LastError *JobError `firestore:"lastError"`
+	// PublishAt is when a scheduled job is due (zero: at once).
+	PublishAt time.Time `firestore:"publishAt,omitempty"`
+	// Parts are a reply chain's parts (empty for a single post); Part is
+	// the index of the part in progress, whose step Status, ContainerID
+	// and Children describe. MediaID is then the first part's id.
+	Parts       []JobPart `firestore:"parts,omitempty"`
+	Part        int       `firestore:"part"`
 	LeaseOwner  string    `firestore:"leaseOwner"`
 	LeaseUntil  time.Time `firestore:"leaseUntil"`
 	CreatedAt   time.Time `firestore:"createdAt"`
@@ -274,4 +296,54 @@ func (s *Store) SaveRefreshedToken(ctx context.Context, uid, accountID, token st
 		return fmt.Errorf("save refreshed token: %w", err)
 	}
 	return nil
+}
+
+// ErrJobStarted: a job can no longer be cancelled by its owner (it has
+// started, or ended otherwise than cancelled).
+var ErrJobStarted = errors.New("job has started")
+
+// CancelJob cancels a scheduled job, in a transaction, for its owner. A job
+// already cancelled is returned as it is (cancelling twice is fine); a job
+// past "scheduled" is returned with ErrJobStarted; ErrNotFound when there
+// is none. An attempt that claimed the job but has not moved it on yet
+// loses: its next write finds the job cancelled and stops.
+func (s *Store) CancelJob(ctx context.Context, uid, accountID, jobID, reason string, now time.Time) (*Job, error) {
+	ref := s.jobDoc(uid, accountID, jobID)
+	var j Job
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		j = Job{}
+		if err := snap.DataTo(&j); err != nil {
+			return fmt.Errorf("decode job: %w", err)
+		}
+		switch j.Status {
+		case JobCancelled:
+			return nil
+		case JobScheduled:
+		default:
+			return ErrJobStarted
+		}
+		j.Status, j.Error, j.LeaseOwner, j.UpdatedAt = JobCancelled, &JobError{Reason: reason, Message: "cancelled: " + reason}, "", now
+		return tx.Update(ref, []firestore.Update{
+			{Path: "status", Value: string(JobCancelled)},
+			{Path: "error", Value: j.Error},
+			{Path: "leaseOwner", Value: ""},
+			{Path: "updatedAt", Value: now},
+		})
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, err
+	case errors.Is(err, ErrJobStarted):
+		return &j, err
+	case err != nil:
+		return nil, fmt.Errorf("cancel job: %w", err)
+	}
+	return &j, nil
 }

@@ -28,7 +28,7 @@ const StatusRevoked = "revoked"
 const JobCancelled JobStatus = "cancelled"
 
 // pendingJobStatuses are the states a job can be cancelled from.
-var pendingJobStatuses = []JobStatus{JobAccepted, JobContainerCreated, JobPublishing}
+var pendingJobStatuses = []JobStatus{JobScheduled, JobAccepted, JobContainerCreated, JobPublishing}
 
 // AccountRef is an account with the Firebase user it belongs to.
 type AccountRef struct {

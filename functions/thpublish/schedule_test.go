@@ -1,0 +1,175 @@
+package thpublish_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"threadsfunctions.dev/shared/publish"
+	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/threads/threadstest"
+)
+
+func (h *harness) cancel(jobID, accountID string) (*http.Response, answer) {
+	h.t.Helper()
+	q := url.Values{"jobId": {jobID}}
+	if accountID != "" {
+		q.Set("accountId", accountID)
+	}
+	return h.do(http.MethodDelete, h.url+"?"+q.Encode(), "", nil)
+}
+
+func TestScheduledPostPublishesAtItsTime(t *testing.T) {
+	h := newHarness(t)
+	acct := "17841400000000021"
+	h.connect(acct)
+	at := time.Now().Add(1500 * time.Millisecond).UTC().Truncate(time.Second).Add(time.Second)
+	body := `{"text":"on time","publishAt":"` + at.Format(time.RFC3339) + `"}`
+	resp, a := h.post(body, map[string]string{"Idempotency-Key": "sched-1"})
+	if resp.StatusCode != 202 || !a.OK || a.Status != "scheduled" || a.JobID == "" || a.PublishAt != at.Format(time.RFC3339) {
+		t.Fatalf("answer %d %+v", resp.StatusCode, a)
+	}
+	if j := h.job(acct, a.JobID); j.Status != store.JobScheduled || !j.PublishAt.Equal(at) {
+		t.Fatalf("job %+v", j)
+	}
+	// A repeat while scheduled answers the same, and schedules nothing more.
+	if resp, again := h.post(body, map[string]string{"Idempotency-Key": "sched-1"}); resp.StatusCode != 202 || again.JobID != a.JobID || again.Status != "scheduled" {
+		t.Fatalf("repeat %d %+v", resp.StatusCode, again)
+	}
+	if n := h.threads.Calls(threadstest.EndpointCreate) + h.threads.Calls(threadstest.EndpointLimit); n != 0 {
+		t.Fatalf("%d Threads calls before the post is due", n)
+	}
+	j := h.waitJob(acct, a.JobID)
+	if j.Status != store.JobPublished || len(h.threads.Published(acct)) != 1 {
+		t.Fatalf("job %+v", j)
+	}
+	if j.PublishedAt.Before(at) {
+		t.Errorf("published at %v, before %v", j.PublishedAt, at)
+	}
+	var scheduled int
+	for _, task := range h.tasks.Tasks() {
+		if strings.HasSuffix(task.GetName(), "-at") {
+			scheduled++
+			if !task.GetScheduleTime().AsTime().Equal(at) {
+				t.Errorf("task due %v, want %v", task.GetScheduleTime().AsTime(), at)
+			}
+		}
+	}
+	if scheduled != 1 {
+		t.Errorf("%d scheduled tasks, want 1", scheduled)
+	}
+}
+
+func TestCancelScheduledPost(t *testing.T) {
+	h := newHarness(t)
+	acct := "17841400000000022"
+	h.connect(acct)
+	at := time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
+	resp, a := h.post(`{"text":"never posted","publishAt":"`+at+`"}`, nil)
+	if resp.StatusCode != 202 {
+		t.Fatalf("schedule: %d %+v", resp.StatusCode, a)
+	}
+	for i := range 2 { // cancelling twice is fine
+		resp, c := h.cancel(a.JobID, "")
+		if resp.StatusCode != 200 || !c.OK || c.Status != "cancelled" || c.JobID != a.JobID {
+			t.Fatalf("cancel %d: %d %+v", i, resp.StatusCode, c)
+		}
+	}
+	// The task is still delivered at its time: it must not publish.
+	if j := h.waitJob(acct, a.JobID); j.Status != store.JobCancelled || j.Error.Reason != "cancelled_by_owner" {
+		t.Fatalf("job %+v", j)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := h.tasks.WaitIdle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.threads.Published(acct)); n != 0 {
+		t.Fatalf("%d posts after cancelling", n)
+	}
+
+	// Only scheduled jobs can be cancelled, and only the owner's.
+	_, done := h.post(`{"text":"already out"}`, nil)
+	cases := []struct {
+		name, jobID, accountID string
+		status                 int
+		code                   string
+	}{
+		{"published job", done.JobID, acct, 409, "job_started"},
+		{"unknown job", "k0123456789abcdef0123456789abcdef", acct, 404, "job_not_found"},
+		{"malformed job id", "../x", acct, 400, "invalid_job_id"},
+		{"no job id", "", acct, 400, "invalid_job_id"},
+		{"another account", a.JobID, "17841400000000099", 404, "job_not_found"},
+	}
+	for _, tc := range cases {
+		resp, c := h.cancel(tc.jobID, tc.accountID)
+		if resp.StatusCode != tc.status || c.Error.Code != tc.code {
+			t.Errorf("%s: %d %+v, want %d %s", tc.name, resp.StatusCode, c, tc.status, tc.code)
+		}
+	}
+	other := h.env.SignUp(t)
+	req, _ := http.NewRequest(http.MethodDelete, h.url+"?jobId="+a.JobID+"&accountId="+acct, nil)
+	req.Header.Set("Authorization", "Bearer "+other.IDToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 404 {
+		t.Errorf("another user's cancel: %v %v", resp.StatusCode, err)
+	}
+}
+
+func TestScheduleValidation(t *testing.T) {
+	h := newHarness(t)
+	h.connect("17841400000000023")
+	cases := []struct{ body, code string }{
+		{`{"text":"x","publishAt":"yesterday"}`, publish.CodeInvalidPublishAt},
+		{`{"text":"x","publishAt":"2020-01-01T00:00:00Z"}`, publish.CodeInvalidPublishAt},
+		{`{"text":"x","publishAt":"` + time.Now().Add(31*24*time.Hour).UTC().Format(time.RFC3339) + `"}`, publish.CodeInvalidPublishAt},
+		// Content is checked when scheduling, with the codes of an immediate publish.
+		{`{"text":"` + strings.Repeat("x", 501) + `","publishAt":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `"}`, publish.CodeTextTooLong},
+		{`{"thread":["only one"]}`, publish.CodeInvalidThread},
+		{`{"text":"x","gif":{"id":"abc","provider":"GIPHY"}}`, "feature_disabled"},
+		{`{"text":"x","allowlistedCountryCodes":["XX"]}`, publish.CodeInvalidCountry},
+		{`{"text":"x","ghost":true,"replyToId":"1"}`, publish.CodeConflictingFields},
+	}
+	for _, tc := range cases {
+		if resp, a := h.post(tc.body, nil); resp.StatusCode != 400 || a.Error.Code != tc.code {
+			t.Errorf("%s: %d %+v, want 400 %s", tc.body, resp.StatusCode, a, tc.code)
+		}
+	}
+	if len(h.tasks.Tasks()) != 0 {
+		t.Errorf("tasks created for invalid requests: %d", len(h.tasks.Tasks()))
+	}
+}
+
+func TestThreadAndSplitAnswerEveryID(t *testing.T) {
+	h := newHarnessWith(t, 0, true)
+	acct := "17841400000000024"
+	h.connect(acct)
+	resp, a := h.post(`{"thread":["first","second","third"],"gif":{"id":"g1","provider":"GIPHY"}}`, nil)
+	if resp.StatusCode != 200 || len(a.IDs) != 3 || a.ID != a.IDs[0] || a.Status != "published" {
+		t.Fatalf("thread: %d %+v", resp.StatusCode, a)
+	}
+	posts := h.threads.Published(acct)
+	var ids []string
+	for i, p := range posts {
+		ids = append(ids, p.MediaID)
+		if i > 0 && p.ReplyToID != posts[i-1].MediaID {
+			t.Errorf("part %d replies to %q", i, p.ReplyToID)
+		}
+	}
+	if !slices.Equal(ids, a.IDs) || posts[0].GIF == nil || posts[1].GIF != nil {
+		t.Errorf("posts %v, answer %v", posts, a.IDs)
+	}
+
+	long := strings.Repeat("Sentences go on and on. ", 50) // ~1200 bytes
+	resp, a = h.post(`{"text":"`+long+`","split":true,"numberParts":true}`, nil)
+	if resp.StatusCode != 200 || len(a.IDs) != 3 {
+		t.Fatalf("split: %d %+v", resp.StatusCode, a)
+	}
+	j := h.job(acct, a.JobID)
+	for i, p := range j.Parts {
+		if p.Status != "published" || p.MediaID != a.IDs[i] || !strings.HasSuffix(p.Text, ")") {
+			t.Errorf("part %d: %+v", i, p)
+		}
+	}
+}

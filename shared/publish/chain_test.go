@@ -1,0 +1,287 @@
+package publish_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"threadsfunctions.dev/shared/publish"
+	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/threads/threadstest"
+)
+
+// checkChain checks that the fake holds the job's chain exactly once, in
+// order, each part replying to the one before, and that the job records
+// every part's media id.
+func (h *harness) checkChain(jobID string, texts []string) {
+	h.t.Helper()
+	job, err := h.store.GetJob(h.t.Context(), h.uid, h.user.ID, jobID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if job.Status != store.JobPublished || len(job.Parts) != len(texts) {
+		h.t.Fatalf("job %s: status %s, %d parts", jobID, job.Status, len(job.Parts))
+	}
+	byID := map[string]threadstest.Post{}
+	for _, p := range h.fake.Published(h.user.ID) {
+		byID[p.MediaID] = p
+	}
+	parent := ""
+	for i, part := range job.Parts {
+		if n := h.postsWithText(texts[i]); n != 1 {
+			h.t.Errorf("part %d %q posted %d times", i, texts[i], n)
+		}
+		p, ok := byID[part.MediaID]
+		if part.Status != string(store.JobPublished) || !ok {
+			h.t.Errorf("part %d: %+v (post found: %v)", i, part, ok)
+			continue
+		}
+		if p.Text != texts[i] || p.ReplyToID != parent {
+			h.t.Errorf("part %d: post text %q replying to %q, want %q replying to %q", i, p.Text, p.ReplyToID, texts[i], parent)
+		}
+		parent = part.MediaID
+	}
+	if job.MediaID != job.Parts[0].MediaID {
+		h.t.Errorf("job mediaId %s, want the first part's %s", job.MediaID, job.Parts[0].MediaID)
+	}
+}
+
+func TestChainPublishesInOrder(t *testing.T) {
+	h := newHarness(t)
+	h.fake.SetProcessing(2)
+	texts := []string{"chain one", "chain two", "chain three"}
+	id := h.newJob(publish.Request{Thread: texts, ImageURL: "https://cdn.example.com/a.jpg", ReplyControl: "accounts_you_follow"})
+	res := h.run(id, 10*time.Second)
+	if res.State != publish.Done {
+		t.Fatalf("result %+v", res)
+	}
+	h.checkChain(id, texts)
+	posts := h.fake.Published(h.user.ID)
+	if posts[0].MediaType != "IMAGE" || posts[1].MediaType != "TEXT" {
+		t.Errorf("media types %s, %s: the first part carries the image", posts[0].MediaType, posts[1].MediaType)
+	}
+	for i, p := range posts {
+		if p.Params.Get("reply_control") != "accounts_you_follow" {
+			t.Errorf("part %d reply_control %q", i, p.Params.Get("reply_control"))
+		}
+	}
+	if again := h.run(id, time.Second); again.State != publish.Done || len(h.fake.Published(h.user.ID)) != 3 {
+		t.Errorf("re-run: %+v, %d posts", again, len(h.fake.Published(h.user.ID)))
+	}
+}
+
+func TestChainResumesAtTheFailedPart(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault func(f *threadstest.Server)
+	}{
+		{"transient failure creating a part", func(f *threadstest.Server) {
+			f.FailNext(threadstest.EndpointCreate, 1, threadstest.Failure{HTTPStatus: 500, Code: 2, Message: "Service temporarily unavailable"})
+		}},
+		{"transient failure publishing a part", func(f *threadstest.Server) {
+			f.FailNext(threadstest.EndpointPublish, 1, threadstest.Failure{HTTPStatus: 503, Code: 1, Message: "An unknown error occurred"})
+		}},
+		{"rate limited", func(f *threadstest.Server) {
+			f.FailNext(threadstest.EndpointPublish, 1, threadstest.Failure{HTTPStatus: 400, Code: 17, Message: "User request limit reached"})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			texts := []string{"resume one", "resume two", "resume three", "resume four"}
+			id := h.newJob(publish.Request{Thread: texts})
+			// Let two parts through, then fail the third.
+			h.fake.SetLatency(0)
+			res := h.runParts(id, 2)
+			tt.fault(h.fake)
+			res = h.run(id, 10*time.Second)
+			if res.State != publish.Retry || res.Job.Part != 2 || res.Job.Parts[1].Status != string(store.JobPublished) {
+				t.Fatalf("after the fault: %+v, job part %d, parts %+v", res.State, res.Job.Part, res.Job.Parts)
+			}
+			h.runUntilDone(id)
+			h.checkChain(id, texts)
+		})
+	}
+}
+
+// runParts publishes n parts of a chain (through attempts that stop at the
+// budget) and returns the last result.
+func (h *harness) runParts(id string, n int) *publish.Result {
+	h.t.Helper()
+	// A budget of zero stops after the first part of each attempt.
+	var res *publish.Result
+	for range n {
+		res = h.run(id, -time.Second)
+	}
+	job, _ := h.store.GetJob(h.t.Context(), h.uid, h.user.ID, id)
+	if job.Part != n {
+		h.t.Fatalf("after %d attempts the job is at part %d", n, job.Part)
+	}
+	return res
+}
+
+func TestChainLostAnswerStopsAtARecordedPart(t *testing.T) {
+	h := newHarness(t)
+	texts := []string{"lost one", "lost two", "lost three"}
+	id := h.newJob(publish.Request{Thread: texts})
+	h.runParts(id, 1)
+	h.fake.DropAnswerNext(threadstest.EndpointPublish, 1)
+	res := h.runUntilDone(id)
+	j := res.Job
+	if j.Status != store.JobFailed || j.Error == nil || j.Error.Reason != publish.ReasonChainBroken || j.Part != 2 {
+		t.Fatalf("job %+v error %+v", j, j.Error)
+	}
+	if j.Parts[0].Status != "published" || j.Parts[1].Status != "published" || j.Parts[2].Status != "failed" {
+		t.Errorf("parts %+v", j.Parts)
+	}
+	for i, text := range texts {
+		if want, n := map[bool]int{true: 1, false: 0}[i < 2], h.postsWithText(text); n != want {
+			t.Errorf("part %d posted %d times, want %d", i, n, want)
+		}
+	}
+}
+
+func TestLastPartLostAnswerStillPublished(t *testing.T) {
+	h := newHarness(t)
+	texts := []string{"end one", "end two"}
+	id := h.newJob(publish.Request{Thread: texts})
+	h.runParts(id, 1)
+	h.fake.DropAnswerNext(threadstest.EndpointPublish, 1)
+	res := h.runUntilDone(id)
+	if res.Job.Status != store.JobPublished || h.postsWithText("end two") != 1 {
+		t.Fatalf("job %+v", res.Job)
+	}
+}
+
+func TestChainQuota(t *testing.T) {
+	tests := []struct {
+		name        string
+		req         publish.Request
+		posts       int // quota_usage before
+		replies     int // reply_quota_usage before
+		wantAllowed bool
+	}{
+		{"room for the post and the replies", publish.Request{Thread: []string{"q1", "q2", "q3"}}, threadstest.QuotaTotal - 1, threadstest.ReplyQuotaTotal - 2, true},
+		{"no room for the post", publish.Request{Thread: []string{"q1", "q2"}}, threadstest.QuotaTotal, 0, false},
+		{"no room for the replies", publish.Request{Thread: []string{"q1", "q2", "q3"}}, 0, threadstest.ReplyQuotaTotal - 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.fake.SetQuotaUsage(h.user.ID, tt.posts)
+			h.fake.SetReplyQuotaUsage(h.user.ID, tt.replies)
+			res := h.run(h.newJob(tt.req), 5*time.Second)
+			if allowed := res.State != publish.QuotaExceeded; allowed != tt.wantAllowed {
+				t.Fatalf("allowed %v, want %v (result %+v)", allowed, tt.wantAllowed, res)
+			}
+			if !tt.wantAllowed && h.fake.Calls(threadstest.EndpointCreate) != 0 {
+				t.Error("containers created although the quota is spent")
+			}
+		})
+	}
+}
+
+func TestScheduledJobs(t *testing.T) {
+	t.Run("not due yet", func(t *testing.T) {
+		h := newHarness(t)
+		id := h.newJobAt(publish.Request{Text: "later"}, time.Now().Add(time.Hour))
+		res := h.run(id, time.Second)
+		if res.State != publish.Scheduled || res.RetryAfter < 59*time.Minute || res.Job.Status != store.JobScheduled {
+			t.Fatalf("result %+v", res)
+		}
+		if c := h.fake.Calls(threadstest.EndpointCreate) + h.fake.Calls(threadstest.EndpointLimit); c != 0 {
+			t.Errorf("%d Threads calls before the job is due", c)
+		}
+		if j, _ := h.store.GetJob(t.Context(), h.uid, h.user.ID, id); j.LeaseOwner != "" {
+			t.Error("the lease was kept")
+		}
+	})
+	t.Run("due", func(t *testing.T) {
+		h := newHarness(t)
+		id := h.newJobAt(publish.Request{Thread: []string{"due one", "due two"}}, time.Now().Add(-time.Second))
+		if res := h.run(id, 5*time.Second); res.State != publish.Done {
+			t.Fatalf("result %+v", res)
+		}
+		h.checkChain(id, []string{"due one", "due two"})
+	})
+	t.Run("cancelled, then delivered", func(t *testing.T) {
+		h := newHarness(t)
+		id := h.newJobAt(publish.Request{Text: "never"}, time.Now().Add(50*time.Millisecond))
+		for range 2 { // cancelling twice is fine
+			if j, err := h.store.CancelJob(t.Context(), h.uid, h.user.ID, id, "cancelled_by_owner", time.Now()); err != nil || j.Status != store.JobCancelled {
+				t.Fatalf("CancelJob: %+v, %v", j, err)
+			}
+		}
+		time.Sleep(60 * time.Millisecond)
+		res := h.run(id, time.Second)
+		if res.State != publish.Done || res.Job.Status != store.JobCancelled || h.postsWithText("never") != 0 {
+			t.Fatalf("result %+v", res)
+		}
+	})
+	t.Run("cannot cancel once started", func(t *testing.T) {
+		h := newHarness(t)
+		id := h.newJob(publish.Request{Text: "started"})
+		if _, err := h.store.CancelJob(t.Context(), h.uid, h.user.ID, id, "x", time.Now()); err != store.ErrJobStarted {
+			t.Fatalf("CancelJob on an accepted job: %v", err)
+		}
+	})
+	t.Run("account gone when due", func(t *testing.T) {
+		h := newHarness(t)
+		id := h.newJobAt(publish.Request{Text: "orphan"}, time.Now().Add(-time.Second))
+		if _, err := h.store.Disconnect(t.Context(), h.uid, h.user.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		res := h.run(id, time.Second)
+		if res.Job.Status != store.JobFailed || res.Job.Error.Reason != publish.ReasonReauthRequired {
+			t.Fatalf("job %+v", res.Job)
+		}
+	})
+	t.Run("quota spent when due", func(t *testing.T) {
+		h := newHarness(t)
+		h.fake.SetQuotaUsage(h.user.ID, threadstest.QuotaTotal)
+		id := h.newJobAt(publish.Request{Text: "over"}, time.Now().Add(-time.Second))
+		res := h.run(id, time.Second)
+		if res.State != publish.Done || res.Job.Status != store.JobFailed || res.Job.Error.Reason != publish.ReasonQuotaExceeded {
+			t.Fatalf("result %+v job %+v", res, res.Job)
+		}
+	})
+}
+
+func TestNewerFeaturesReachThreads(t *testing.T) {
+	h := newHarness(t)
+	req := publish.Request{Text: "the butler did it", Spoilers: []publish.TextRange{{Offset: 4, Length: 6}},
+		LongText: "A much longer story.", LongTextLink: "https://example.com/story",
+		LongTextStyles:          []publish.TextStyle{{Offset: 2, Length: 4, Styles: []string{"bold", "underline"}}},
+		AllowlistedCountryCodes: []string{"US", "CA"}}
+	res := h.run(h.newJob(req), 5*time.Second)
+	if res.Job.Status != store.JobPublished {
+		t.Fatalf("job %+v error %+v", res.Job, res.Job.Error)
+	}
+	p := h.fake.Published(h.user.ID)[0]
+	got, _ := json.Marshal(struct {
+		A any
+		E any
+		C []string
+	}{p.TextAttachment, p.TextEntities, p.AllowlistedCountryCodes})
+	want := `{"A":{"Plaintext":"A much longer story.","LinkAttachmentURL":"https://example.com/story","Styling":[{"Offset":2,"Length":4,"Styles":["bold","underline"]}]},` +
+		`"E":[{"EntityType":"SPOILER","Offset":4,"Length":6}],"C":["US","CA"]}`
+	if string(got) != want {
+		t.Errorf("Threads got\n%s\nwant\n%s", got, want)
+	}
+
+	for i, r := range []publish.Request{
+		{Text: "boo", Ghost: true},
+		{ImageURL: "https://cdn.example.com/s.jpg", SpoilerMedia: true},
+		{Text: "gif", GIF: &publish.GIF{ID: "xyz", Provider: "GIPHY"}},
+	} {
+		res := h.run(h.newJob(r), 5*time.Second)
+		if res.Job.Status != store.JobPublished {
+			t.Fatalf("request %d: job %+v error %+v", i, res.Job, res.Job.Error)
+		}
+	}
+	posts := h.fake.Published(h.user.ID)
+	if !posts[1].GhostPost || !posts[2].SpoilerMedia || posts[3].GIF == nil || posts[3].GIF.GIFID != "xyz" {
+		t.Errorf("posts: %s", fmt.Sprint(posts[1:]))
+	}
+}
