@@ -25,6 +25,9 @@ import {
   doc,
   getDoc,
   getDocs,
+  limit,
+  orderBy,
+  query,
   setDoc,
   setLogLevel,
   updateDoc,
@@ -95,7 +98,8 @@ beforeEach(async () => {
     const db = ctx.firestore();
     for (const uid of [ALICE, BOB]) {
       await setDoc(doc(db, accountPath(uid)), accountDoc(ACCOUNT));
-      await setDoc(doc(db, jobPath(uid)), { status: 'queued', text: 'hello' });
+      await setDoc(doc(db, jobPath(uid)), { status: 'scheduled', text: 'hello', createdAt: new Date(1000) });
+      await setDoc(doc(db, jobPath(uid, ACCOUNT, 'job-0')), { status: 'published', text: 'older', createdAt: new Date(0) });
     }
     await setDoc(doc(db, 'oauthStates/s1'), { uid: ALICE, createdAt: new Date() });
     await setDoc(doc(db, `users/${ALICE}`), { name: 'Alice' });
@@ -160,7 +164,15 @@ describe('publish jobs', () => {
     const db = asAlice();
     await assertSucceeds(getDoc(doc(db, jobPath(ALICE))));
     const snap = await assertSucceeds(getDocs(collection(db, jobsPath(ALICE))));
-    if (snap.size !== 1) throw new Error(`expected 1 job, got ${snap.size}`);
+    if (snap.size !== 2) throw new Error(`expected 2 jobs, got ${snap.size}`);
+  });
+
+  test('owner can list their latest jobs, newest first (the demo app and README query)', async () => {
+    const q = query(collection(asAlice(), jobsPath(ALICE)), orderBy('createdAt', 'desc'), limit(20));
+    const snap = await assertSucceeds(getDocs(q));
+    const ids = snap.docs.map((d) => d.id).join(',');
+    if (ids !== `${JOB},job-0`) throw new Error(`expected ${JOB},job-0, got ${ids}`);
+    await assertFails(getDocs(query(collection(asBob(), jobsPath(ALICE)), orderBy('createdAt', 'desc'), limit(20))));
   });
 
   test('another signed-in user cannot get or list them', async () => {
