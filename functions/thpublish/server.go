@@ -168,6 +168,11 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !publishAt.IsZero() {
 		newJob.Status = store.JobScheduled
+	} else {
+		// Created already claimed by this request: its first attempt
+		// starts at once, without a claim.
+		newJob.LeaseOwner, newJob.LeaseUntil = s.Engine.NewClaim(now)
+		newJob.Attempts = 1
 	}
 	for _, t := range texts {
 		newJob.Parts = append(newJob.Parts, store.JobPart{Text: t, Status: store.PartPending})
@@ -197,7 +202,12 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		guard <- nil
 	}
-	res, err := s.Engine.Run(ctx, user.UID, acct.AccountID, jobID, budget(s.UserBudget, userBudget))
+	var res *publish.Result
+	if created {
+		res, err = s.Engine.RunClaimed(ctx, job, acct, budget(s.UserBudget, userBudget))
+	} else {
+		res, err = s.Engine.Run(ctx, user.UID, acct.AccountID, jobID, budget(s.UserBudget, userBudget))
+	}
 	guardErr := <-guard
 	if guardErr != nil {
 		log.Warn("publish: could not create the guard task", "error", guardErr.Error())

@@ -285,3 +285,29 @@ func TestNewerFeaturesReachThreads(t *testing.T) {
 		t.Errorf("posts: %s", fmt.Sprint(posts[1:]))
 	}
 }
+
+func TestExpiredContainerIsCreatedAgain(t *testing.T) {
+	h := newHarness(t)
+	// The container ends EXPIRED (never published), and the publish call's
+	// answer is a transient failure: the job waits in "publishing".
+	h.fake.SetContainerOutcome("EXPIRED", "")
+	h.fake.FailNext(threadstest.EndpointPublish, 1, threadstest.Failure{HTTPStatus: 500, Code: 2, Message: "Service temporarily unavailable"})
+	id := h.newJob(publish.Request{Text: "expired once"})
+	if res := h.run(id, time.Second); res.State != publish.Retry || res.Job.Status != store.JobPublishing {
+		t.Fatalf("first attempt: %+v", res)
+	}
+	first := h.job(id).ContainerID
+	res := h.runUntilDone(id)
+	if res.Job.Status != store.JobPublished || res.Job.ContainerID == first || h.postsWithText("expired once") != 1 {
+		t.Fatalf("job %+v (first container %s)", res.Job, first)
+	}
+}
+
+func (h *harness) job(id string) *store.Job {
+	h.t.Helper()
+	j, err := h.store.GetJob(h.t.Context(), h.uid, h.user.ID, id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return j
+}

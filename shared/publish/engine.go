@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"threadsfunctions.dev/shared/logging"
@@ -163,7 +164,29 @@ func (e *Engine) Run(ctx context.Context, uid, accountID, jobID string, budget t
 	case job.Status.Terminal():
 		return &Result{State: Done, Job: job}, nil
 	}
-	a := &attempt{Engine: e, job: job, owner: owner, deadline: now.Add(budget)}
+	return e.attempt(ctx, job, owner, nil, now.Add(budget))
+}
+
+// NewClaim returns the lease fields of a job created already claimed (see
+// store.CreateJob), for RunClaimed: its owner and lease end.
+func (e *Engine) NewClaim(now time.Time) (owner string, until time.Time) {
+	lease := e.Lease
+	if lease == 0 {
+		lease = DefaultLease
+	}
+	return newOwner(), now.Add(lease)
+}
+
+// RunClaimed makes the first attempt at a job this caller has just created
+// already claimed (LeaseOwner from NewClaim, and the Version CreateJob set),
+// with the account it was created for (nil: read it): no claim and no
+// account read are needed.
+func (e *Engine) RunClaimed(ctx context.Context, job *store.Job, acct *store.Account, budget time.Duration) (*Result, error) {
+	return e.attempt(ctx, job, job.LeaseOwner, acct, e.now().Add(budget))
+}
+
+func (e *Engine) attempt(ctx context.Context, job *store.Job, owner string, acct *store.Account, deadline time.Time) (*Result, error) {
+	a := &attempt{Engine: e, job: job, owner: owner, deadline: deadline, acct: acct}
 	res, err := a.run(ctx)
 	if err != nil {
 		// Give the lease back so a retry need not wait for it to expire.
@@ -179,8 +202,12 @@ type attempt struct {
 	job      *store.Job
 	owner    string
 	deadline time.Time
-	token    string
-	userID   string
+	acct     *store.Account // the account, when the caller has it
+	req      *Request
+	// quotaChecked: the publishing limit was read in this attempt.
+	quotaChecked bool
+	token        string
+	userID       string
 }
 
 func (a *attempt) run(ctx context.Context) (*Result, error) {
@@ -189,8 +216,8 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 	if err := json.Unmarshal([]byte(j.Request), &req); err != nil {
 		return a.fail(ctx, &store.JobError{Reason: ReasonInvalidJob, Message: "the stored request does not decode"})
 	}
-	scheduled := j.Status == store.JobScheduled
-	if scheduled {
+	a.req = &req
+	if j.Status == store.JobScheduled {
 		if wait := j.PublishAt.Sub(a.now()); wait > 0 {
 			// Delivered early: not due yet.
 			a.release(ctx)
@@ -204,20 +231,29 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
-	acct, err := a.Store.GetAccount(ctx, j.UID, j.AccountID)
-	if errors.Is(err, store.ErrNotFound) {
-		return a.fail(ctx, &store.JobError{Reason: ReasonReauthRequired, Message: "the account is no longer connected"})
-	}
-	if err != nil {
-		return nil, err
+	acct := a.acct
+	if acct == nil {
+		var err error
+		acct, err = a.Store.GetAccount(ctx, j.UID, j.AccountID)
+		if errors.Is(err, store.ErrNotFound) {
+			return a.fail(ctx, &store.JobError{Reason: ReasonReauthRequired, Message: "the account is no longer connected"})
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if res, err := a.prepareToken(ctx, acct); res != nil || err != nil {
 		return res, err
 	}
 	a.userID = acct.AccountID
 
-	if j.Status == store.JobAccepted && j.Part == 0 && j.ContainerID == "" && len(j.Children) == 0 {
-		if res, err := a.checkQuota(ctx, &req, scheduled); res != nil || err != nil {
+	// A chain's quota is checked before its first part, so that it does
+	// not stop half-way for want of replies. A single post's is read only
+	// when Threads refuses it with a rate limit (see threadsError): on the
+	// happy path a text post is two Threads calls.
+	if len(j.Parts) > 0 && j.Status == store.JobAccepted && j.Part == 0 && j.ContainerID == "" && len(j.Children) == 0 {
+		a.quotaChecked = true
+		if res, err := a.checkQuota(ctx); res != nil || err != nil {
 			return res, err
 		}
 	}
@@ -284,18 +320,25 @@ func (a *attempt) prepareToken(ctx context.Context, acct *store.Account) (*Resul
 	return nil, nil
 }
 
-// checkQuota checks that the account can publish the whole job: one post
-// (unless it is itself a reply) and the chain's replies. A scheduled job
-// that finds the quota spent fails (posting it a day late is not what was
-// asked); an immediate one is left accepted and QuotaExceeded returned.
-func (a *attempt) checkQuota(ctx context.Context, req *Request, scheduled bool) (*Result, error) {
+// checkQuota checks that the account can publish what is left of the job:
+// the post (unless it is a reply) and the replies (a chain's later parts).
+// A scheduled job that finds the quota spent fails (posting it a day late
+// is not what was asked); an immediate one stays at its step, released,
+// and QuotaExceeded is returned.
+func (a *attempt) checkQuota(ctx context.Context) (*Result, error) {
+	j, req := a.job, a.req
 	lim, err := a.Threads.PublishingLimit(ctx, a.userID, a.token)
 	if err != nil {
 		return a.threadsError(ctx, err)
 	}
-	posts, replies := int64(1), int64(max(len(a.job.Parts)-1, 0))
-	if req.ReplyToID != "" {
-		posts, replies = 0, replies+1
+	var posts, replies int64
+	if j.Part == 0 && req.ReplyToID == "" {
+		posts = 1
+	} else {
+		replies = 1
+	}
+	if n := len(j.Parts); n > 0 {
+		replies += int64(n - 1 - j.Part)
 	}
 	postsOver := posts > 0 && lim.QuotaTotal > 0 && lim.QuotaUsage+posts > lim.QuotaTotal
 	repliesOver := replies > 0 && lim.ReplyQuotaTotal > 0 && lim.ReplyQuotaUsage+replies > lim.ReplyQuotaTotal
@@ -312,7 +355,7 @@ func (a *attempt) checkQuota(ctx context.Context, req *Request, scheduled bool) 
 	if wait <= 0 {
 		wait = 24 * time.Hour
 	}
-	if scheduled {
+	if !j.PublishAt.IsZero() {
 		return a.fail(ctx, &store.JobError{Reason: ReasonQuotaExceeded, Message: fmt.Sprintf(
 			"the account's publishing quota was spent when the post was due (%d of %d posts, %d of %d replies in the last 24 hours)",
 			lim.QuotaUsage, lim.QuotaTotal, lim.ReplyQuotaUsage, lim.ReplyQuotaTotal)})
@@ -327,8 +370,10 @@ func (a *attempt) createContainers(ctx context.Context, req *Request) (*Result, 
 	j := a.job
 	if a.first() && req.Kind() == KindCarousel {
 		if len(j.Children) < len(req.Media) {
-			children := j.Children[:0:0]
-			for _, m := range req.Media {
+			// The items do not depend on each other: create them at once.
+			children := make([]string, len(req.Media))
+			err := concurrently(len(req.Media), func(i int) error {
+				m := req.Media[i]
 				p := threads.ContainerParams{IsCarouselItem: true, AltText: m.AltText}
 				if m.Type == "video" {
 					p.MediaType, p.VideoURL = string(KindVideo), m.URL
@@ -336,10 +381,13 @@ func (a *attempt) createContainers(ctx context.Context, req *Request) (*Result, 
 					p.MediaType, p.ImageURL = string(KindImage), m.URL
 				}
 				id, err := a.Threads.CreateContainer(ctx, a.userID, a.token, p)
-				if err != nil {
-					return a.threadsError(ctx, err)
-				}
-				children = append(children, id)
+				children[i] = id
+				return err
+			})
+			if err != nil {
+				// Items created before the failure are never published and
+				// expire: the retry creates them all again.
+				return a.threadsError(ctx, err)
 			}
 			j.Children = children
 			if err := a.save(ctx, false); err != nil {
@@ -364,8 +412,13 @@ func (a *attempt) createContainers(ctx context.Context, req *Request) (*Result, 
 		return a.threadsError(ctx, err)
 	}
 	j.ContainerID, j.Status = id, store.JobContainerCreated
-	if err := a.save(ctx, false); err != nil {
-		return nil, err
+	if a.first() && req.Kind() != KindText {
+		// Media processes for a while: record the container now. A text
+		// container goes straight on to "publishing", whose write records
+		// it (a retry before that just creates another, which is harmless).
+		if err := a.save(ctx, false); err != nil {
+			return nil, err
+		}
 	}
 	return nil, nil
 }
@@ -463,6 +516,15 @@ func (a *attempt) resolvePublishing(ctx context.Context, req *Request) (*Result,
 			return res, err
 		}
 		return a.sendPublish(ctx)
+	case ContainerExpired:
+		// Never published, and now unpublishable (24 hours passed, e.g.
+		// waiting out the quota): start the part again with new containers.
+		a.log(ctx).Info("publish: container expired unpublished; creating it again", "jobId", j.JobID)
+		j.Status, j.ContainerID, j.Children = store.JobAccepted, "", nil
+		if err := a.save(ctx, false); err != nil {
+			return nil, err
+		}
+		return nil, nil
 	default:
 		return a.fail(ctx, &store.JobError{Reason: ReasonMediaFailed, Message: containerMessage(st)})
 	}
@@ -478,11 +540,16 @@ func (a *attempt) waitFinished(ctx context.Context, ids ...string) (*Result, err
 	pending := append([]string(nil), ids...)
 	for i := 0; ; i++ {
 		var still []string
-		for _, id := range pending {
-			st, err := a.Threads.ContainerStatus(ctx, a.token, id)
-			if err != nil {
-				return a.threadsError(ctx, err)
-			}
+		sts := make([]*threads.ContainerStatus, len(pending))
+		if err := concurrently(len(pending), func(i int) error {
+			st, err := a.Threads.ContainerStatus(ctx, a.token, pending[i])
+			sts[i] = st
+			return err
+		}); err != nil {
+			return a.threadsError(ctx, err)
+		}
+		for i, id := range pending {
+			st := sts[i]
 			switch st.Status {
 			case ContainerFinished, ContainerPublished:
 			case ContainerInProgress, "":
@@ -512,6 +579,26 @@ func (a *attempt) waitFinished(ctx context.Context, ids ...string) (*Result, err
 	}
 }
 
+// concurrently runs f(0) … f(n-1) at once and returns the error of the
+// lowest index that failed. One call runs on the caller's goroutine.
+func concurrently(n int, f func(i int) error) error {
+	if n == 1 {
+		return f(0)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = f(i) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func containerMessage(st *threads.ContainerStatus) string {
 	msg := "Threads could not process the media: " + st.Status
 	if st.ErrorMessage != "" {
@@ -531,6 +618,14 @@ func (a *attempt) threadsError(ctx context.Context, err error) (*Result, error) 
 	}
 	var apiErr *threads.APIError
 	isAPI := errors.As(err, &apiErr)
+	if isAPI && apiErr.RateLimited() && !a.quotaChecked && a.req != nil {
+		// A refusal for a limit may be the account's spent quota: only now
+		// is it worth reading.
+		a.quotaChecked = true
+		if res, qerr := a.checkQuota(ctx); res != nil || qerr != nil {
+			return res, qerr
+		}
+	}
 	if !isAPI || apiErr.Temporary() || apiErr.MediaNotReady() || threads.IsUnknownOutcome(err) {
 		a.job.LastError = jobError("transient", err)
 		a.log(ctx).Warn("publish: transient Threads failure", append(errAttrs(err), "jobId", a.job.JobID, "status", string(a.job.Status))...)

@@ -275,20 +275,32 @@ func TestRevokedTokenNeedsReauth(t *testing.T) {
 	}
 }
 
-func TestQuotaSpentIsNotAttempted(t *testing.T) {
+func TestQuotaReadOnlyWhenThreadsRefuses(t *testing.T) {
 	h := newHarness(t)
+	// Happy path: two Threads calls, the quota not read.
+	h.run(h.newJob(publish.Request{Text: "fine"}), time.Second)
+	if c, l := h.fake.Calls(threadstest.EndpointCreate)+h.fake.Calls(threadstest.EndpointPublish), h.fake.Calls(threadstest.EndpointLimit); c != 2 || l != 0 {
+		t.Fatalf("happy path: %d create/publish calls and %d limit reads, want 2 and 0", c, l)
+	}
+
+	// Quota spent: Threads refuses the publish; the limit, read then, says so.
 	h.fake.SetQuotaUsage(h.user.ID, threadstest.QuotaTotal)
-	id := h.newJob(publish.Request{Text: "x"})
+	id := h.newJob(publish.Request{Text: "over"})
 	res := h.run(id, time.Second)
-	if res.State != publish.QuotaExceeded || res.RetryAfter <= 0 || res.Job.Status != store.JobAccepted {
+	if res.State != publish.QuotaExceeded || res.RetryAfter != threadstest.QuotaDuration*time.Second {
 		t.Fatalf("result %+v", res)
 	}
-	if c := h.fake.Calls(threadstest.EndpointCreate); c != 0 {
-		t.Errorf("%d containers created", c)
+	if l := h.fake.Calls(threadstest.EndpointLimit); l != 1 {
+		t.Errorf("%d limit reads, want 1", l)
 	}
 	job, _ := h.store.GetJob(t.Context(), h.uid, h.user.ID, id)
-	if job.LeaseOwner != "" {
-		t.Error("the lease was kept")
+	if job.LeaseOwner != "" || job.Status.Terminal() || h.postsWithText("over") != 0 {
+		t.Fatalf("job after the refusal: %+v", job)
+	}
+	// Once the quota frees up, the job publishes, once.
+	h.fake.SetQuotaUsage(h.user.ID, 0)
+	if res := h.runUntilDone(id); res.Job.Status != store.JobPublished || h.postsWithText("over") != 1 {
+		t.Fatalf("after the quota freed: %+v", res.Job)
 	}
 }
 

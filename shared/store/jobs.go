@@ -97,6 +97,10 @@ type Job struct {
 	CreatedAt   time.Time `firestore:"createdAt"`
 	UpdatedAt   time.Time `firestore:"updatedAt"`
 	PublishedAt time.Time `firestore:"publishedAt,omitempty"`
+
+	// Version is the document's update time as last read or written here
+	// (not stored): UpdateJob writes only if the document is still at it.
+	Version time.Time `firestore:"-"`
 }
 
 // JobPath is the document path of a job.
@@ -109,9 +113,11 @@ func (s *Store) jobDoc(uid, accountID, jobID string) *firestore.DocumentRef {
 }
 
 // CreateJob stores a new job. When a job with that id exists already (a
-// repeated idempotency key), it is returned with created false.
+// repeated idempotency key), it is returned with created false. A job given
+// with LeaseOwner set is created already claimed by that owner (Attempts
+// should then be 1), so its first attempt needs no ClaimJob.
 func (s *Store) CreateJob(ctx context.Context, j *Job) (stored *Job, created bool, err error) {
-	_, err = s.jobDoc(j.UID, j.AccountID, j.JobID).Create(ctx, j)
+	wr, err := s.jobDoc(j.UID, j.AccountID, j.JobID).Create(ctx, j)
 	if status.Code(err) == codes.AlreadyExists {
 		existing, err := s.GetJob(ctx, j.UID, j.AccountID, j.JobID)
 		return existing, false, err
@@ -119,6 +125,7 @@ func (s *Store) CreateJob(ctx context.Context, j *Job) (stored *Job, created boo
 	if err != nil {
 		return nil, false, fmt.Errorf("create job: %w", err)
 	}
+	j.Version = wr.UpdateTime
 	return j, true, nil
 }
 
@@ -131,86 +138,103 @@ func (s *Store) GetJob(ctx context.Context, uid, accountID, jobID string) (*Job,
 	if err != nil {
 		return nil, fmt.Errorf("get job: %w", err)
 	}
+	return decodeJob(snap)
+}
+
+func decodeJob(snap *firestore.DocumentSnapshot) (*Job, error) {
 	var j Job
 	if err := snap.DataTo(&j); err != nil {
 		return nil, fmt.Errorf("decode job: %w", err)
 	}
+	j.Version = snap.UpdateTime
 	return &j, nil
 }
 
-// ClaimJob takes the job's lease for owner until now+lease, in a
-// transaction: of concurrent attempts, one gets the job and the others get
+// claimTries bounds ClaimJob's read-and-write rounds when other writers
+// change the job in between.
+const claimTries = 3
+
+// ClaimJob takes the job's lease for owner until now+lease: it reads the
+// job and writes the lease on the condition that the document has not
+// changed since (an update-time precondition: one read and one write, no
+// transaction). Of concurrent attempts one gets the job and the others get
 // ErrJobBusy until the lease runs out (so a crashed attempt does not block
 // the job for ever). A terminal job is returned as is, unclaimed.
 func (s *Store) ClaimJob(ctx context.Context, uid, accountID, jobID, owner string, now time.Time, lease time.Duration) (*Job, error) {
 	ref := s.jobDoc(uid, accountID, jobID)
-	var j Job
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if status.Code(err) == codes.NotFound {
-			return ErrNotFound
-		}
+	for range claimTries {
+		j, err := s.GetJob(ctx, uid, accountID, jobID)
 		if err != nil {
-			return err
-		}
-		j = Job{}
-		if err := snap.DataTo(&j); err != nil {
-			return fmt.Errorf("decode job: %w", err)
+			return nil, err
 		}
 		if j.Status.Terminal() {
-			return nil
+			return j, nil
 		}
 		if j.LeaseOwner != "" && j.LeaseOwner != owner && now.Before(j.LeaseUntil) {
-			return ErrJobBusy
+			return nil, ErrJobBusy
 		}
 		j.LeaseOwner, j.LeaseUntil, j.UpdatedAt = owner, now.Add(lease), now
 		j.Attempts++
-		return tx.Update(ref, []firestore.Update{
+		wr, err := ref.Update(ctx, []firestore.Update{
 			{Path: "leaseOwner", Value: owner},
 			{Path: "leaseUntil", Value: j.LeaseUntil},
 			{Path: "attempts", Value: j.Attempts},
 			{Path: "updatedAt", Value: now},
-		})
-	})
-	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrJobBusy):
-		return nil, err
-	case err != nil:
+		}, firestore.LastUpdateTime(j.Version))
+		switch status.Code(err) {
+		case codes.OK:
+			j.Version = wr.UpdateTime
+			return j, nil
+		case codes.FailedPrecondition, codes.Aborted:
+			continue // changed meanwhile: look again
+		case codes.NotFound:
+			return nil, ErrNotFound
+		}
 		return nil, fmt.Errorf("claim job: %w", err)
 	}
-	return &j, nil
+	return nil, ErrJobBusy
 }
 
-// UpdateJob writes j's progress (status, ids, errors) if owner still holds
-// the lease; otherwise it changes nothing and returns ErrLeaseLost. With
-// release, the lease is given up in the same write.
+// UpdateJob writes j's progress (status, ids, errors) if the document is
+// still as owner last read or wrote it (j.Version): any other write in
+// between (another attempt's claim after the lease ran out, a cancel)
+// makes it change nothing and return ErrLeaseLost. One write, no
+// transaction. With release, the lease is given up in the same write.
 func (s *Store) UpdateJob(ctx context.Context, j *Job, owner string, now time.Time, release bool) error {
-	ref := s.jobDoc(j.UID, j.AccountID, j.JobID)
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if err != nil {
-			return err
-		}
-		var cur Job
-		if err := snap.DataTo(&cur); err != nil {
-			return fmt.Errorf("decode job: %w", err)
-		}
-		if cur.LeaseOwner != owner || cur.Status.Terminal() {
-			return ErrLeaseLost
-		}
-		j.UpdatedAt = now
-		j.LeaseOwner, j.LeaseUntil = cur.LeaseOwner, cur.LeaseUntil
-		if release {
-			j.LeaseOwner, j.LeaseUntil = "", time.Time{}
-		}
-		j.Attempts = cur.Attempts
-		return tx.Set(ref, j)
-	})
-	if errors.Is(err, ErrLeaseLost) {
+	if j.LeaseOwner != owner || j.Version.IsZero() {
 		return ErrLeaseLost
 	}
-	if err != nil {
+	j.UpdatedAt = now
+	updates := []firestore.Update{
+		{Path: "status", Value: string(j.Status)},
+		{Path: "children", Value: j.Children},
+		{Path: "containerId", Value: j.ContainerID},
+		{Path: "mediaId", Value: j.MediaID},
+		{Path: "error", Value: j.Error},
+		{Path: "lastError", Value: j.LastError},
+		{Path: "part", Value: j.Part},
+		{Path: "updatedAt", Value: now},
+	}
+	if len(j.Parts) > 0 {
+		updates = append(updates, firestore.Update{Path: "parts", Value: j.Parts})
+	}
+	if !j.PublishedAt.IsZero() {
+		updates = append(updates, firestore.Update{Path: "publishedAt", Value: j.PublishedAt})
+	}
+	if release {
+		updates = append(updates, firestore.Update{Path: "leaseOwner", Value: ""}, firestore.Update{Path: "leaseUntil", Value: time.Time{}})
+	}
+	wr, err := s.jobDoc(j.UID, j.AccountID, j.JobID).Update(ctx, updates, firestore.LastUpdateTime(j.Version))
+	switch status.Code(err) {
+	case codes.OK:
+	case codes.FailedPrecondition, codes.NotFound:
+		return ErrLeaseLost
+	default:
 		return fmt.Errorf("update job: %w", err)
+	}
+	j.Version = wr.UpdateTime
+	if release {
+		j.LeaseOwner, j.LeaseUntil = "", time.Time{}
 	}
 	return nil
 }

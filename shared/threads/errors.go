@@ -92,6 +92,18 @@ func (e *APIError) Temporary() bool {
 	return false
 }
 
+// RateLimited reports whether Threads refused the call for a rate or quota
+// limit: HTTP 429 or codes 4, 17, 32 and 613. Temporary is true for these
+// too; an account's exhausted publishing quota is among them (its exact
+// answer is undocumented), which PublishingLimit tells apart.
+func (e *APIError) RateLimited() bool {
+	switch e.Code {
+	case 4, 17, 32, 613:
+		return true
+	}
+	return e.HTTPStatus == 429
+}
+
 // TokenInvalid reports whether the access token is expired, revoked or
 // otherwise invalid (code 190). Retrying does not help: the user must
 // authorize again.

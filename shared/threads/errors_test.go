@@ -61,6 +61,7 @@ func TestAPIErrorPredicates(t *testing.T) {
 		err          APIError
 		temporary    bool
 		tokenInvalid bool
+		rateLimited  bool
 	}{
 		{err: APIError{HTTPStatus: 400, Code: 190}, tokenInvalid: true},
 		{err: APIError{HTTPStatus: 400, Code: 190, Subcode: 463}, tokenInvalid: true},
@@ -71,12 +72,12 @@ func TestAPIErrorPredicates(t *testing.T) {
 		{err: APIError{HTTPStatus: 404, Message: "unexpected response"}},
 		{err: APIError{HTTPStatus: 400, Code: 1}, temporary: true},
 		{err: APIError{HTTPStatus: 400, Code: 2}, temporary: true},
-		{err: APIError{HTTPStatus: 400, Code: 4}, temporary: true},
-		{err: APIError{HTTPStatus: 400, Code: 17}, temporary: true},
-		{err: APIError{HTTPStatus: 400, Code: 32}, temporary: true},
-		{err: APIError{HTTPStatus: 400, Code: 613}, temporary: true},
+		{err: APIError{HTTPStatus: 400, Code: 4}, temporary: true, rateLimited: true},
+		{err: APIError{HTTPStatus: 400, Code: 17}, temporary: true, rateLimited: true},
+		{err: APIError{HTTPStatus: 400, Code: 32}, temporary: true, rateLimited: true},
+		{err: APIError{HTTPStatus: 400, Code: 613}, temporary: true, rateLimited: true},
 		{err: APIError{HTTPStatus: 400, Code: 100, IsTransient: true}, temporary: true},
-		{err: APIError{HTTPStatus: 429}, temporary: true},
+		{err: APIError{HTTPStatus: 429}, temporary: true, rateLimited: true},
 		{err: APIError{HTTPStatus: 500}, temporary: true},
 		{err: APIError{HTTPStatus: 503, Message: "unexpected response"}, temporary: true},
 	}
@@ -87,6 +88,9 @@ func TestAPIErrorPredicates(t *testing.T) {
 			}
 			if got := tt.err.TokenInvalid(); got != tt.tokenInvalid {
 				t.Errorf("TokenInvalid() = %v, want %v", got, tt.tokenInvalid)
+			}
+			if got := tt.err.RateLimited(); got != tt.rateLimited {
+				t.Errorf("RateLimited() = %v, want %v", got, tt.rateLimited)
 			}
 		})
 	}
