@@ -52,6 +52,9 @@ type Firebase struct {
 // NewFirebase builds the Admin SDK auth client for projectID. With
 // FIREBASE_AUTH_EMULATOR_HOST set, the SDK talks to the emulator.
 func NewFirebase(ctx context.Context, projectID string, opts ...option.ClientOption) (*Firebase, error) {
+	// Telemetry off first, so a caller's options still win: the default
+	// OpenTelemetry wrapping of the SDK's HTTP client exports nothing.
+	opts = append([]option.ClientOption{option.WithTelemetryDisabled()}, opts...)
 	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: projectID}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("firebase app: %w", err)

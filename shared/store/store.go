@@ -108,26 +108,29 @@ func (s *Store) ConsumeState(ctx context.Context, id string, now time.Time) (*OA
 		return nil, ErrStateInvalid
 	}
 	ref := s.stateDoc(id)
-	var st OAuthState
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if status.Code(err) == codes.NotFound {
-			return ErrStateInvalid
-		}
-		if err != nil {
-			return err
-		}
-		if err := snap.DataTo(&st); err != nil {
-			return fmt.Errorf("decode oauth state: %w", err)
-		}
-		return tx.Delete(ref, firestore.Exists)
-	})
-	switch {
-	case errors.Is(err, ErrStateInvalid):
+	// Read, then delete on the condition that the document is still the
+	// one read: of concurrent callbacks with one state, exactly one delete
+	// succeeds (two RPCs, no transaction).
+	snap, err := ref.Get(ctx)
+	if status.Code(err) == codes.NotFound {
 		return nil, ErrStateInvalid
-	case err != nil:
+	}
+	if err != nil {
 		return nil, fmt.Errorf("consume oauth state: %w", err)
-	case !now.Before(st.ExpiresAt) || st.Provider != Provider:
+	}
+	var st OAuthState
+	if err := snap.DataTo(&st); err != nil {
+		return nil, fmt.Errorf("decode oauth state: %w", err)
+	}
+	_, err = ref.Delete(ctx, firestore.LastUpdateTime(snap.UpdateTime))
+	switch status.Code(err) {
+	case codes.OK:
+	case codes.NotFound, codes.FailedPrecondition:
+		return nil, ErrStateInvalid // consumed by a concurrent callback
+	default:
+		return nil, fmt.Errorf("consume oauth state: %w", err)
+	}
+	if !now.Before(st.ExpiresAt) || st.Provider != Provider {
 		return nil, ErrStateInvalid
 	}
 	return &st, nil

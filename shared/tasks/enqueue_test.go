@@ -129,6 +129,8 @@ func TestEnqueueRejectsBadTasks(t *testing.T) {
 		{"slash in ID", tasks.Task{ID: "a/b", Body: []byte(`{}`)}},
 		{"dot in ID", tasks.Task{ID: "a.b", Body: []byte(`{}`)}},
 		{"non-ASCII ID", tasks.Task{ID: "pübl", Body: []byte(`{}`)}},
+		{"colon, at, backquote, brackets in ID", tasks.Task{ID: "a:@`[{", Body: []byte(`{}`)}},
+		{"space in ID", tasks.Task{ID: "a b", Body: []byte(`{}`)}},
 		{"ID too long", tasks.Task{ID: strings.Repeat("a", 501), Body: []byte(`{}`)}},
 		{"body not JSON", tasks.Task{ID: "ok", Body: []byte(`uid=1`)}},
 		{"empty body", tasks.Task{ID: "ok"}},
@@ -143,6 +145,9 @@ func TestEnqueueRejectsBadTasks(t *testing.T) {
 	}
 	if err := e.Enqueue(t.Context(), tasks.Task{ID: strings.Repeat("a", 500), Body: []byte(`{}`)}); err != nil {
 		t.Errorf("Enqueue(500-character ID) = %v, want nil", err)
+	}
+	if err := e.Enqueue(t.Context(), tasks.Task{ID: "AZaz09_-", Body: []byte(`{}`)}); err != nil {
+		t.Errorf("Enqueue(every class of character) = %v, want nil", err)
 	}
 }
 
