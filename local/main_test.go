@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"threadsfunctions.dev/shared/testenv"
+	"threadsfunctions.dev/shared/testenv/apicheck"
 	"threadsfunctions.dev/shared/threads/threadstest"
 )
 
@@ -33,6 +34,9 @@ type runner struct {
 
 func startRunner(t *testing.T, env map[string]string) *runner {
 	t.Helper()
+	// Every exchange with the runner's functions is checked against api/openapi.yaml.
+	noRedirect.Transport = apicheck.Transport(t, nil)
+	t.Cleanup(func() { noRedirect.Transport = nil })
 	bin := filepath.Join(t.TempDir(), "local")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Stderr = os.Stderr

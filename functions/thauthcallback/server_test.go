@@ -16,6 +16,7 @@ import (
 	"threadsfunctions.dev/shared/logging"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
+	"threadsfunctions.dev/shared/testenv/apicheck"
 	"threadsfunctions.dev/shared/threads/threadstest"
 )
 
@@ -50,7 +51,7 @@ func newHarness(t *testing.T) *harness {
 		"TOKEN_ENCRYPTION_KEY":   keyText,
 	})
 	opts.Logger = logging.New(logs, slog.LevelInfo)
-	srv := httptest.NewServer(app.Lazy(thauthcallback.Name, opts, thauthcallback.NewHandler))
+	srv := httptest.NewServer(apicheck.Handler(t, thauthcallback.Name, app.Lazy(thauthcallback.Name, opts, thauthcallback.NewHandler)))
 	t.Cleanup(srv.Close)
 	return &harness{env: e, srv: srv, threads: fake, store: store.New(e.Firestore(t), keyring), logs: logs}
 }

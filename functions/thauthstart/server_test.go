@@ -22,6 +22,7 @@ import (
 	"threadsfunctions.dev/shared/logging"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
+	"threadsfunctions.dev/shared/testenv/apicheck"
 )
 
 func envFor(e testenv.Env) map[string]string {
@@ -45,7 +46,7 @@ func startServer(t *testing.T, e testenv.Env, logs io.Writer) *httptest.Server {
 	opts := thauthstart.Options
 	opts.Lookup = config.MapLookuper(envFor(e))
 	opts.Logger = logging.New(logs, slog.LevelInfo)
-	srv := httptest.NewServer(app.Lazy(thauthstart.Name, opts, thauthstart.NewHandler))
+	srv := httptest.NewServer(apicheck.Handler(t, thauthstart.Name, app.Lazy(thauthstart.Name, opts, thauthstart.NewHandler)))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -220,7 +221,7 @@ func TestMisconfigurationNamesEveryProblemOnce(t *testing.T) {
 	opts := thauthstart.Options
 	opts.Lookup = config.MapLookuper(map[string]string{"THREADS_APP_ID": "1"})
 	opts.Logger = logging.New(&logs, slog.LevelInfo)
-	h := app.Lazy(thauthstart.Name, opts, thauthstart.NewHandler)
+	h := apicheck.Handler(t, thauthstart.Name, app.Lazy(thauthstart.Name, opts, thauthstart.NewHandler))
 	for range 2 {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))

@@ -22,6 +22,7 @@ import (
 	"threadsfunctions.dev/shared/signedrequest"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
+	"threadsfunctions.dev/shared/testenv/apicheck"
 )
 
 const secret = "APP-SECRET-deletion"
@@ -42,7 +43,7 @@ func newHarness(t *testing.T) *harness {
 		"DATA_DELETION_STATUS_URL": "https://fn.example.com/thDataDeletion",
 	})
 	opts.Logger = logging.New(io.Discard, slog.LevelInfo)
-	srv := httptest.NewServer(app.Lazy(thdatadeletion.Name, opts, thdatadeletion.NewHandler))
+	srv := httptest.NewServer(apicheck.Handler(t, thdatadeletion.Name, app.Lazy(thdatadeletion.Name, opts, thdatadeletion.NewHandler)))
 	t.Cleanup(srv.Close)
 	keyring, _ := testenv.Keyring(t, "k1")
 	return &harness{t: t, env: e, srv: srv, store: store.New(e.Firestore(t), keyring)}

@@ -19,6 +19,7 @@ import (
 	"threadsfunctions.dev/shared/signedrequest"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
+	"threadsfunctions.dev/shared/testenv/apicheck"
 )
 
 const secret = "APP-SECRET-deauth"
@@ -38,7 +39,7 @@ func newHarness(t *testing.T) *harness {
 		"THREADS_APP_SECRET": secret,
 	})
 	opts.Logger = logging.New(io.Discard, slog.LevelInfo)
-	srv := httptest.NewServer(app.Lazy(thdeauthorize.Name, opts, thdeauthorize.NewHandler))
+	srv := httptest.NewServer(apicheck.Handler(t, thdeauthorize.Name, app.Lazy(thdeauthorize.Name, opts, thdeauthorize.NewHandler)))
 	t.Cleanup(srv.Close)
 	keyring, _ := testenv.Keyring(t, "k1")
 	return &harness{t: t, env: e, srv: srv, store: store.New(e.Firestore(t), keyring)}

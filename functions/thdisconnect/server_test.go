@@ -16,6 +16,7 @@ import (
 	"threadsfunctions.dev/shared/publish"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
+	"threadsfunctions.dev/shared/testenv/apicheck"
 	"threadsfunctions.dev/shared/threads"
 	"threadsfunctions.dev/shared/threads/threadstest"
 )
@@ -36,7 +37,7 @@ func newHarness(t *testing.T) *harness {
 		"CORS_ALLOWED_ORIGINS": "https://app.example.com",
 	})
 	opts.Logger = logging.New(io.Discard, slog.LevelInfo)
-	srv := httptest.NewServer(app.Lazy(thdisconnect.Name, opts, thdisconnect.NewHandler))
+	srv := httptest.NewServer(apicheck.Handler(t, thdisconnect.Name, app.Lazy(thdisconnect.Name, opts, thdisconnect.NewHandler)))
 	t.Cleanup(srv.Close)
 	keyring, _ := testenv.Keyring(t, "k1")
 	return &harness{t: t, env: e, srv: srv, store: store.New(e.Firestore(t), keyring),

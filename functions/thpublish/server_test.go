@@ -19,6 +19,7 @@ import (
 	"threadsfunctions.dev/shared/publish"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
+	"threadsfunctions.dev/shared/testenv/apicheck"
 	"threadsfunctions.dev/shared/threads/threadstest"
 )
 
@@ -79,7 +80,7 @@ func newHarnessWith(t *testing.T, userBudget time.Duration, gifs bool) *harness 
 		s.GIFs = gifs
 		return d.Route(thpublish.Methods...).Handler(s.Handle), nil
 	})
-	srv := httptest.NewUnstartedServer(handler)
+	srv := httptest.NewUnstartedServer(apicheck.Handler(t, thpublish.Name, handler))
 	srv.Listener.Close()
 	srv.Listener = lis
 	srv.Start()

@@ -19,6 +19,7 @@ import (
 	"threadsfunctions.dev/shared/logging"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
+	"threadsfunctions.dev/shared/testenv/apicheck"
 	"threadsfunctions.dev/shared/threads/threadstest"
 )
 
@@ -61,7 +62,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(app.Lazy(threfresh.Name, opts, threfresh.NewHandler))
+	srv := httptest.NewUnstartedServer(apicheck.Handler(t, threfresh.Name, app.Lazy(threfresh.Name, opts, threfresh.NewHandler)))
 	srv.Listener.Close()
 	srv.Listener = lis
 	srv.Start()
