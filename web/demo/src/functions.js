@@ -14,21 +14,21 @@ export class FunctionError extends Error {
   }
 }
 
-async function call(baseUrl, name, user, body, headers = {}) {
+// call sends a POST with a JSON body, or, with method DELETE (body null), a
+// bodiless request whose parameters are in query.
+async function call(baseUrl, name, user, body, headers = {}, { method = 'POST', query = null } = {}) {
   // getIdToken() returns the cached token while it is valid and refreshes it
   // when it is about to expire, so every call carries a fresh token.
   const idToken = await user.getIdToken();
+  const url = `${baseUrl}/${name}${query ? `?${new URLSearchParams(query)}` : ''}`;
+  const init = { method, headers: { Authorization: `Bearer ${idToken}`, ...headers } };
+  if (body !== null) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
   let resp;
   try {
-    resp = await fetch(`${baseUrl}/${name}`, {
-      method: 'POST',
-      headers: {
-        Authorization: `Bearer ${idToken}`,
-        'Content-Type': 'application/json',
-        ...headers,
-      },
-      body: JSON.stringify(body),
-    });
+    resp = await fetch(url, init);
   } catch (err) {
     throw new FunctionError('network_error', `${name} could not be reached: ${err.message}`);
   }
@@ -60,10 +60,13 @@ export async function startConnect(baseUrl, user, returnTo) {
 }
 
 /**
- * thPublish: post is {accountId, text?, imageUrl?, media?: [{type, url}]}.
- * Resolves to {httpStatus: 200, id, jobId, status: "published"} or
- * {httpStatus: 202, jobId, status: "pending"} (the job goes on in the
- * background; follow it in Firestore).
+ * thPublish: post is {accountId, text?, imageUrl?, media?: [{type, url}],
+ * thread?: [part…] or split?/numberParts?, longText?, longTextLink?,
+ * spoilers?: [{offset, length}], spoilerMedia?, publishAt?: RFC 3339}.
+ * Resolves to {httpStatus: 200, id, ids? (a thread's media ids), jobId,
+ * status: "published"}, {httpStatus: 202, jobId, status: "pending"} (the
+ * job goes on in the background; follow it in Firestore) or, with
+ * publishAt, {httpStatus: 202, jobId, status: "scheduled", publishAt}.
  */
 export async function publish(baseUrl, user, post, idempotencyKey) {
   const { status, data } = await call(baseUrl, 'thPublish', user, post, {
@@ -78,4 +81,18 @@ export async function publish(baseUrl, user, post, idempotencyKey) {
  */
 export async function disconnect(baseUrl, user, accountId) {
   await call(baseUrl, 'thDisconnect', user, { accountId });
+}
+
+/**
+ * thPublish, DELETE: cancels a scheduled post (its job becomes "cancelled"
+ * and is never published). Resolves to {jobId, status: "cancelled"};
+ * cancelling twice is fine. Fails with job_started (409) once the job has
+ * left "scheduled", job_not_found (404) for an unknown job.
+ */
+export async function cancelJob(baseUrl, user, accountId, jobId) {
+  const { data } = await call(baseUrl, 'thPublish', user, null, {}, {
+    method: 'DELETE',
+    query: { jobId, accountId },
+  });
+  return data;
 }
