@@ -1,8 +1,10 @@
 // A user's journey through the demo app, in headless Chromium (Debian's
 // package, driven by playwright-core): sign up, connect two simulated Threads
 // accounts, refuse consent once, publish text to each account, an image and a
-// carousel, then check that the Threads simulator's feed holds exactly the
-// posts made.
+// carousel; schedule a post and cancel it, schedule another a few seconds
+// ahead, publish a three-part thread and a post with a spoiler and a long
+// text; then check that the Threads simulator's feed holds exactly the posts
+// made (and never the cancelled one).
 //
 // Run it through ./scripts/browser-test, which starts ./scripts/dev on test
 // ports and passes the URLs below. It fails on any console error, any failed
@@ -19,6 +21,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -76,6 +79,7 @@ class Watch {
   cutOff = []; // requests aborted because the page navigated away (tolerated)
   navigations = []; // every main-frame URL, in order
   #generation = 0; // main-frame navigations started so far
+  #leaving = false; // a main-frame navigation started and has not committed yet
   #startedIn = new WeakMap(); // request -> generation of the document that made it
   #stopped = false;
 
@@ -92,14 +96,23 @@ class Watch {
     });
     page.on('pageerror', (e) => note(`uncaught exception in the page: ${e.message}`));
     page.on('request', (r) => {
-      if (r.isNavigationRequest() && r.frame() === page.mainFrame()) this.#generation++;
-      this.#startedIn.set(r, this.#generation);
+      if (r.isNavigationRequest() && r.frame() === page.mainFrame()) {
+        this.#generation++;
+        this.#leaving = true;
+        this.#startedIn.set(r, this.#generation);
+      } else {
+        // Until the new document commits, the old one still runs and may
+        // start requests (the Firestore channel sending a message just as
+        // the test navigates): those belong to the document being left.
+        this.#startedIn.set(r, this.#leaving ? this.#generation - 1 : this.#generation);
+      }
     });
     page.on('requestfailed', (r) => {
       const error = r.failure()?.errorText ?? 'unknown error';
       // Leaving a page cancels its requests still in flight, such as the
-      // Firestore channel's long poll: net::ERR_ABORTED, after a main-frame
-      // navigation started. Only those are expected.
+      // Firestore channel's long poll: net::ERR_ABORTED, for requests the
+      // document made before the next main-frame navigation committed. Only
+      // those are expected.
       const leftBehind = this.#startedIn.get(r) < this.#generation;
       if (error === 'net::ERR_ABORTED' && leftBehind) {
         this.cutOff.push(`${r.method()} ${r.url().replace(/\?.*/, '?…')}`);
@@ -111,7 +124,10 @@ class Watch {
       if (r.status() >= 400) note(`HTTP ${r.status()} for ${r.request().method()} ${r.url()}`);
     });
     page.on('framenavigated', (f) => {
-      if (f === page.mainFrame()) this.navigations.push(f.url());
+      if (f === page.mainFrame()) {
+        this.#leaving = false; // the new document committed
+        this.navigations.push(f.url());
+      }
     });
   }
 
@@ -135,6 +151,21 @@ async function feed() {
   return (await resp.json()).accounts;
 }
 
+async function feedPosts(username) {
+  return (await feed()).find((a) => a.username === username)?.posts ?? [];
+}
+
+// until polls fn until it returns something truthy, and returns that.
+async function until(what, fn, { timeout = 30_000, every = 200 } = {}) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - t0 > timeout) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await sleep(every);
+  }
+}
+
 // The parts of a post the journey decides.
 const shape = (p) => ({
   mediaId: p.mediaId,
@@ -142,6 +173,14 @@ const shape = (p) => ({
   text: p.text,
   children: p.children.length,
   mediaUrls: p.mediaUrls ?? [],
+  replyToId: p.replyToId ?? '',
+  spoilers: p.spoilers ?? [],
+  longText: p.longText ? { plaintext: p.longText.plaintext, linkUrl: p.longText.linkUrl } : null,
+});
+// A post made, as shape describes it (what the feed must then hold).
+const madePost = (username, { mediaId, mediaType = 'TEXT', text = '', children = 0, mediaUrls = [], ...more }) => ({
+  username,
+  ...shape({ mediaId, mediaType, text, children: { length: children }, mediaUrls, ...more }),
 });
 const byId = (a, b) => a.mediaId.localeCompare(b.mediaId);
 
@@ -197,16 +236,20 @@ test('a user connects two Threads accounts and publishes through the demo app', 
   // The app's calls to the functions, as sent.
   const calls = [];
   page.on('request', (r) => {
-    if (r.method() === 'POST' && r.url().startsWith(`${FUNCTIONS_URL}/`)) {
+    if (['POST', 'DELETE'].includes(r.method()) && r.url().startsWith(`${FUNCTIONS_URL}/`)) {
       const h = r.headers();
+      const u = new URL(r.url());
       calls.push({
-        fn: new URL(r.url()).pathname.slice(1),
+        method: r.method(),
+        fn: u.pathname.slice(1),
+        query: Object.fromEntries(u.searchParams),
         bearer: /^Bearer \S+$/.test(h.authorization ?? ''),
         key: h['idempotency-key'],
         body: JSON.parse(r.postData() || 'null'),
       });
     }
   });
+  const publishCalls = () => calls.filter((c) => c.fn === 'thPublish' && c.method === 'POST');
 
   const accountItem = (username) => page.locator(`#accounts li[data-username="${username}"]`);
   const accountIds = {};
@@ -276,14 +319,64 @@ test('a user connects two Threads accounts and publishes through the demo app', 
     const mediaId = await result.getAttribute('data-media-id');
     assert.match(mediaId, /^\d+$/, 'the post id is shown');
     assert.equal(await page.locator('#error').isVisible(), false, 'no error shown');
-    made.push({
-      username,
-      mediaId,
-      mediaType,
-      text,
-      children: carousel.length,
-      mediaUrls: imageUrl ? [imageUrl] : carousel,
-    });
+    made.push(
+      madePost(username, { mediaId, mediaType, text, children: carousel.length, mediaUrls: imageUrl ? [imageUrl] : carousel }),
+    );
+  }
+
+  // The job list's row of a job; with a status, only while the job has it.
+  const jobRow = (jobId, status) =>
+    page.locator(`#jobs li[data-job-id="${jobId}"]${status ? `[data-status="${status}"]` : ''}`);
+
+  // A time `seconds` ahead, whole seconds, as the page's datetime-local
+  // input takes it (the page's clock and time zone) and as UTC RFC 3339.
+  async function timeIn(seconds) {
+    return page.evaluate((s) => {
+      const d = new Date(Date.now() + s * 1000);
+      d.setMilliseconds(0);
+      const p = (n) => String(n).padStart(2, '0');
+      // Chromium gives a datetime-local value no ":00" seconds, so neither do we.
+      const local =
+        `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}` +
+        (d.getSeconds() ? `:${p(d.getSeconds())}` : '');
+      return { local, iso: d.toISOString().replace(/\.000Z$/, 'Z'), ms: d.getTime() };
+    }, seconds);
+  }
+
+  // Schedule a text post `seconds` ahead through the composer; the job is
+  // listed as scheduled, due at that time, with a Cancel button.
+  async function schedule(username, text, seconds) {
+    await page.selectOption('#account-select', accountIds[username]);
+    await page.fill('#text', text);
+    const at = await timeIn(seconds);
+    await page.fill('#schedule-at', at.local);
+    assert.equal(await page.textContent('#publish'), 'Schedule', 'the button says what it does');
+    await page.click('#publish');
+    const result = page.locator('#result[data-status="scheduled"]');
+    await result.waitFor();
+    const jobId = await result.getAttribute('data-job-id');
+    assert.match(jobId, /^k[0-9a-f]{32}$/, 'the job id is shown');
+    assert.equal(await result.getAttribute('data-publish-at'), at.iso, 'due at the time chosen');
+    assert.equal(publishCalls().at(-1).body.publishAt, at.iso, 'publishAt is the local time chosen, in UTC');
+    assert.equal(await page.inputValue('#schedule-at'), '', 'the composer is cleared');
+    const row = jobRow(jobId, 'scheduled');
+    await row.waitFor();
+    assert.equal(await row.locator('.job-text').textContent(), text);
+    assert.equal(await row.locator('.job-when time').getAttribute('datetime'), at.iso, 'the row shows when');
+    assert.equal(await row.locator('button.cancel-job').count(), 1, 'a scheduled job can be cancelled');
+    return { jobId, at };
+  }
+
+  // The simulator's feed page, in a second tab, for fn.
+  async function onFeedPage(fn) {
+    const feedPage = await context.newPage();
+    try {
+      await feedPage.goto(`${SIM_URL}/feed`);
+      await fn(feedPage);
+      await feedPage.screenshot({ path: `${stepFile}-feed.png`, fullPage: true });
+    } finally {
+      await feedPage.close();
+    }
   }
 
   await step('open the demo app', async () => {
@@ -351,7 +444,178 @@ test('a user connects two Threads accounts and publishes through the demo app', 
     { timeout: 120_000 },
   );
 
+  // --- Scheduling, threads, spoilers and long text ---------------------------------------
+  // The cancelled post is scheduled first and far enough ahead (30 s) to be
+  // cancelled well before its time; its time then passes during the next
+  // steps, while its account is still connected, and the feed check below
+  // waits for it: the post must never appear, although its task came due.
+  const cancelledPost = { text: `Scheduled by ${USER_A}, then cancelled (${run})`, jobId: '', at: null };
+
+  await step('schedule a post, then cancel it', async () => {
+    const { jobId, at } = await schedule(USER_A, cancelledPost.text, 30);
+    Object.assign(cancelledPost, { jobId, at });
+    await page.screenshot({ path: `${stepFile}-scheduled.png`, fullPage: true });
+    await jobRow(jobId, 'scheduled').locator('button.cancel-job').click();
+    const row = jobRow(jobId, 'cancelled');
+    await row.waitFor();
+    await page.locator('#notice', { hasText: 'Cancelled the scheduled post' }).waitFor();
+    assert.ok(Date.now() < at.ms, 'cancelled before its time');
+    assert.equal(await row.locator('button.cancel-job').count(), 0, 'nothing left to cancel');
+    assert.match(await row.locator('.job-error').textContent(), /cancelled_by_owner/, 'the row says why');
+    const del = calls.filter((c) => c.method === 'DELETE');
+    assert.equal(del.length, 1, 'one DELETE');
+    assert.equal(del[0].fn, 'thPublish');
+    assert.deepEqual(del[0].query, { jobId, accountId: accountIds[USER_A] }, 'DELETE ?jobId&accountId');
+    assert.ok(del[0].bearer, 'the DELETE carries the ID token');
+    assert.equal(await page.locator('#error').isVisible(), false, 'no error shown');
+    assert.ok(!(await feedPosts(USER_A)).some((p) => p.text === cancelledPost.text), 'not in the feed');
+  });
+
+  await step('schedule a post a few seconds ahead: it is published then, once', async () => {
+    const text = `Scheduled by ${USER_A}, a few seconds ahead (${run})`;
+    const { jobId, at } = await schedule(USER_A, text, 5);
+    assert.ok(!(await feedPosts(USER_A)).some((p) => p.text === text), 'not in the feed before its time');
+    await page.screenshot({ path: `${stepFile}-scheduled.png`, fullPage: true });
+    const posts = await until('the scheduled post in the feed', async () => {
+      const found = (await feedPosts(USER_A)).filter((p) => p.text === text);
+      return found.length ? found : null;
+    });
+    assert.ok(Date.now() >= at.ms, 'published at its time, not before');
+    const row = jobRow(jobId, 'published');
+    await row.waitFor();
+    assert.equal(await row.locator('.job-media').getAttribute('data-media-ids'), posts[0].mediaId, 'the row shows the post id');
+    assert.equal(await row.locator('button.cancel-job').count(), 0, 'a published job cannot be cancelled');
+    assert.equal((await feedPosts(USER_A)).filter((p) => p.text === text).length, 1, 'published exactly once');
+    made.push(madePost(USER_A, { mediaId: posts[0].mediaId, text }));
+  });
+
+  await step('publish a three-part thread: the feed threads the parts', async () => {
+    const parts = [
+      `A thread by ${USER_A} — part one 🧵`,
+      'Part two: each part answers the one before.',
+      'Part three, the last. ¡Fin!',
+    ];
+    await page.selectOption('#account-select', accountIds[USER_A]);
+    await page.check('#thread-mode');
+    // The live preview: one part per paragraph, with its size; one too long
+    // is flagged.
+    await page.fill('#text', `${parts[0]}\n\n${'é'.repeat(251)}`);
+    await page.locator('#thread-preview .thread-part.over').waitFor();
+    assert.equal(await page.locator('#thread-preview .thread-part.over').getAttribute('data-bytes'), '502');
+    await page.fill('#text', `  ${parts[0]}\n\n${parts[1]}\n \n\n${parts[2]}\n`);
+    const preview = page.locator('#thread-preview .thread-part');
+    await page.locator('#thread-preview .thread-part:nth-child(3)').waitFor();
+    assert.equal(await preview.count(), 3, 'three parts previewed');
+    assert.deepEqual(await page.locator('#thread-preview .part-text').allTextContents(), parts);
+    assert.deepEqual(
+      await preview.evaluateAll((els) => els.map((e) => Number(e.dataset.bytes))),
+      parts.map((p) => Buffer.byteLength(p)),
+      'each part’s UTF-8 size',
+    );
+    assert.equal(await page.locator('#thread-preview .thread-part.over').count(), 0);
+    await page.screenshot({ path: `${stepFile}-preview.png`, fullPage: true });
+    await page.click('#publish');
+    const result = page.locator('#result[data-status="published"]');
+    await result.waitFor();
+    const ids = (await result.getAttribute('data-media-ids')).split(',');
+    assert.equal(ids.length, 3, 'three post ids');
+    assert.ok(ids.every((id) => /^\d+$/.test(id)));
+    assert.equal(await result.getAttribute('data-media-id'), ids[0], 'the first part’s id is the post’s');
+    const body = publishCalls().at(-1).body;
+    assert.deepEqual(body.thread, parts, 'sent as thread: [...]');
+    assert.equal(body.text, undefined, 'no text with thread');
+    assert.equal(await page.isChecked('#thread-mode'), false, 'the composer is reset');
+
+    const jobId = await result.getAttribute('data-job-id');
+    const row = jobRow(jobId, 'published');
+    await row.waitFor();
+    assert.equal(await row.locator('.job-progress').textContent(), 'part 3 of 3: all published');
+    assert.equal(await row.locator('.job-media').getAttribute('data-media-ids'), ids.join(','));
+    assert.equal(await row.locator('.job-text').textContent(), parts[0]);
+
+    // feed.json: part 2 answers part 1, part 3 answers part 2.
+    const posts = new Map((await feedPosts(USER_A)).map((p) => [p.mediaId, p]));
+    const chain = ids.map((id) => posts.get(id));
+    assert.ok(chain.every(Boolean), 'all three parts in the feed');
+    assert.deepEqual(chain.map((p) => p.text), parts);
+    assert.deepEqual(chain.map((p) => p.replyToId), ['', ids[0], ids[1]], 'a reply chain');
+    // The feed page: the parts in order, each a reply one step deeper.
+    await onFeedPage(async (feedPage) => {
+      const order = await feedPage.locator('article.post').evaluateAll((els) => els.map((e) => e.dataset.mediaId));
+      const at = order.indexOf(ids[0]);
+      assert.deepEqual(order.slice(at, at + 3), ids, 'the parts read in order, top to bottom');
+      const article = (id) => feedPage.locator(`article.post[data-media-id="${id}"]`);
+      assert.equal(await article(ids[0]).evaluate((e) => e.classList.contains('reply')), false);
+      for (const [i, id] of ids.entries()) {
+        if (i === 0) continue;
+        const a = article(id);
+        assert.equal(await a.evaluate((e) => e.classList.contains('reply')), true, `part ${i + 1} is a reply`);
+        assert.equal(await a.getAttribute('data-reply-to'), ids[i - 1], `part ${i + 1} answers part ${i}`);
+        assert.equal(await a.getAttribute('data-depth'), String(i));
+      }
+    });
+    for (const [i, id] of ids.entries()) {
+      made.push(madePost(USER_A, { mediaId: id, text: parts[i], replyToId: i ? ids[i - 1] : '' }));
+    }
+  });
+
+  await step('publish a post with a spoiler and a long text', async () => {
+    const text = `🎭 Plot twist: the butler did it. Told by ${USER_B}.`;
+    const hidden = 'the butler did it';
+    const longText = `The whole story, at length.\n\nIt was a dark and stormy night… ${'Ça continue. '.repeat(40).trim()}`;
+    const longTextLink = `https://stories.example.test/${run}/butler`;
+    await page.selectOption('#account-select', accountIds[USER_B]);
+    await page.fill('#text', text);
+    // Select in the text box (UTF-16 offsets, as the page has them), mark it.
+    const select = (from, to) => page.locator('#text').evaluate((e, [a, b]) => e.setSelectionRange(a, b), [from, to]);
+    const i = text.indexOf(hidden);
+    await select(i, i + hidden.length);
+    await page.click('#mark-spoiler');
+    await select(text.indexOf('Plot'), text.indexOf('Plot') + 4);
+    await page.click('#mark-spoiler');
+    assert.equal(await page.locator('#spoiler-list li').count(), 2);
+    await page.locator('#spoiler-list li', { hasText: '“Plot”' }).locator('button.remove-spoiler').click();
+    assert.equal(await page.locator('#spoiler-list li').count(), 1, 'a spoiler can be removed');
+    // Threads counts code points: the emoji before the range is one, not two.
+    const want = { offset: Array.from(text.slice(0, i)).length, length: hidden.length };
+    assert.equal(want.offset, i - 1);
+    const li = page.locator('#spoiler-list li');
+    assert.equal(await li.getAttribute('data-offset'), String(want.offset));
+    assert.match(await li.textContent(), /“the butler did it”/);
+    await page.fill('#long-text', longText);
+    await page.fill('#long-text-link', longTextLink);
+    await page.screenshot({ path: `${stepFile}-composer.png`, fullPage: true });
+    await page.click('#publish');
+    const result = page.locator('#result[data-status="published"]');
+    await result.waitFor();
+    const mediaId = await result.getAttribute('data-media-id');
+    const body = publishCalls().at(-1).body;
+    assert.deepEqual(body.spoilers, [want], 'spoilers sent in code points');
+    assert.equal(body.longText, longText);
+    assert.equal(body.longTextLink, longTextLink);
+    assert.equal(await page.locator('#spoiler-list li').count(), 0, 'the composer is reset');
+
+    const post = (await feedPosts(USER_B)).find((p) => p.mediaId === mediaId);
+    assert.ok(post, 'in the feed');
+    assert.equal(post.text, text);
+    assert.deepEqual(post.spoilers, [want], 'the feed has the spoiler as sent');
+    assert.deepEqual(post.longText, { plaintext: longText, linkUrl: longTextLink, styles: [] }, 'and the long text');
+    await onFeedPage(async (feedPage) => {
+      const article = feedPage.locator(`article.post[data-media-id="${mediaId}"]`);
+      assert.deepEqual(await article.locator('span.spoiler').allTextContents(), [hidden], 'the spoiler is blurred');
+      assert.match(await article.locator('div.long-text').textContent(), /It was a dark and stormy night/);
+    });
+    made.push(madePost(USER_B, { mediaId, text, spoilers: [want], longText: { plaintext: longText, linkUrl: longTextLink } }));
+  });
+
   await step('the feed holds exactly the posts made', async () => {
+    // The cancelled post came due meanwhile (a few seconds' margin for the
+    // task's delivery): its job must still be cancelled, and the feed
+    // without it.
+    const due = cancelledPost.at.ms + 4000 - Date.now();
+    if (due > 0) await sleep(due);
+    await page.selectOption('#account-select', accountIds[USER_A]);
+    await jobRow(cancelledPost.jobId, 'cancelled').waitFor();
     const after = await feed();
     const ours = new Set([USER_A, USER_B]);
     assert.deepEqual(
@@ -367,14 +631,23 @@ test('a user connects two Threads accounts and publishes through the demo app', 
       const want = made.filter((p) => p.username === username).map(({ username: _, ...p }) => p);
       assert.deepEqual(account.posts.map(shape).sort(byId), want.sort(byId), `${username}'s posts`);
     }
-    assert.equal(made.length, 4);
+    // Text ×2, image, carousel, scheduled, three parts, spoiler.
+    assert.equal(made.length, 9);
+    assert.ok(!after.some((a) => a.posts.some((p) => p.text === cancelledPost.text)), 'the cancelled post is not in the feed');
 
     // How the app called the functions: an ID token each time, returnTo =
     // the page, and one idempotency key per submission.
     const starts = calls.filter((c) => c.fn === 'thAuthStart');
-    const publishes = calls.filter((c) => c.fn === 'thPublish');
+    const publishes = publishCalls();
     assert.equal(starts.length, 3, 'three connect attempts');
-    assert.equal(publishes.length, made.length, 'one thPublish call per post');
+    // One call per submission: the four posts, the two scheduled, the
+    // thread (one call, three posts) and the spoiler post.
+    assert.equal(publishes.length, 8, 'one thPublish call per submission');
+    const fresh = ['thread', 'split', 'numberParts', 'longText', 'longTextLink', 'spoilers', 'spoilerMedia', 'publishAt'];
+    assert.ok(
+      publishes.slice(0, 4).every((c) => fresh.every((f) => !(f in c.body))),
+      'the first four posts send none of the newer fields',
+    );
     assert.ok(calls.every((c) => c.bearer), 'every call carries a Bearer ID token');
     assert.ok(starts.every((c) => c.body.returnTo === DEMO_URL), 'returnTo is the demo page');
     const keys = publishes.map((c) => c.key);
@@ -429,6 +702,11 @@ test('a user connects two Threads accounts and publishes through the demo app', 
     await page.goto(DEMO_URL);
     await accountItem(USER_A).waitFor();
     await accountItem(USER_B).waitFor({ state: 'detached' });
+  });
+
+  await step('the cancelled post never reached the feed', async () => {
+    const all = await feed();
+    assert.ok(!all.some((a) => a.posts.some((p) => p.text === cancelledPost.text)), 'never published');
   });
 
   watch.stop();
