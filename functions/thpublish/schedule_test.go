@@ -109,6 +109,11 @@ func TestCancelScheduledPost(t *testing.T) {
 			t.Errorf("%s: %d %+v, want %d %s", tc.name, resp.StatusCode, c, tc.status, tc.code)
 		}
 	}
+	// Task headers do not make a DELETE a task delivery.
+	if resp, c := h.do(http.MethodDelete, h.url+"?jobId=k0123456789abcdef0123456789abcdef&accountId="+acct, "",
+		map[string]string{"X-CloudTasks-QueueName": "publish", "X-CloudTasks-TaskName": "x"}); resp.StatusCode != 404 || c.Error.Code != "job_not_found" {
+		t.Errorf("DELETE with task headers: %d %+v", resp.StatusCode, c)
+	}
 	other := h.env.SignUp(t)
 	req, _ := http.NewRequest(http.MethodDelete, h.url+"?jobId="+a.JobID+"&accountId="+acct, nil)
 	req.Header.Set("Authorization", "Bearer "+other.IDToken)

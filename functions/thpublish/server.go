@@ -104,15 +104,16 @@ type Answer struct {
 	PublishAt string   `json:"publishAt,omitempty"`
 }
 
-// Handle routes a request: Cloud Tasks deliveries carry X-CloudTasks-*
-// headers and must prove themselves with an OIDC token; anyone else is a
-// user with a Firebase ID token.
+// Handle routes a request: DELETE is a user cancelling a scheduled job;
+// a POST with X-CloudTasks-* headers is a Cloud Tasks delivery, which must
+// prove itself with an OIDC token; any other POST is a user's publish,
+// with a Firebase ID token.
 func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
-	if r.Header.Get("X-CloudTasks-QueueName") != "" || r.Header.Get("X-CloudTasks-TaskName") != "" {
-		return s.handleTask(w, r)
-	}
 	if r.Method == http.MethodDelete {
 		return s.handleCancel(w, r)
+	}
+	if r.Header.Get("X-CloudTasks-QueueName") != "" || r.Header.Get("X-CloudTasks-TaskName") != "" {
+		return s.handleTask(w, r)
 	}
 	return s.handleUser(w, r)
 }
