@@ -79,7 +79,7 @@ func TestCancelScheduledPost(t *testing.T) {
 		}
 	}
 	// The task is still delivered at its time: it must not publish.
-	if j := h.waitJob(acct, a.JobID); j.Status != store.JobCancelled || j.Error.Reason != "cancelled_by_owner" {
+	if j := h.waitJob(acct, a.JobID); j.Status != store.JobCancelled || j.Error.Reason != "cancelled_by_owner" || !strings.HasPrefix(j.Error.Message, "Cancelled by its owner") {
 		t.Fatalf("job %+v", j)
 	}
 	time.Sleep(1500 * time.Millisecond)

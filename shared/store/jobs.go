@@ -353,7 +353,7 @@ func (s *Store) CancelJob(ctx context.Context, uid, accountID, jobID, reason str
 		default:
 			return ErrJobStarted
 		}
-		j.Status, j.Error, j.LeaseOwner, j.UpdatedAt = JobCancelled, &JobError{Reason: reason, Message: "cancelled: " + reason}, "", now
+		j.Status, j.Error, j.LeaseOwner, j.UpdatedAt = JobCancelled, cancelError(reason), "", now
 		return tx.Update(ref, []firestore.Update{
 			{Path: "status", Value: string(JobCancelled)},
 			{Path: "error", Value: j.Error},

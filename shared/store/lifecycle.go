@@ -77,6 +77,23 @@ func (s *Store) AccountsByThreadsUser(ctx context.Context, threadsUserID string)
 	}
 }
 
+// cancelMessages say, for people, why a job was cancelled, by its reason.
+var cancelMessages = map[string]string{
+	"cancelled_by_owner":   "Cancelled by its owner before it was due.",
+	"account_disconnected": "Cancelled: the Threads account was disconnected before the post went out.",
+	"account_revoked":      "Cancelled: the app's access to the Threads account was removed before the post went out.",
+	"not_scheduled":        "Cancelled: the post could not be scheduled (its task was not created).",
+}
+
+// cancelError is the error recorded on a job cancelled for reason.
+func cancelError(reason string) *JobError {
+	msg, ok := cancelMessages[reason]
+	if !ok {
+		msg = "Cancelled (" + reason + ")."
+	}
+	return &JobError{Reason: reason, Message: msg}
+}
+
 // CancelPendingJobs marks every job of the account that has not ended as
 // cancelled, each in a transaction, so a task delivered later finds it
 // final. It returns how many it cancelled.
@@ -111,7 +128,7 @@ func (s *Store) CancelPendingJobs(ctx context.Context, uid, accountID, reason st
 			cancelled = true
 			return tx.Update(d.Ref, []firestore.Update{
 				{Path: "status", Value: string(JobCancelled)},
-				{Path: "error", Value: &JobError{Reason: reason, Message: "cancelled: " + reason}},
+				{Path: "error", Value: cancelError(reason)},
 				{Path: "leaseOwner", Value: ""},
 				{Path: "updatedAt", Value: now},
 			})

@@ -600,6 +600,7 @@ func TestStaticPaths(t *testing.T) {
 		{"/feed", "text/html; charset=utf-8", `id="no-accounts"`, http.StatusOK},
 		{"/", "text/html; charset=utf-8", `id="no-accounts"`, http.StatusOK},
 		{"/feed.json", "application/json", `"accounts": []`, http.StatusOK},
+		{"/favicon.ico", "", "", http.StatusNoContent},
 		// Everything else is the Graph API's.
 		{"/v1.0/me?access_token=nope", "application/json", `"code":190`, http.StatusBadRequest},
 		{"/v1.0/me/threads", "application/json", `"code":100`, http.StatusBadRequest},

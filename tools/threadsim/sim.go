@@ -64,6 +64,11 @@ func newServer(cfg config) http.Handler {
 	mux.HandleFunc("GET /feed", s.feedPage)
 	mux.HandleFunc("GET /feed.json", s.feedJSON)
 	mux.HandleFunc("POST /simulate/{callback}", s.simulateCallback)
+	// Browsers ask for it on every fresh page: answer "nothing", not the
+	// fake Graph API's 400.
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
