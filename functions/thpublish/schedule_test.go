@@ -172,6 +172,9 @@ func TestThreadAndSplitAnswerEveryID(t *testing.T) {
 		t.Fatalf("split: %d %+v", resp.StatusCode, a)
 	}
 	j := h.job(acct, a.JobID)
+	if j.Text != j.Parts[0].Text {
+		t.Errorf("job text %q, want the first part's %q", j.Text, j.Parts[0].Text)
+	}
 	for i, p := range j.Parts {
 		if p.Status != "published" || p.MediaID != a.IDs[i] || !strings.HasSuffix(p.Text, ")") {
 			t.Errorf("part %d: %+v", i, p)

@@ -175,7 +175,11 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 		newJob.LeaseOwner, newJob.LeaseUntil = s.Engine.NewClaim(now)
 		newJob.Attempts = 1
 	}
-	for _, t := range texts {
+	newJob.Text = req.Text
+	for i, t := range texts {
+		if i == 0 {
+			newJob.Text = t
+		}
 		newJob.Parts = append(newJob.Parts, store.JobPart{Text: t, Status: store.PartPending})
 	}
 	job, created, err := s.Store.CreateJob(ctx, newJob)

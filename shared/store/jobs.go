@@ -70,13 +70,15 @@ type JobError struct {
 
 // Job is a publish request and its progress, stored at JobPath.
 type Job struct {
-	JobID       string    `firestore:"jobId"`
-	UID         string    `firestore:"uid"`
-	AccountID   string    `firestore:"accountId"`
-	Status      JobStatus `firestore:"status"`
-	Kind        string    `firestore:"kind"`
-	Request     string    `firestore:"request"` // the request's JSON
-	RequestHash string    `firestore:"requestHash"`
+	JobID     string    `firestore:"jobId"`
+	UID       string    `firestore:"uid"`
+	AccountID string    `firestore:"accountId"`
+	Status    JobStatus `firestore:"status"`
+	Kind      string    `firestore:"kind"`
+	// Text is the post's text (a chain's first part), for apps listing jobs.
+	Text        string `firestore:"text,omitempty"`
+	Request     string `firestore:"request"` // the request's JSON
+	RequestHash string `firestore:"requestHash"`
 	// Children are the carousel item containers, in order.
 	Children    []string  `firestore:"children"`
 	ContainerID string    `firestore:"containerId"`
