@@ -134,17 +134,14 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.IdempotencyKey = h
 	}
-	if err := req.Validate(); err != nil {
+	texts, err := req.Check()
+	if err != nil {
 		return err
 	}
 	if req.GIF != nil && !s.GIFs {
 		return httpx.Errorf(http.StatusBadRequest, CodeFeatureDisabled, "gif is turned off in this deployment (THREADS_GIF_ATTACHMENTS)")
 	}
 	publishAt, err := req.ScheduledAt(s.now())
-	if err != nil {
-		return err
-	}
-	texts, err := req.Parts()
 	if err != nil {
 		return err
 	}

@@ -180,14 +180,21 @@ var idRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
 // Validate checks everything that can be checked without Threads. The
 // error is an *httpx.Error with a precise code.
 func (r *Request) Validate() error {
+	_, err := r.Check()
+	return err
+}
+
+// Check is Validate that also returns the request's parts (see Parts), so
+// that a long text is split only once.
+func (r *Request) Check() ([]string, error) {
 	if r.Text == "" && r.ImageURL == "" && r.VideoURL == "" && len(r.Media) == 0 && len(r.Thread) == 0 {
-		return bad(CodeEmptyPost, "a post needs text, thread, imageUrl, videoUrl or media")
+		return nil, bad(CodeEmptyPost, "a post needs text, thread, imageUrl, videoUrl or media")
 	}
 	if !utf8.ValidString(r.Text) {
-		return bad(CodeTextTooLong, "text is not valid UTF-8")
+		return nil, bad(CodeTextTooLong, "text is not valid UTF-8")
 	}
 	if n := len(r.Text); n > MaxTextBytes && !r.Split {
-		return bad(CodeTextTooLong, "text is %d bytes of UTF-8; Threads allows %d (or set split to post it as a thread)", n, MaxTextBytes)
+		return nil, bad(CodeTextTooLong, "text is %d bytes of UTF-8; Threads allows %d (or set split to post it as a thread)", n, MaxTextBytes)
 	}
 
 	media := 0
@@ -197,98 +204,99 @@ func (r *Request) Validate() error {
 		}
 	}
 	if media > 1 {
-		return bad(CodeConflictingFields, "use only one of imageUrl, videoUrl and media")
+		return nil, bad(CodeConflictingFields, "use only one of imageUrl, videoUrl and media")
 	}
 	if r.AltText != "" && r.ImageURL == "" && r.VideoURL == "" {
-		return bad(CodeConflictingFields, "altText describes imageUrl or videoUrl; carousel items carry their own altText")
+		return nil, bad(CodeConflictingFields, "altText describes imageUrl or videoUrl; carousel items carry their own altText")
 	}
 	if r.ReplyToID != "" && r.QuotePostID != "" {
-		return bad(CodeConflictingFields, "a post cannot both reply (replyToId) and quote (quotePostId)")
+		return nil, bad(CodeConflictingFields, "a post cannot both reply (replyToId) and quote (quotePostId)")
 	}
 	if r.LinkAttachment != "" && media > 0 {
-		return bad(CodeConflictingFields, "linkAttachment is for text posts only")
+		return nil, bad(CodeConflictingFields, "linkAttachment is for text posts only")
 	}
 	if r.Poll != nil && media > 0 {
-		return bad(CodeConflictingFields, "poll is for text posts only")
+		return nil, bad(CodeConflictingFields, "poll is for text posts only")
 	}
 	if r.Poll != nil && r.LinkAttachment != "" {
-		return bad(CodeConflictingFields, "a post cannot have both a poll and a linkAttachment")
+		return nil, bad(CodeConflictingFields, "a post cannot have both a poll and a linkAttachment")
 	}
 
 	for _, u := range []struct{ field, value string }{{"imageUrl", r.ImageURL}, {"videoUrl", r.VideoURL}} {
 		if u.value != "" && !isHTTPS(u.value) {
-			return bad(CodeInvalidMediaURL, "%s must be an absolute https URL", u.field)
+			return nil, bad(CodeInvalidMediaURL, "%s must be an absolute https URL", u.field)
 		}
 	}
 	if err := checkAltText("altText", r.AltText); err != nil {
-		return err
+		return nil, err
 	}
 	if len(r.Media) > 0 {
 		if n := len(r.Media); n < MinCarouselItems || n > MaxCarouselItems {
-			return bad(CodeInvalidCarousel, "a carousel has %d to %d items, not %d", MinCarouselItems, MaxCarouselItems, n)
+			return nil, bad(CodeInvalidCarousel, "a carousel has %d to %d items, not %d", MinCarouselItems, MaxCarouselItems, n)
 		}
 		for i, m := range r.Media {
 			if m.Type != "image" && m.Type != "video" {
-				return bad(CodeInvalidCarousel, "media[%d].type must be \"image\" or \"video\"", i)
+				return nil, bad(CodeInvalidCarousel, "media[%d].type must be \"image\" or \"video\"", i)
 			}
 			if !isHTTPS(m.URL) {
-				return bad(CodeInvalidMediaURL, "media[%d].url must be an absolute https URL", i)
+				return nil, bad(CodeInvalidMediaURL, "media[%d].url must be an absolute https URL", i)
 			}
 			if err := checkAltText("media[].altText", m.AltText); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 
 	if r.Poll != nil {
 		if n := len(r.Poll.Options); n < MinPollOptions || n > MaxPollOptions {
-			return bad(CodeInvalidPoll, "a poll has %d to %d options, not %d", MinPollOptions, MaxPollOptions, n)
+			return nil, bad(CodeInvalidPoll, "a poll has %d to %d options, not %d", MinPollOptions, MaxPollOptions, n)
 		}
 		seen := map[string]bool{}
 		for i, o := range r.Poll.Options {
 			t := strings.TrimSpace(o)
 			if t == "" || utf8.RuneCountInString(t) > MaxPollOption {
-				return bad(CodeInvalidPoll, "poll.options[%d] must have 1 to %d characters", i, MaxPollOption)
+				return nil, bad(CodeInvalidPoll, "poll.options[%d] must have 1 to %d characters", i, MaxPollOption)
 			}
 			if seen[strings.ToLower(t)] {
-				return bad(CodeInvalidPoll, "poll options must differ")
+				return nil, bad(CodeInvalidPoll, "poll options must differ")
 			}
 			seen[strings.ToLower(t)] = true
 		}
 		if r.Text == "" {
-			return bad(CodeInvalidPoll, "a poll needs text (the question)")
+			return nil, bad(CodeInvalidPoll, "a poll needs text (the question)")
 		}
 	}
 
 	if r.LinkAttachment != "" && !isHTTPURL(r.LinkAttachment) {
-		return bad(CodeInvalidLink, "linkAttachment must be an absolute http(s) URL")
+		return nil, bad(CodeInvalidLink, "linkAttachment must be an absolute http(s) URL")
 	}
 	if r.ReplyControl != "" && !slices.Contains(ReplyControls, r.ReplyControl) {
-		return bad(CodeInvalidReplyCtrl, "replyControl must be one of %s", strings.Join(ReplyControls, ", "))
+		return nil, bad(CodeInvalidReplyCtrl, "replyControl must be one of %s", strings.Join(ReplyControls, ", "))
 	}
 	if r.TopicTag != "" {
 		n := utf8.RuneCountInString(r.TopicTag)
 		if n > MaxTopicTag || strings.ContainsAny(r.TopicTag, ".&") || strings.TrimSpace(r.TopicTag) == "" {
-			return bad(CodeInvalidTopicTag, "topicTag has 1 to %d characters and no '.' or '&'", MaxTopicTag)
+			return nil, bad(CodeInvalidTopicTag, "topicTag has 1 to %d characters and no '.' or '&'", MaxTopicTag)
 		}
 	}
 	for _, id := range []struct{ field, value string }{{"replyToId", r.ReplyToID}, {"quotePostId", r.QuotePostID}, {"accountId", r.AccountID}} {
 		if id.value != "" && !idRe.MatchString(id.value) {
-			return bad(CodeInvalidID, "%s is not a Threads id", id.field)
+			return nil, bad(CodeInvalidID, "%s is not a Threads id", id.field)
 		}
 	}
 	if err := r.validateFeatures(); err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := r.Parts(); err != nil {
-		return err
+	parts, err := r.Parts()
+	if err != nil {
+		return nil, err
 	}
 	if k := r.IdempotencyKey; k != "" {
 		if len(k) > MaxIdempotentKey || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
-			return bad(CodeInvalidIdempotency, "the idempotency key has 1 to %d printable ASCII characters", MaxIdempotentKey)
+			return nil, bad(CodeInvalidIdempotency, "the idempotency key has 1 to %d printable ASCII characters", MaxIdempotentKey)
 		}
 	}
-	return nil
+	return parts, nil
 }
 
 func checkAltText(field, s string) error {

@@ -19,6 +19,10 @@ var benchBodies = []struct{ name, body string }{
 	{"video", `{"text":"Launch recap","videoUrl":"https://cdn.example.com/videos/launch-recap.mp4","altText":"Highlights of the launch event"}`},
 	{"carousel", `{"text":"Ten photos from the trip","media":[` +
 		strings.TrimSuffix(strings.Repeat(`{"type":"image","url":"https://cdn.example.com/trip/photo.jpg","altText":"A photo from the trip"},`, 10), ",") + `]}`},
+	{"features", `{"text":"The ending (spoiler!) is wild","spoilers":[{"offset":4,"length":6}],"longText":"` + strings.Repeat("A long review, sentence after sentence. ", 50) +
+		`","longTextLink":"https://example.com/review","longTextStyles":[{"offset":0,"length":6,"styles":["bold"]}],"allowlistedCountryCodes":["US","CA","GB"]}`},
+	{"thread", `{"thread":["Part one of the story.","Part two, where it turns.","Part three: the end."]}`},
+	{"split", `{"split":true,"numberParts":true,"text":"` + strings.Repeat("A sentence that goes on for a while, as long texts do. ", 40) + `"}`},
 }
 
 // BenchmarkDecodeAndValidate is thPublish's request parsing: the JSON body
