@@ -351,8 +351,8 @@ func TestConcurrentAttemptsPublishOnce(t *testing.T) {
 
 // TestFaultInjection runs many jobs (single posts of each kind, reply
 // chains, scheduled posts, some of them cancelled) through random Threads
-// failures, lost answers, slow answers and duplicate concurrent deliveries,
-// some of them early, and checks at the fake that every post was published
+// failures, lost answers, slow answers, attempts that die holding a chain's
+// lease, and duplicate concurrent deliveries, some of them early, and checks at the fake that every post was published
 // exactly once and every chain completely, in order, or failed at a
 // recorded part with nothing after it; cancelled posts never appear.
 func TestFaultInjection(t *testing.T) {
@@ -431,6 +431,16 @@ func TestFaultInjection(t *testing.T) {
 			ids = append(ids, id)
 		}
 		for _, id := range ids {
+			if spec := specs[id]; len(spec.texts) > 1 && round == 1 {
+				// An attempt claims the chain and dies between parts: its
+				// lease blocks the job until it runs out.
+				wg.Go(func() {
+					_, err := h.store.ClaimJob(t.Context(), h.uid, h.user.ID, id, "crashed-attempt", time.Now(), 300*time.Millisecond)
+					if err != nil && !errors.Is(err, store.ErrJobBusy) {
+						t.Errorf("ClaimJob: %v", err)
+					}
+				})
+			}
 			if spec := specs[id]; spec.cancel && round == 0 {
 				// The owner cancels while deliveries may be running.
 				wg.Go(func() {
