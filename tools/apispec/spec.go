@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,28 +13,15 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
+
+	"threadsfunctions.dev/shared/testenv/apicheck"
 )
 
 // SpecPath is the spec's path from the repository root.
-const SpecPath = "api/openapi.yaml"
+const SpecPath = apicheck.SpecPath
 
 // RepoRoot walks up from dir to the directory that holds go.work.
-func RepoRoot(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("repository root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("repository root: no go.work above the working directory")
-		}
-		dir = parent
-	}
-}
+var RepoRoot = apicheck.RepoRoot
 
 // Spec is the loaded OpenAPI document, with the YAML it came from (for the
 // order of properties, which the loaded document does not keep).

@@ -61,7 +61,7 @@ func Spec() (*openapi3.T, error) {
 	loadOnce.Do(func() {
 		openapi3filter.RegisterBodyDecoder("text/html", textDecoder)
 		var root string
-		if root, loadErr = repoRoot(); loadErr != nil {
+		if root, loadErr = RepoRoot("."); loadErr != nil {
 			return
 		}
 		loader := openapi3.NewLoader()
@@ -82,10 +82,12 @@ func textDecoder(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3fi
 	return string(b), nil
 }
 
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
+// RepoRoot walks up from dir to the directory that holds go.work: the
+// repository's root, where SpecPath is.
+func RepoRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
 	if err != nil {
-		return "", fmt.Errorf("apicheck: %w", err)
+		return "", fmt.Errorf("apicheck: repository root: %w", err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
@@ -93,7 +95,7 @@ func repoRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("apicheck: no go.work above the working directory: cannot find " + SpecPath)
+			return "", errors.New("apicheck: no go.work above " + dir + ": cannot find " + SpecPath)
 		}
 		dir = parent
 	}
