@@ -1,0 +1,151 @@
+// watchJob: a job followed through a Firestore stand-in until it ends.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createThreadsClient, jobPath, ThreadsFunctionsError, watchJob } from '../dist/index.js';
+import { fakeAuth } from './stub.js';
+
+const JOB = 'k0123456789abcdef0123456789abcdef';
+const PATH = `users/user-1/integrations/threads/accounts/17841400000000001/jobs/${JOB}`;
+
+// The Firestore functions watchJob takes, over documents the test pushes:
+// doc(db, path) -> {path}; onSnapshot(ref, next, error) -> unsubscribe.
+function fakeFirestore() {
+  const db = { name: 'db' };
+  const listeners = [];
+  const access = {
+    firestore: db,
+    doc(firestore, path) {
+      assert.equal(firestore, db, 'doc gets the app’s firestore');
+      return { path };
+    },
+    onSnapshot(ref, next, error) {
+      const l = { path: ref.path, next, error, active: true };
+      listeners.push(l);
+      return () => {
+        assert.ok(l.active, 'unsubscribed once');
+        l.active = false;
+      };
+    },
+  };
+  const snap = (data) => ({ exists: () => data !== undefined, data: () => data });
+  return {
+    access,
+    listeners,
+    push(data) {
+      for (const l of listeners) if (l.active) l.next(snap(data));
+    },
+    fail(err) {
+      for (const l of listeners) if (l.active) l.error(err);
+    },
+  };
+}
+
+const job = (status, more = {}) => ({ jobId: JOB, uid: 'user-1', accountId: '17841400000000001', status, kind: 'IMAGE', request: '{}', ...more });
+
+test('follows a job until it is published: every state seen, the media id, unsubscribed', async () => {
+  const fs = fakeFirestore();
+  const seen = [];
+  const p = watchJob(fs.access, PATH, { onChange: (j) => seen.push(j.status) });
+  assert.equal(fs.listeners[0].path, PATH);
+  fs.push(job('accepted'));
+  fs.push(job('container_created'));
+  fs.push(job('published', { mediaId: '1001' }));
+  fs.push(job('published', { mediaId: '1001' })); // after the end: ignored
+  const end = await p;
+  assert.deepEqual(seen, ['accepted', 'container_created', 'published']);
+  assert.equal(end.status, 'published');
+  assert.equal(end.id, '1001');
+  assert.deepEqual(end.ids, ['1001']);
+  assert.equal(end.jobId, JOB);
+  assert.equal(end.job.mediaId, '1001');
+  assert.equal(fs.listeners[0].active, false);
+});
+
+test('a reply chain: every part’s media id, in order', async () => {
+  const fs = fakeFirestore();
+  const p = watchJob(fs.access, PATH);
+  const parts = ['11', '12', '13'].map((mediaId, i) => ({ text: `part ${i}`, status: 'published', mediaId }));
+  fs.push(job('published', { mediaId: '11', parts }));
+  const end = await p;
+  assert.deepEqual([end.id, end.ids], ['11', ['11', '12', '13']]);
+});
+
+test('failed and cancelled end it too, with the job’s reason and message', async () => {
+  for (const [status, error, want] of [
+    ['failed', { reason: 'media_failed', message: 'ERROR: bad image' }, { reason: 'media_failed', message: 'ERROR: bad image' }],
+    ['cancelled', { reason: 'cancelled_by_owner', message: '' }, { reason: 'cancelled_by_owner', message: '' }],
+    ['cancelled', null, { reason: 'cancelled', message: '' }],
+  ]) {
+    const fs = fakeFirestore();
+    const p = watchJob(fs.access, PATH);
+    fs.push(job('scheduled'));
+    fs.push(job(status, { error }));
+    const end = await p;
+    assert.equal(end.status, status);
+    assert.deepEqual({ reason: end.reason, message: end.message }, want);
+    assert.equal(fs.listeners[0].active, false);
+  }
+});
+
+test('a document not there yet is waited for; deleted once seen, it is job_deleted', async () => {
+  const fs = fakeFirestore();
+  const p = watchJob(fs.access, PATH);
+  fs.push(undefined);
+  fs.push(job('accepted'));
+  fs.push(undefined);
+  await assert.rejects(p, (err) => err instanceof ThreadsFunctionsError && err.code === 'job_deleted');
+  assert.equal(fs.listeners[0].active, false);
+});
+
+test('the listener’s error rejects it', async () => {
+  const fs = fakeFirestore();
+  const p = watchJob(fs.access, PATH);
+  const denied = Object.assign(new Error('Missing or insufficient permissions.'), { code: 'permission-denied' });
+  fs.fail(denied);
+  await assert.rejects(p, denied);
+  assert.equal(fs.listeners[0].active, false);
+});
+
+test('an abort stops it', async () => {
+  const fs = fakeFirestore();
+  const ctl = new AbortController();
+  const p = watchJob(fs.access, PATH, { signal: ctl.signal });
+  fs.push(job('accepted'));
+  ctl.abort();
+  await assert.rejects(p, { name: 'AbortError' });
+  assert.equal(fs.listeners[0].active, false);
+  await assert.rejects(watchJob(fs.access, PATH, { signal: ctl.signal }), { name: 'AbortError' });
+  assert.equal(fs.listeners.length, 1, 'an aborted signal subscribes to nothing');
+});
+
+test('a listener that answers at once (synchronously) is still unsubscribed', async () => {
+  let unsubscribed = 0;
+  const access = {
+    firestore: {},
+    doc: (_, path) => path,
+    onSnapshot(_, next) {
+      next({ exists: () => true, data: () => job('published', { mediaId: '9' }) });
+      return () => unsubscribed++;
+    },
+  };
+  assert.equal((await watchJob(access, PATH)).id, '9');
+  assert.equal(unsubscribed, 1);
+});
+
+test('client.watchJob: the signed-in user’s job', async () => {
+  const fs = fakeFirestore();
+  const client = createThreadsClient({ auth: fakeAuth('user-1'), baseUrl: 'http://127.0.0.1:1' });
+  const p = client.watchJob(fs.access, { accountId: '17841400000000001', jobId: JOB });
+  assert.equal(fs.listeners[0].path, PATH);
+  fs.push(job('published', { mediaId: '1' }));
+  assert.equal((await p).id, '1');
+  const nobody = createThreadsClient({ auth: { currentUser: null }, baseUrl: 'http://127.0.0.1:1' });
+  await assert.rejects(nobody.watchJob(fs.access, { accountId: '1', jobId: JOB }), { code: 'not_signed_in' });
+});
+
+test('jobPath refuses empty ids and slashes', () => {
+  assert.equal(jobPath('u', 'a', 'j'), 'users/u/integrations/threads/accounts/a/jobs/j');
+  assert.throws(() => jobPath('u', '', 'j'), TypeError);
+  assert.throws(() => jobPath('u', 'a/b', 'j'), TypeError);
+});
