@@ -1,5 +1,7 @@
 // Build the demo app: bundle src/main.js (with the Firebase SDK from
 // node_modules) into app.js with esbuild, and copy the static files.
+// The web client, @threads-functions/web, is bundled from its TypeScript
+// source (clients/web/src), so the demo needs no build of the package first.
 //
 //   node web/demo/build.mjs [--outdir DIR]     (default: web/demo/dist)
 //
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const client = resolve(here, '../../clients/web/src/index.ts');
 const { values } = parseArgs({ options: { outdir: { type: 'string' } } });
 const outdir = resolve(values.outdir ?? join(here, 'dist'));
 
@@ -23,6 +26,7 @@ await build({
   entryPoints: [join(here, 'src/main.js')],
   outfile: join(outdir, 'app.js'),
   bundle: true,
+  alias: { '@threads-functions/web': client },
   format: 'esm',
   platform: 'browser',
   target: ['es2022'],

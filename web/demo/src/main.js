@@ -1,4 +1,6 @@
-// The demo app: Firebase Auth + Firestore (emulators) and the functions.
+// The demo app: Firebase Auth + Firestore (emulators) and the functions,
+// called only through the web client, @threads-functions/web (clients/web;
+// build.mjs bundles it from its TypeScript source).
 //
 // Runtime configuration comes from ./config.json, written by serve.mjs from
 // the environment, so no port or URL is baked into this bundle.
@@ -25,7 +27,7 @@ import {
   query,
 } from 'firebase/firestore';
 
-import { cancelJob, disconnect, FunctionError, publish, startConnect } from './functions.js';
+import { createThreadsClient, readConnectResult, ThreadsFunctionsError } from '@threads-functions/web';
 
 const $ = (id) => document.getElementById(id);
 
@@ -53,10 +55,11 @@ const state = {
   config: null,
   auth: null,
   db: null,
+  client: null, // the web client of the functions
   user: null,
   accounts: [], // [{id, username, displayName, status, avatarUrl}]
   unsubAccounts: null,
-  unsubJob: null,
+  jobWatch: null, // AbortController of the pending job being followed
   connectedAccountId: '', // from ?threads=connected&accountId=…
   // The job list: the selected account's latest jobs, live.
   jobsAccountId: '',
@@ -116,27 +119,27 @@ function codeTag(code) {
 }
 
 function errorOf(err) {
-  if (err instanceof FunctionError) return [err.code, err.message];
-  if (err && typeof err.code === 'string') return [err.code, err.message]; // FirebaseError
+  if (err instanceof ThreadsFunctionsError) return [err.code, err.message];
+  if (err && typeof err.code === 'string') return [err.code, err.message]; // FirebaseError, inputError
   return ['unexpected', String(err && err.message ? err.message : err)];
+}
+
+// An error of the composer's own checks, shown as the functions' are.
+function inputError(code, message) {
+  return Object.assign(new Error(message), { code });
 }
 
 // --- The OAuth return: ?threads=connected&accountId=… or ?threads=error&reason=…
 
-function readConnectResult() {
-  const q = new URLSearchParams(location.search);
-  const outcome = q.get('threads');
-  if (outcome === 'connected') {
-    state.connectedAccountId = q.get('accountId') || '';
+function showConnectResult() {
+  // The client reads the outcome and cleans the URL (history.replaceState),
+  // so that a reload does not show it again.
+  const result = readConnectResult(location, history);
+  if (result?.status === 'connected') {
+    state.connectedAccountId = result.accountId;
     showNotice(`Threads account ${state.connectedAccountId} connected.`);
-  } else if (outcome === 'error') {
-    const reason = q.get('reason') || 'unknown';
-    showError(reason, CONNECT_REASONS[reason] || 'Connecting the Threads account failed.');
-  }
-  if (outcome || location.hash) {
-    // Clean the URL: a reload must not show the result again. (A fragment
-    // such as Threads' "#_" survives the redirects; drop it too.)
-    history.replaceState(null, '', location.pathname);
+  } else if (result?.status === 'error') {
+    showError(result.reason, CONNECT_REASONS[result.reason] || 'Connecting the Threads account failed.');
   }
 }
 
@@ -146,9 +149,8 @@ async function onConnect() {
   button.disabled = true;
   button.textContent = 'Redirecting to Threads…';
   try {
-    const returnTo = location.origin + location.pathname;
-    const url = await startConnect(state.config.functionsUrl, state.user, returnTo);
-    location.assign(url);
+    // thAuthStart with the user's ID token, then off to Threads' consent page.
+    await state.client.connectThreads({ returnTo: location.origin + location.pathname });
   } catch (err) {
     showError(...errorOf(err));
     button.disabled = false;
@@ -160,7 +162,7 @@ async function onDisconnect(account, button) {
   clearError();
   button.disabled = true;
   try {
-    await disconnect(state.config.functionsUrl, state.user, account.id);
+    await state.client.disconnect(account.id);
     // The account list updates itself: the document is gone from Firestore.
     showNotice(`Disconnected @${account.username}.`);
   } catch (err) {
@@ -440,8 +442,10 @@ const isoSeconds = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 // --- Publishing ------------------------------------------------------------------
 
+// buildPost reads the composer: {accountId, post}.
 function buildPost() {
-  const post = { accountId: $('account-select').value };
+  const accountId = $('account-select').value;
+  const post = {};
   const raw = $('text').value;
   const text = raw.trim();
   const imageUrl = $('image-url').value.trim();
@@ -476,7 +480,7 @@ function buildPost() {
       if (mode === 'thread' && (offset < 0 || offset + r.length > firstLength)) {
         // A thread's spoilers apply to its first part: a range elsewhere
         // cannot be expressed, so it is refused here rather than moved.
-        throw new FunctionError(
+        throw inputError(
           'spoiler_outside_first_part',
           'In a thread, spoilers hide text of the first part only: remove the spoilers marked in later parts.',
         );
@@ -494,13 +498,13 @@ function buildPost() {
     // datetime-local is the user's local wall-clock time (no zone): Date
     // reads it as local time; thPublish wants RFC 3339, sent in UTC.
     const when = new Date(at);
-    if (Number.isNaN(when.getTime())) throw new FunctionError('invalid_schedule', `"${at}" is not a date and time.`);
+    if (Number.isNaN(when.getTime())) throw inputError('invalid_schedule', `"${at}" is not a date and time.`);
     post.publishAt = isoSeconds(when);
   }
   // No other validation here on purpose: thPublish answers with a stable
   // code (empty_post, invalid_media_url, invalid_carousel, invalid_thread,
   // invalid_spoilers, invalid_publish_at, conflicting_fields…).
-  return post;
+  return { accountId, post };
 }
 
 function setResult(status, text, extra = {}) {
@@ -522,31 +526,33 @@ function setResult(status, text, extra = {}) {
   }
 }
 
+function stopJobWatch() {
+  state.jobWatch?.abort();
+  state.jobWatch = null;
+}
+
 async function onPublish(event) {
   event.preventDefault();
   clearError();
-  if (state.unsubJob) {
-    state.unsubJob();
-    state.unsubJob = null;
-  }
-  let post;
+  stopJobWatch();
+  let accountId, post;
   try {
-    post = buildPost();
+    ({ accountId, post } = buildPost());
   } catch (err) {
     showError(...errorOf(err));
     return;
   }
-  const account = state.accounts.find((a) => a.id === post.accountId);
-  // One key per submission: a retried request (same key) never posts twice.
-  const key = crypto.randomUUID();
+  const account = state.accounts.find((a) => a.id === accountId);
   const result = $('result');
   for (const k of ['mediaId', 'mediaIds', 'jobId', 'publishAt']) delete result.dataset[k];
   setResult('sending', post.publishAt ? 'Scheduling…' : 'Publishing…');
   $('publish').disabled = true;
   try {
-    const r = await publish(state.config.functionsUrl, state.user, post, key);
-    if (r.httpStatus === 200) {
-      const ids = r.ids?.length ? r.ids : [r.id || ''];
+    // One idempotency key per submission (the client makes it): its retries
+    // of a network failure or a 503 reuse it, and never post twice.
+    const r = await state.client.publish(post, { accountId });
+    if (r.status === 'published') {
+      const ids = r.ids.length ? r.ids : [''];
       const what =
         ids.length > 1
           ? `Published a thread of ${ids.length} posts to @${account?.username}: post ids ${ids.join(', ')}`
@@ -565,7 +571,7 @@ async function onPublish(event) {
       setResult('pending', `Accepted: Threads is still working on it. Job ${r.jobId}, status ${r.status}…`, {
         jobId: r.jobId,
       });
-      watchJob(post.accountId, r.jobId, account?.username);
+      watchJob(accountId, r.jobId, account?.username);
     }
   } catch (err) {
     const [code, message] = errorOf(err);
@@ -576,40 +582,45 @@ async function onPublish(event) {
   }
 }
 
-// A 202 job goes on through Cloud Tasks: follow it live in Firestore.
-function watchJob(accountId, jobId, username) {
-  const ref = doc(
-    state.db, 'users', state.user.uid, 'integrations', 'threads', 'accounts', accountId, 'jobs', jobId,
-  );
-  state.unsubJob = onSnapshot(
-    ref,
-    (snap) => {
-      const job = snap.data();
-      if (!job) return;
-      if (job.status === 'published') {
-        const ids = job.parts?.length ? job.parts.map((p) => p.mediaId) : [job.mediaId || ''];
-        setResult('published', `Published to @${username}: post id${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`, {
-          mediaId: job.mediaId || '',
-          mediaIds: ids.join(','),
-          jobId,
-        });
-        resetComposer();
-      } else if (job.status === 'failed') {
-        const e = job.error || {};
-        setResult('failed', `Job ${jobId} failed (${e.reason || 'failed'}).`, { jobId });
-        showError(e.reason || 'failed', e.message || '');
-      } else {
-        const last = job.lastError ? ` (retrying after: ${job.lastError.reason || job.lastError.message})` : '';
-        setResult('pending', `Accepted: Threads is still working on it. Job ${jobId}, status ${job.status}…${last}`, {
-          jobId,
-        });
-        return;
-      }
-      state.unsubJob?.();
-      state.unsubJob = null;
-    },
-    (err) => showError(...errorOf(err)),
-  );
+// A 202 job goes on through Cloud Tasks: follow it live in Firestore (the
+// client's watchJob, with this app's Firestore functions) until it ends.
+async function watchJob(accountId, jobId, username) {
+  const watch = new AbortController();
+  state.jobWatch = watch;
+  const onChange = (job) => {
+    if (['published', 'failed', 'cancelled'].includes(job.status)) return; // the end, below
+    const last = job.lastError ? ` (retrying after: ${job.lastError.reason || job.lastError.message})` : '';
+    setResult('pending', `Accepted: Threads is still working on it. Job ${jobId}, status ${job.status}…${last}`, {
+      jobId,
+    });
+  };
+  let end;
+  try {
+    end = await state.client.watchJob(
+      { firestore: state.db, doc, onSnapshot },
+      { accountId, jobId },
+      { onChange, signal: watch.signal },
+    );
+  } catch (err) {
+    if (!watch.signal.aborted) showError(...errorOf(err));
+    return;
+  } finally {
+    if (state.jobWatch === watch) state.jobWatch = null;
+  }
+  if (end.status === 'published') {
+    const ids = end.ids.length ? end.ids : [''];
+    setResult('published', `Published to @${username}: post id${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`, {
+      mediaId: end.id || '',
+      mediaIds: ids.join(','),
+      jobId,
+    });
+    resetComposer();
+  } else {
+    // failed, or cancelled (its account was disconnected meanwhile)
+    const say = (end.status === 'cancelled' && CANCEL_REASONS[end.reason]) || end.message;
+    setResult(end.status, `Job ${jobId} ${end.status === 'failed' ? 'failed' : 'was cancelled'} (${end.reason}).`, { jobId });
+    showError(end.reason, say);
+  }
 }
 
 // --- The job list: the selected account's latest jobs, live from Firestore -------------
@@ -758,7 +769,7 @@ async function onCancelJob(job) {
   state.cancelErrors.delete(job.id);
   renderJobs();
   try {
-    await cancelJob(state.config.functionsUrl, state.user, job.accountId || state.jobsAccountId, job.id);
+    await state.client.cancelJob(job.id, { accountId: job.accountId || state.jobsAccountId });
     // The row turns "cancelled" by itself: the job document changed.
     showNotice(`Cancelled the scheduled post (job ${job.id}).`);
   } catch (err) {
@@ -791,8 +802,8 @@ function onUser(user) {
   state.user = user;
   $('loading').hidden = true;
   if (state.unsubAccounts) state.unsubAccounts();
-  if (state.unsubJob) state.unsubJob();
-  state.unsubAccounts = state.unsubJob = null;
+  state.unsubAccounts = null;
+  stopJobWatch();
   stopJobs();
   renderJobs();
   state.accounts = [];
@@ -827,13 +838,16 @@ async function main() {
   if (config.firestoreEmulator) {
     connectFirestoreEmulator(state.db, config.firestoreEmulator.host, config.firestoreEmulator.port);
   }
+  // Every call to the functions goes through the client: a fresh ID token of
+  // the signed-in user each time, retries of network failures and 503s.
+  state.client = createThreadsClient({ auth: state.auth, baseUrl: config.functionsUrl });
 
   if (config.feedUrl) {
     $('feed-link').href = config.feedUrl;
     $('feed').hidden = false;
   }
 
-  readConnectResult();
+  showConnectResult();
   $('auth-form').addEventListener('submit', onAuthSubmit);
   $('signout').addEventListener('click', () => signOut(state.auth));
   $('connect').addEventListener('click', onConnect);
