@@ -98,6 +98,9 @@ type Answer struct {
 	OK    bool   `json:"ok"`
 	ID    string `json:"id,omitempty"`
 	JobID string `json:"jobId"`
+	// AccountID is the job's account (users' answers only), so an app that
+	// let the account be picked can find the job's document.
+	AccountID string `json:"accountId,omitempty"`
 	// IDs are a reply chain's media ids, in order (published parts only).
 	IDs       []string `json:"ids,omitempty"`
 	Status    string   `json:"status"`
@@ -227,14 +230,14 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 			res.RetryAfter.Round(time.Minute), now.Add(res.RetryAfter).Format(time.RFC3339))
 	case publish.Busy:
 		// Another attempt (a task, or an earlier request) is working on it.
-		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, Status: "pending"})
+		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, AccountID: acct.AccountID, Status: "pending"})
 		return nil
 	default: // Waiting, Retry: continue through Cloud Tasks.
 		if err := s.enqueue(ctx, res, user.UID, acct.AccountID); err != nil {
 			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
 				"the post could not be scheduled for a retry; send the request again with the same idempotency key")
 		}
-		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, Status: "pending"})
+		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, AccountID: acct.AccountID, Status: "pending"})
 		return nil
 	}
 }
@@ -253,7 +256,7 @@ func (s *Server) schedule(ctx context.Context, w http.ResponseWriter, job *store
 		}
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "the post could not be scheduled; try again")
 	}
-	httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: job.JobID, Status: string(store.JobScheduled),
+	httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: job.JobID, AccountID: job.AccountID, Status: string(store.JobScheduled),
 		PublishAt: job.PublishAt.UTC().Format(time.RFC3339)})
 	return nil
 }
@@ -268,7 +271,7 @@ func (s *Server) deferAfterError(ctx context.Context, w http.ResponseWriter, uid
 		return httpx.Wrap(errors.Join(cause, err), http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
 			"the post could not be processed now; send the request again with the same idempotency key")
 	}
-	httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, Status: "pending"})
+	httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, AccountID: accountID, Status: "pending"})
 	return nil
 }
 
@@ -329,7 +332,7 @@ func partIDs(j *store.Job) []string {
 
 func answerDone(w http.ResponseWriter, j *store.Job) error {
 	if j.Status == store.JobPublished {
-		httpx.WriteJSON(w, http.StatusOK, Answer{OK: true, ID: j.MediaID, IDs: partIDs(j), JobID: j.JobID, Status: string(j.Status)})
+		httpx.WriteJSON(w, http.StatusOK, Answer{OK: true, ID: j.MediaID, IDs: partIDs(j), JobID: j.JobID, AccountID: j.AccountID, Status: string(j.Status)})
 		return nil
 	}
 	je := j.Error
@@ -353,14 +356,15 @@ func answerDone(w http.ResponseWriter, j *store.Job) error {
 	case publish.ReasonInvalidJob:
 		status, code = http.StatusInternalServerError, httpx.CodeInternal
 	}
-	httpx.WriteJSON(w, status, failedAnswer{OK: false, JobID: j.JobID, Status: string(j.Status), IDs: partIDs(j),
+	httpx.WriteJSON(w, status, failedAnswer{OK: false, JobID: j.JobID, AccountID: j.AccountID, Status: string(j.Status), IDs: partIDs(j),
 		Error: httpx.ErrorDetail{Code: code, Message: je.Message}})
 	return nil
 }
 
 type failedAnswer struct {
-	OK     bool   `json:"ok"`
-	JobID  string `json:"jobId"`
+	OK        bool   `json:"ok"`
+	JobID     string `json:"jobId"`
+	AccountID string `json:"accountId,omitempty"`
 	Status string `json:"status"`
 	// IDs are the media ids of a chain's parts published before it failed.
 	IDs   []string          `json:"ids,omitempty"`

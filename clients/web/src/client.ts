@@ -310,8 +310,11 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
         signal: opts.signal,
         idempotencyKey,
       });
-      const account = opts.accountId === undefined ? {} : { accountId: opts.accountId };
       const answer = data as Schemas['Published'] | Schemas['Pending'] | Schemas['Scheduled'];
+      // The functions name the job's account (the one they picked when the
+      // call named none); older deployments did not.
+      const accountId = answer.accountId ?? opts.accountId;
+      const account = accountId === undefined ? {} : { accountId };
       switch (answer.status) {
         case 'published': {
           const ids = answer.ids?.length ? answer.ids : answer.id ? [answer.id] : [];

@@ -79,7 +79,7 @@ export interface Published {
    */
   id?: string;
   ids: string[];
-  /** The account, when it was given to publish. */
+  /** The job's account: the one given, or the one the functions picked. */
   accountId?: string;
 }
 /** Accepted; the job continues in the background (media processing, a retry): follow it with watchJob. */

@@ -119,6 +119,16 @@ describe('publish', () => {
     stub.done();
   });
 
+  test('publish reports the account the functions picked', async () => {
+    stub.expect(publishReq({ text: 'solo' }, 'k-solo'), {
+      status: 202,
+      json: { ok: true, status: 'pending', jobId: JOB, accountId: ACCOUNT },
+    });
+    const r = await client().publish({ text: 'solo' }, { idempotencyKey: 'k-solo' });
+    assert.deepEqual(r, { status: 'pending', jobId: JOB, accountId: ACCOUNT });
+    stub.done();
+  });
+
   test('published without an id (confirmed through the container): ids is empty', async () => {
     stub.expect(publishReq({ text: 'x' }, 'k'), { status: 200, json: { ok: true, jobId: JOB, status: 'published' } });
     assert.deepEqual(await client().publish({ text: 'x' }, { idempotencyKey: 'k' }), {

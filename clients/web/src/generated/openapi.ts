@@ -230,6 +230,8 @@ export interface components {
             /** @constant */
             ok: false;
             jobId: components["schemas"]["JobID"];
+            /** @description the job's account (answers to users) */
+            accountId?: string;
             status: components["schemas"]["JobStatus"];
             /** @description the media ids of a chain's parts published before it stopped */
             ids?: string[];
@@ -404,6 +406,8 @@ export interface components {
             /** @description a chain's media ids, in order */
             ids?: string[];
             jobId: components["schemas"]["JobID"];
+            /** @description the job's account (the one picked when the request named none), for finding its document */
+            accountId: string;
             /** @constant */
             status: "published";
         };
@@ -412,6 +416,8 @@ export interface components {
             /** @constant */
             ok: true;
             jobId: components["schemas"]["JobID"];
+            /** @description the job's account (the one picked when the request named none), for finding its document */
+            accountId: string;
             /** @constant */
             status: "pending";
         };
@@ -420,6 +426,8 @@ export interface components {
             /** @constant */
             ok: true;
             jobId: components["schemas"]["JobID"];
+            /** @description the job's account (the one picked when the request named none), for finding its document */
+            accountId: string;
             /** @constant */
             status: "scheduled";
             /**
