@@ -365,7 +365,7 @@ type failedAnswer struct {
 	OK        bool   `json:"ok"`
 	JobID     string `json:"jobId"`
 	AccountID string `json:"accountId,omitempty"`
-	Status string `json:"status"`
+	Status    string `json:"status"`
 	// IDs are the media ids of a chain's parts published before it failed.
 	IDs   []string          `json:"ids,omitempty"`
 	Error httpx.ErrorDetail `json:"error"`
