@@ -160,20 +160,31 @@ func (p ContainerParams) form() (url.Values, error) {
 			f.Set(k, v)
 		}
 	}
+	flag := func(k string, on bool) {
+		if on {
+			f.Set(k, "true")
+		}
+	}
+	// list sends items comma-separated; an item that is empty or holds a
+	// comma would change the list's meaning.
+	list := func(k, what string, items []string) error {
+		for _, it := range items {
+			if it == "" || strings.Contains(it, ",") {
+				return fmt.Errorf("empty %s or %s with a comma", what, what)
+			}
+		}
+		set(k, strings.Join(items, ","))
+		return nil
+	}
 	set("media_type", p.MediaType)
 	set("text", p.Text)
 	set("image_url", p.ImageURL)
 	set("video_url", p.VideoURL)
 	set("alt_text", p.AltText)
-	if p.IsCarouselItem {
-		f.Set("is_carousel_item", "true")
+	flag("is_carousel_item", p.IsCarouselItem)
+	if err := list("children", "child id", p.Children); err != nil {
+		return nil, err
 	}
-	for _, c := range p.Children {
-		if c == "" || strings.Contains(c, ",") {
-			return nil, errors.New("empty child id or child id with a comma")
-		}
-	}
-	set("children", strings.Join(p.Children, ","))
 	set("reply_to_id", p.ReplyToID)
 	set("quote_post_id", p.QuotePostID)
 	set("reply_control", p.ReplyControl)
@@ -210,18 +221,11 @@ func (p ContainerParams) form() (url.Values, error) {
 		}
 		f.Set(j.key, string(js))
 	}
-	if p.IsSpoilerMedia {
-		f.Set("is_spoiler_media", "true")
+	flag("is_spoiler_media", p.IsSpoilerMedia)
+	flag("is_ghost_post", p.IsGhostPost)
+	if err := list("allowlisted_country_codes", "country code", p.AllowlistedCountryCodes); err != nil {
+		return nil, err
 	}
-	if p.IsGhostPost {
-		f.Set("is_ghost_post", "true")
-	}
-	for _, c := range p.AllowlistedCountryCodes {
-		if c == "" || strings.Contains(c, ",") {
-			return nil, errors.New("empty country code or country code with a comma")
-		}
-	}
-	set("allowlisted_country_codes", strings.Join(p.AllowlistedCountryCodes, ","))
 	for k, v := range p.Extra {
 		if k == "" || reservedFields[k] {
 			return nil, fmt.Errorf("extra field %q is not allowed", k)
