@@ -943,7 +943,7 @@ export interface operations {
                     });
                 };
             };
-            /** @description the account's publishing quota (250 posts, or 1000 replies for a chain, in 24 h) is spent; the job stays `accepted`, unattempted */
+            /** @description the account's publishing quota (250 posts, or 1000 replies for a chain, in 24 h) is spent (read when Threads refused a call for a limit, or before a chain); nothing was posted and the job keeps its step, to go on later */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfterRequired"];
