@@ -1,6 +1,7 @@
 package thauthcallback
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"html/template"
@@ -110,7 +111,7 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 		attrs := []any{"reason", reason, "error", err.Error()}
 		var apiErr *threads.APIError
 		if errors.As(err, &apiErr) {
-			attrs = append(attrs, slog.Group("threads", attrAny(apiErr.LogAttrs())...))
+			attrs = append(attrs, slog.GroupAttrs("threads", apiErr.LogAttrs()...))
 		}
 		log.Warn("oauth callback: connection failed", attrs...)
 		redirect(w, st.ReturnTo, url.Values{"threads": {"error"}, "reason": {reason}})
@@ -186,8 +187,8 @@ func (s *Server) connect(ctx context.Context, uid, code string) (accountID, reas
 		UpdatedAt:     now,
 		Profile: store.Profile{
 			PlatformID:  accountID,
-			DisplayName: firstNonEmpty(profile.Name, profile.Username),
-			Username:    firstNonEmpty(profile.Username, profile.Name),
+			DisplayName: cmp.Or(profile.Name, profile.Username),
+			Username:    cmp.Or(profile.Username, profile.Name),
 			AvatarURL:   profile.PictureURL,
 			AccountType: "user",
 		},
@@ -252,24 +253,9 @@ func (s *Server) invalidStatePage(w http.ResponseWriter, invalid bool) {
 	}{invalid, code, s.Config.DefaultReturnTo})
 }
 
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 func clip(s string) string {
 	if len(s) > 100 {
 		return s[:100]
 	}
 	return s
-}
-
-func attrAny(attrs []slog.Attr) []any {
-	out := make([]any, len(attrs))
-	for i, a := range attrs {
-		out[i] = a
-	}
-	return out
 }
