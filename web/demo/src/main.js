@@ -27,7 +27,7 @@ import {
   query,
 } from 'firebase/firestore';
 
-import { createThreadsClient, readConnectResult, ThreadsFunctionsError } from '@threads-functions/web';
+import { createThreadsClient, mediaIdsOf, readConnectResult, ThreadsFunctionsError } from '@threads-functions/web';
 
 const $ = (id) => document.getElementById(id);
 
@@ -717,7 +717,7 @@ function jobRow(job) {
     pe.dataset.published = String(done);
     meta.append(pe);
   }
-  const ids = parts.length ? parts.map((p) => p.mediaId).filter(Boolean) : [job.mediaId].filter(Boolean);
+  const ids = mediaIdsOf(job);
   if (ids.length) {
     const me = el('span', 'job-media', `post id${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`);
     me.dataset.mediaIds = ids.join(',');
