@@ -212,11 +212,20 @@ func checkSet(op string, settings ...setting) error {
 // error it returns is free of the request URL and of the values in red.
 func (c *Client) do(ctx context.Context, method, path string, query, form url.Values, red redactor, out any) error {
 	op := method + " " + path
+	req, err := c.newRequest(ctx, op, method, path, query, form)
+	if err != nil {
+		return red.wrap(err)
+	}
+	return c.roundTrip(req, op, red, out)
+}
+
+// newRequest builds the request of do. Its errors are free of the request
+// URL, but not redacted.
+func (c *Client) newRequest(ctx context.Context, op, method, path string, query, form url.Values) (*http.Request, error) {
 	base := strings.TrimRight(c.GraphURL, "/")
 	if base == "" {
-		return fmt.Errorf("threads: %s: Client.GraphURL is not set", op)
+		return nil, fmt.Errorf("threads: %s: Client.GraphURL is not set", op)
 	}
-
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
@@ -225,7 +234,7 @@ func (c *Client) do(ctx context.Context, method, path string, query, form url.Va
 	// carry credentials; the query is set afterwards.
 	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
-		return red.wrap(fmt.Errorf("threads: %s: bad GraphURL: %w", op, withoutURL(err)))
+		return nil, fmt.Errorf("threads: %s: bad GraphURL: %w", op, withoutURL(err))
 	}
 	if query != nil {
 		req.URL.RawQuery = query.Encode()
@@ -234,7 +243,13 @@ func (c *Client) do(ctx context.Context, method, path string, query, form url.Va
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	req.Header.Set("Accept", "application/json")
+	return req, nil
+}
 
+// roundTrip sends req, built by newRequest, and decodes a 2xx answer into
+// out. Every error it returns is free of the request URL and of the values
+// in red.
+func (c *Client) roundTrip(req *http.Request, op string, red redactor, out any) error {
 	hc := c.HTTP
 	if hc == nil {
 		hc = defaultHTTPClient

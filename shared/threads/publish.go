@@ -279,7 +279,6 @@ func (c *Client) Publish(ctx context.Context, userID, token, containerID string)
 
 // postForID sends a form and returns the "id" of the answer.
 func (c *Client) postForID(ctx context.Context, path string, form url.Values, red redactor) (string, error) {
-	op := http.MethodPost + " " + path
 	var out struct {
 		ID flexID `json:"id"`
 	}
@@ -287,7 +286,7 @@ func (c *Client) postForID(ctx context.Context, path string, form url.Values, re
 		return "", err
 	}
 	if out.ID == "" {
-		return "", fmt.Errorf("threads: %s: %w: no id", op, ErrMalformedResponse)
+		return "", fmt.Errorf("threads: %s %s: %w: no id", http.MethodPost, path, ErrMalformedResponse)
 	}
 	return string(out.ID), nil
 }
@@ -438,31 +437,27 @@ func checkArgs(op string, args ...arg) error {
 	return nil
 }
 
-// send is do for the publishing calls: it first finds every error that do
-// could detect before handing the request to the HTTP client (no context,
-// missing or unusable GraphURL, context already done) and marks it as not
-// sent, so that any other error from do arises after the request was handed
-// to the HTTP client.
+// send is do for the publishing calls: every error found before the
+// request is handed to the HTTP client (no context, missing or unusable
+// GraphURL, context already done) is marked as not sent, so that any other
+// error arises after the request was handed to the HTTP client. The request
+// is built once, and its URL is the one checked.
 func (c *Client) send(ctx context.Context, method, path string, query, form url.Values, red redactor, out any) error {
 	op := method + " " + path
 	if ctx == nil {
 		return notSent(fmt.Errorf("threads: %s: nil context", op))
 	}
-	base := strings.TrimRight(c.GraphURL, "/")
-	if base == "" {
-		return notSent(fmt.Errorf("threads: %s: Client.GraphURL is not set", op))
-	}
-	u, err := url.Parse(base + path)
+	req, err := c.newRequest(ctx, op, method, path, query, form)
 	if err != nil {
-		return notSent(fmt.Errorf("threads: %s: bad GraphURL: %w", op, withoutURL(err)))
+		return notSent(red.wrap(err))
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if u := req.URL; (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return notSent(fmt.Errorf("threads: %s: bad GraphURL: want an http or https URL with a host", op))
 	}
 	if err := ctx.Err(); err != nil {
 		return notSent(fmt.Errorf("threads: %s: %w", op, err))
 	}
-	return c.do(ctx, method, path, query, form, red, out)
+	return c.roundTrip(req, op, red, out)
 }
 
 // notSentError marks an error found before a request was sent.
