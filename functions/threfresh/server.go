@@ -23,14 +23,10 @@ const (
 	workers = 8
 )
 
-// Verifier authenticates Cloud Scheduler's calls.
-type Verifier interface {
-	Verify(ctx context.Context, r *http.Request) error
-}
-
 // Server handles thRefresh requests.
 type Server struct {
-	Verifier  Verifier
+	// Verifier authenticates Cloud Scheduler's calls.
+	Verifier  tasks.DeliveryVerifier
 	Store     *store.Store
 	Refresher *tokens.Refresher
 	Window    time.Duration
