@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,12 +41,10 @@ func newHarness(t *testing.T) *harness {
 	e.ProjectID = "demo-refresh-" + testenv.RandomID(t)[:8]
 	fake := threadstest.Start(t, "app", "secret", "https://fn.example.com/cb")
 	issuer := cloudtasksfake.Start(t) // signs OIDC tokens and serves their keys, as the local stand-in does
-	_, keyText := testenv.Keyring(t, "k1")
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + lis.Addr().String() + "/"
+	keyring, keyText := testenv.Keyring(t, "k1")
+	// Unstarted, the server already has its address: the audience.
+	srv := httptest.NewUnstartedServer(nil)
+	url := "http://" + srv.Listener.Addr().String() + "/"
 	opts := threfresh.Options
 	opts.Lookup = e.Lookup(map[string]string{
 		"THREADS_GRAPH_URL":         fake.URL,
@@ -57,17 +54,11 @@ func newHarness(t *testing.T) *harness {
 		"TASKS_EMULATOR_HOST":       issuer.Addr(),
 	})
 	opts.Logger = logging.New(io.Discard, slog.LevelInfo)
-	// The test's own view of the same data, with the same key.
-	d, err := app.Build(t.Context(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(apicheck.Handler(t, threfresh.Name, app.Lazy(threfresh.Name, opts, threfresh.NewHandler)))
-	srv.Listener.Close()
-	srv.Listener = lis
+	srv.Config.Handler = apicheck.Handler(t, threfresh.Name, app.Lazy(threfresh.Name, opts, threfresh.NewHandler))
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &harness{t: t, url: url, fake: fake, issuer: issuer, store: d.Store}
+	// The test's own view of the same data, with the same key.
+	return &harness{t: t, url: url, fake: fake, issuer: issuer, store: store.New(e.Firestore(t), keyring)}
 }
 
 // account stores an account whose token was issued and expires as given.
