@@ -253,23 +253,28 @@ EOF
   _emu_log "FIRESTORE_EMULATOR_HOST=${FIRESTORE_EMULATOR_HOST} FIREBASE_AUTH_EMULATOR_HOST=${FIREBASE_AUTH_EMULATOR_HOST} GOOGLE_CLOUD_PROJECT=${GOOGLE_CLOUD_PROJECT}"
 }
 
+# _emu_gone_within PGID TENTHS: true once the group has exited, polled every
+# 0.1 s for up to TENTHS tenths of a second.
+_emu_gone_within() {
+  local i
+  for ((i = 0; i < $2; i++)); do
+    _emu_alive "$1" || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # _emu_kill_group NAME PGID: TERM the group, wait up to 10 s, then KILL.
 _emu_kill_group() {
-  local name="$1" pgid="$2" i
+  local name="$1" pgid="$2"
   [[ -n "${pgid}" ]] || return 0
   _emu_alive "${pgid}" || return 0
   _emu_log "stopping ${name} emulator (process group ${pgid})"
   kill -TERM -- "-${pgid}" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    _emu_alive "${pgid}" || return 0
-    sleep 0.1
-  done
+  _emu_gone_within "${pgid}" 100 && return 0
   _emu_log "${name} emulator still running after 10 s: sending KILL"
   kill -KILL -- "-${pgid}" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    _emu_alive "${pgid}" || return 0
-    sleep 0.1
-  done
+  _emu_gone_within "${pgid}" 50 && return 0
   _emu_log "WARNING: ${name} emulator process group ${pgid} did not exit"
 }
 
