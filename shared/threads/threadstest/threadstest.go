@@ -441,12 +441,12 @@ func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, 100, 36007, "Invalid verification code format or code already used.")
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
 	if numeric {
+		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"access_token":"` + tok + `","user_id":` + u.ID + `}`))
 		return
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "user_id": u.ID})
+	writeJSON(w, map[string]any{"access_token": tok, "user_id": u.ID})
 }
 
 func (s *Server) exchangeLongLived(w http.ResponseWriter, r *http.Request) {
@@ -467,8 +467,7 @@ func (s *Server) exchangeLongLived(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, 190, 0, "Invalid OAuth access token.")
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": 5183944})
+	writeJSON(w, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": 5183944})
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request) {
@@ -492,8 +491,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 			out["threads_profile_picture_url"] = u.PictureURL
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
+	writeJSON(w, out)
 }
 
 // writeError writes Threads' error JSON, with type OAuthException.
