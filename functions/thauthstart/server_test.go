@@ -25,18 +25,14 @@ import (
 	"threadsfunctions.dev/shared/testenv/apicheck"
 )
 
-func envFor(e testenv.Env) map[string]string {
-	return map[string]string{
-		"GOOGLE_CLOUD_PROJECT":        e.ProjectID,
-		"FIRESTORE_EMULATOR_HOST":     e.FirestoreHost,
-		"FIREBASE_AUTH_EMULATOR_HOST": e.AuthHost,
-		"THREADS_APP_ID":              "1234567890",
-		"THREADS_REDIRECT_URI":        "https://fn.example.com/thAuthCallback",
-		"THREADS_AUTHORIZE_URL":       "https://threads.example.com/oauth/authorize",
-		"ALLOWED_RETURN_ORIGINS":      "https://app.example.com,http://localhost:5173",
-		"DEFAULT_RETURN_TO":           "https://app.example.com/settings",
-		"CORS_ALLOWED_ORIGINS":        "https://app.example.com",
-	}
+// settings are thAuthStart's own configuration; testenv.Env.Lookup adds the emulators'.
+var settings = map[string]string{
+	"THREADS_APP_ID":         "1234567890",
+	"THREADS_REDIRECT_URI":   "https://fn.example.com/thAuthCallback",
+	"THREADS_AUTHORIZE_URL":  "https://threads.example.com/oauth/authorize",
+	"ALLOWED_RETURN_ORIGINS": "https://app.example.com,http://localhost:5173",
+	"DEFAULT_RETURN_TO":      "https://app.example.com/settings",
+	"CORS_ALLOWED_ORIGINS":   "https://app.example.com",
 }
 
 // startServer runs thAuthStart as deployed: the real wiring, the real Admin
@@ -44,7 +40,7 @@ func envFor(e testenv.Env) map[string]string {
 func startServer(t *testing.T, e testenv.Env, logs io.Writer) *httptest.Server {
 	t.Helper()
 	opts := thauthstart.Options
-	opts.Lookup = config.MapLookuper(envFor(e))
+	opts.Lookup = e.Lookup(settings)
 	opts.Logger = logging.New(logs, slog.LevelInfo)
 	srv := httptest.NewServer(apicheck.Handler(t, thauthstart.Name, app.Lazy(thauthstart.Name, opts, thauthstart.NewHandler)))
 	t.Cleanup(srv.Close)
@@ -242,7 +238,7 @@ func TestMisconfigurationNamesEveryProblemOnce(t *testing.T) {
 
 // A failing random source must not produce a state.
 func TestRandomFailure(t *testing.T) {
-	cfg, err := config.Load(config.MapLookuper(envFor(testenv.Env{ProjectID: "demo-x"})), config.Needs{OAuthStart: true})
+	cfg, err := config.Load(testenv.Env{ProjectID: "demo-x"}.Lookup(settings), config.Needs{OAuthStart: true})
 	if err != nil {
 		t.Fatal(err)
 	}
