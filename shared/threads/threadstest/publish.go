@@ -607,27 +607,38 @@ func validateFeatures(p url.Values) (features, apiError, bool) {
 }
 
 // validatePoll checks a poll_attachment and says what is wrong with it, ""
-// if nothing.
+// if nothing. It is decoded strictly, as every JSON parameter (strictJSON):
+// keys match exactly and none is given twice. A null option is absent.
 func validatePoll(js string) string {
-	dec := json.NewDecoder(strings.NewReader(js))
-	dec.DisallowUnknownFields()
-	var poll struct {
-		A *string `json:"option_a"`
-		B *string `json:"option_b"`
-		C *string `json:"option_c"`
-		D *string `json:"option_d"`
+	const shape = "must be a JSON object of option_a to option_d"
+	v, err := strictJSON(js)
+	if err != nil {
+		return shape
 	}
-	if err := dec.Decode(&poll); err != nil || dec.More() {
-		return "must be a JSON object of option_a to option_d"
+	obj, err := object(v, nil, []string{"option_a", "option_b", "option_c", "option_d"})
+	if err != nil {
+		return shape
 	}
+	opt := map[string]*string{}
+	for k, val := range obj {
+		if val == nil {
+			continue
+		}
+		s, ok := val.(string)
+		if !ok {
+			return shape
+		}
+		opt[k] = &s
+	}
+	a, b, c, d := opt["option_a"], opt["option_b"], opt["option_c"], opt["option_d"]
 	set := func(s *string) bool { return s != nil && *s != "" }
-	if !set(poll.A) || !set(poll.B) {
+	if !set(a) || !set(b) {
 		return "needs option_a and option_b"
 	}
-	if (poll.C != nil && *poll.C == "") || (poll.D != nil && *poll.D == "") {
+	if (c != nil && *c == "") || (d != nil && *d == "") {
 		return "has an empty option"
 	}
-	if set(poll.D) && !set(poll.C) {
+	if set(d) && !set(c) {
 		return "has option_d without option_c"
 	}
 	return ""
