@@ -98,14 +98,14 @@ func Build(ctx context.Context, opts Options) (*Deps, error) {
 	}
 	d := &Deps{Config: cfg, Log: log}
 
-	var sm *secrets.SecretManager
+	var accessor secrets.Accessor
 	if cfg.ThreadsAppSecretName != "" || cfg.TokenEncryptionKeyName != "" {
-		if sm, err = secrets.NewSecretManager(ctx, opts.SecretManager...); err != nil {
+		sm, err := secrets.NewSecretManager(ctx, opts.SecretManager...)
+		if err != nil {
 			return nil, fmt.Errorf("secret manager client: %w", err)
 		}
-	}
-	var accessor secrets.Accessor
-	if sm != nil {
+		// Every secret is read once per instance, here; the client is not needed again.
+		defer func() { _ = sm.Close() }()
 		accessor = sm
 	}
 
@@ -148,14 +148,7 @@ func Build(ctx context.Context, opts Options) (*Deps, error) {
 		})
 	}
 	if err := g.Wait(); err != nil {
-		if sm != nil {
-			_ = sm.Close()
-		}
 		return nil, err
-	}
-	if sm != nil {
-		// Every secret is read once per instance; the client is not needed again.
-		_ = sm.Close()
 	}
 
 	// The Firestore client must outlive ctx (a request's context): give it its own.
@@ -172,8 +165,8 @@ func Build(ctx context.Context, opts Options) (*Deps, error) {
 		d.TaskVerifier = tasks.NewVerifier(cfg.Tasks.TargetURL, cfg.Tasks.ServiceAccount, cfg.Tasks.JWKSURL(), nil)
 	}
 	if opts.Needs.Scheduler {
-		jwks := tasks.Config{EmulatorHost: cfg.Tasks.EmulatorHost}.JWKSURL()
-		d.SchedulerVerifier = tasks.NewVerifier(cfg.SchedulerAudience, cfg.SchedulerServiceAccount, jwks, nil)
+		// Scheduler's tokens are signed by the same keys as Cloud Tasks' (the stand-in's locally).
+		d.SchedulerVerifier = tasks.NewVerifier(cfg.SchedulerAudience, cfg.SchedulerServiceAccount, cfg.Tasks.JWKSURL(), nil)
 	}
 	if opts.Needs.OAuthCallback || opts.Needs.Graph {
 		d.Threads = &threads.Client{
