@@ -249,11 +249,11 @@ func (s *Store) ListAccounts(ctx context.Context, uid string) ([]*Account, error
 	}
 	out := make([]*Account, 0, len(docs))
 	for _, d := range docs {
-		var a Account
-		if err := d.DataTo(&a); err != nil {
-			return nil, fmt.Errorf("decode account %s: %w", d.Ref.ID, err)
+		a, err := decodeAccount(d)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, &a)
+		out = append(out, a)
 	}
 	return out, nil
 }
@@ -284,8 +284,8 @@ func (s *Store) ClaimTokenRefresh(ctx context.Context, uid, accountID string, is
 		if err != nil {
 			return err
 		}
-		var a Account
-		if err := snap.DataTo(&a); err != nil {
+		a, err := decodeAccount(snap)
+		if err != nil {
 			return err
 		}
 		if now.Before(a.RefreshLeaseUntil) || !a.TokenIssuedAt.Equal(issuedAt) {

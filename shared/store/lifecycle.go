@@ -69,11 +69,11 @@ func (s *Store) AccountsByThreadsUser(ctx context.Context, threadsUserID string)
 		if !ok {
 			continue // an "accounts" collection elsewhere
 		}
-		var a Account
-		if err := snap.DataTo(&a); err != nil {
-			return nil, fmt.Errorf("decode account: %w", err)
+		a, err := decodeAccount(snap)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, AccountRef{UID: uid, Account: &a})
+		out = append(out, AccountRef{UID: uid, Account: a})
 	}
 }
 
@@ -118,8 +118,8 @@ func (s *Store) CancelPendingJobs(ctx context.Context, uid, accountID, reason st
 			if err != nil {
 				return err
 			}
-			var j Job
-			if err := snap.DataTo(&j); err != nil {
+			j, err := decodeJob(snap)
+			if err != nil {
 				return err
 			}
 			if j.Status.Terminal() {
@@ -335,11 +335,11 @@ func (s *Store) DueAccounts(ctx context.Context, before time.Time, limit int, cu
 		if !ok {
 			continue
 		}
-		var a Account
-		if err := d.DataTo(&a); err != nil {
-			return nil, nil, fmt.Errorf("decode account: %w", err)
+		a, err := decodeAccount(d)
+		if err != nil {
+			return nil, nil, err
 		}
-		out = append(out, AccountRef{UID: uid, Account: &a})
+		out = append(out, AccountRef{UID: uid, Account: a})
 	}
 	var next *Cursor
 	if len(docs) == limit {

@@ -207,9 +207,13 @@ func (s *Store) GetAccount(ctx context.Context, uid, accountID string) (*Account
 	if err != nil {
 		return nil, fmt.Errorf("get account: %w", err)
 	}
+	return decodeAccount(snap)
+}
+
+func decodeAccount(snap *firestore.DocumentSnapshot) (*Account, error) {
 	var a Account
 	if err := snap.DataTo(&a); err != nil {
-		return nil, fmt.Errorf("decode account: %w", err)
+		return nil, fmt.Errorf("decode account %s: %w", snap.Ref.ID, err)
 	}
 	return &a, nil
 }
