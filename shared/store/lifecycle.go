@@ -36,18 +36,20 @@ type AccountRef struct {
 	Account *Account
 }
 
-// uidOfAccount reads {uid} from users/{uid}/integrations/threads/accounts/{id}.
+// uidOfAccount reads {uid} from users/{uid}/integrations/threads/accounts/{id},
+// walking up the reference's parents (a collection's parent is nil at the root).
 func uidOfAccount(ref *firestore.DocumentRef) (string, bool) {
-	// accounts ← threads (doc) ← integrations ← {uid} (doc)
-	p := strings.Split(ref.Path, "/documents/")
-	if len(p) != 2 {
+	accounts := ref.Parent
+	threads := accounts.Parent
+	if accounts.ID != "accounts" || threads == nil || threads.ID != "threads" {
 		return "", false
 	}
-	seg := strings.Split(p[1], "/")
-	if len(seg) != 6 || seg[0] != "users" || seg[2] != "integrations" || seg[3] != "threads" || seg[4] != "accounts" {
+	integrations := threads.Parent
+	user := integrations.Parent
+	if integrations.ID != "integrations" || user == nil || user.Parent.ID != "users" || user.Parent.Parent != nil {
 		return "", false
 	}
-	return seg[1], true
+	return user.ID, true
 }
 
 // AccountsByThreadsUser finds every account of a Threads user, under any
