@@ -14,6 +14,7 @@ import (
 	"math"
 	"math/big"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,7 +162,7 @@ func (v *Verifier) checkClaims(c *idClaims) error {
 	switch {
 	case c.Iss != issuerHTTPS && c.Iss != issuerBare:
 		return invalidf("unexpected issuer %q", truncate(c.Iss, 64))
-	case !c.Aud.contains(v.audience):
+	case !slices.Contains(c.Aud, v.audience):
 		return invalidf("audience mismatch: got %q", truncate(strings.Join(c.Aud, ","), 200))
 	case c.Email == "" || !strings.EqualFold(c.Email, v.serviceAccount):
 		return invalidf("email is not the expected service account")
@@ -252,15 +253,6 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	}
 	*a = many
 	return nil
-}
-
-func (a audience) contains(want string) bool {
-	for _, s := range a {
-		if s == want {
-			return true
-		}
-	}
-	return false
 }
 
 // flexBool accepts true/false and, as some Google tokens carried, "true"/"false".
