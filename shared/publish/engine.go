@@ -102,6 +102,13 @@ func (e *Engine) waitDelay() time.Duration {
 	return WaitingRetry
 }
 
+func (e *Engine) lease() time.Duration {
+	if e.Lease != 0 {
+		return e.Lease
+	}
+	return DefaultLease
+}
+
 func (e *Engine) retryDelay() time.Duration {
 	if e.RetryDelay > 0 {
 		return e.RetryDelay
@@ -146,11 +153,7 @@ func (e *Engine) log(ctx context.Context) *slog.Logger {
 func (e *Engine) Run(ctx context.Context, uid, accountID, jobID string, budget time.Duration) (*Result, error) {
 	owner := newOwner()
 	now := e.now()
-	lease := e.Lease
-	if lease == 0 {
-		lease = DefaultLease
-	}
-	job, err := e.Store.ClaimJob(ctx, uid, accountID, jobID, owner, now, lease)
+	job, err := e.Store.ClaimJob(ctx, uid, accountID, jobID, owner, now, e.lease())
 	switch {
 	case errors.Is(err, store.ErrJobBusy):
 		cur, gerr := e.Store.GetJob(ctx, uid, accountID, jobID)
@@ -170,11 +173,7 @@ func (e *Engine) Run(ctx context.Context, uid, accountID, jobID string, budget t
 // NewClaim returns the lease fields of a job created already claimed (see
 // store.CreateJob), for RunClaimed: its owner and lease end.
 func (e *Engine) NewClaim(now time.Time) (owner string, until time.Time) {
-	lease := e.Lease
-	if lease == 0 {
-		lease = DefaultLease
-	}
-	return newOwner(), now.Add(lease)
+	return newOwner(), now.Add(e.lease())
 }
 
 // RunClaimed makes the first attempt at a job this caller has just created
