@@ -137,7 +137,8 @@ type task struct {
 	due       bool        // its schedule time has passed: WaitIdle waits for it
 	timer     *time.Timer // the next attempt, when armed
 	attempts  int         // dispatches so far
-	responses int         // responses other than 5xx so far
+	responses int         // attempts that got a response, 5xx included (response_count)
+	execs     int         // responses other than 5xx (X-CloudTasks-TaskExecutionCount)
 	finished  bool        // delivered, given up or deleted
 }
 

@@ -366,6 +366,36 @@ func TestDeliveryRetries(t *testing.T) {
 	}
 }
 
+// TestGetTaskCountsResponses checks the counts GetTask reports while a task
+// waits for its retry: response_count counts every attempt that got a
+// response, 5xx included, unlike X-CloudTasks-TaskExecutionCount
+// (TestDeliveryRetries).
+func TestGetTaskCountsResponses(t *testing.T) {
+	t.Parallel()
+	s := cloudtasksfake.Start(t, cloudtasksfake.WithDelivery(cloudtasksfake.DeliveryConfig{MaxAttempts: 5, MinBackoff: time.Hour}))
+	rc := newReceiver(t, always(http.StatusServiceUnavailable))
+	c := newClient(t, s)
+	name := queue + "/tasks/counted"
+	if _, err := c.CreateTask(t.Context(), &cloudtaskspb.CreateTaskRequest{Parent: queue, Task: httpTask(name, rc.URL)}); err != nil {
+		t.Fatalf("CreateTask: %v", err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(s.Deliveries()) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the first attempt")
+		}
+	}
+	got, err := c.GetTask(t.Context(), &cloudtaskspb.GetTaskRequest{Name: name})
+	if err != nil {
+		t.Fatalf("GetTask: %v", err)
+	}
+	if got.GetDispatchCount() != 1 || got.GetResponseCount() != 1 {
+		t.Errorf("dispatch_count %d, response_count %d; want 1, 1", got.GetDispatchCount(), got.GetResponseCount())
+	}
+	if code := codes.Code(got.GetLastAttempt().GetResponseStatus().GetCode()); code != codes.Unavailable {
+		t.Errorf("last attempt's response status %v, want %v", code, codes.Unavailable)
+	}
+}
+
 func TestDeliveryHonoursRetryAfter(t *testing.T) {
 	t.Parallel()
 	s := cloudtasksfake.Start(t, cloudtasksfake.WithDelivery(cloudtasksfake.DeliveryConfig{

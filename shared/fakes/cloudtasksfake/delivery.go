@@ -77,7 +77,7 @@ func (s *Server) attempt(t *task) {
 		id:         t.id,
 		eta:        t.pb.GetScheduleTime().AsTime(),
 		retryCount: t.attempts - 1,
-		execCount:  t.responses,
+		execCount:  t.execs,
 		deadline:   defaultDispatchDeadline,
 	}
 	if d := t.pb.GetDispatchDeadline(); d != nil && d.AsDuration() > 0 {
@@ -95,8 +95,11 @@ func (s *Server) attempt(t *task) {
 	if err != nil {
 		d.Err = err.Error()
 	}
-	if code != 0 && code < 500 {
+	if code != 0 {
 		t.responses++
+		if code < 500 {
+			t.execs++
+		}
 	}
 	t.pb.ResponseCount = int32(t.responses)
 	at := &cloudtaskspb.Attempt{
