@@ -266,7 +266,7 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 			}
 			return &Result{State: Retry, Job: j, RetryAfter: time.Second}, nil
 		}
-		res, err := a.step(ctx, &req)
+		res, err := a.step(ctx)
 		if res != nil || err != nil {
 			return res, err
 		}
@@ -274,18 +274,18 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 }
 
 // step carries the current part from its recorded step to published.
-func (a *attempt) step(ctx context.Context, req *Request) (*Result, error) {
+func (a *attempt) step(ctx context.Context) (*Result, error) {
 	j := a.job
 	switch j.Status {
 	case store.JobAccepted:
-		if res, err := a.createContainers(ctx, req); res != nil || err != nil {
+		if res, err := a.createContainers(ctx); res != nil || err != nil {
 			return res, err
 		}
 		fallthrough
 	case store.JobContainerCreated:
-		return a.publish(ctx, req)
+		return a.publish(ctx)
 	case store.JobPublishing:
-		return a.resolvePublishing(ctx, req)
+		return a.resolvePublishing(ctx)
 	}
 	return a.fail(ctx, &store.JobError{Reason: ReasonInvalidJob, Message: "unknown job status " + string(j.Status)})
 }
@@ -365,8 +365,8 @@ func (a *attempt) checkQuota(ctx context.Context) (*Result, error) {
 
 // createContainers creates the carousel items (waiting for them to finish)
 // and the post's container, recording each.
-func (a *attempt) createContainers(ctx context.Context, req *Request) (*Result, error) {
-	j := a.job
+func (a *attempt) createContainers(ctx context.Context) (*Result, error) {
+	j, req := a.job, a.req
 	if a.first() && req.Kind() == KindCarousel {
 		if len(j.Children) < len(req.Media) {
 			// The items do not depend on each other: create them at once.
@@ -462,9 +462,9 @@ func containerParams(req *Request, children []string) threads.ContainerParams {
 }
 
 // publish waits for the container, records "publishing", then publishes.
-func (a *attempt) publish(ctx context.Context, req *Request) (*Result, error) {
+func (a *attempt) publish(ctx context.Context) (*Result, error) {
 	j := a.job
-	if a.first() && req.Kind() != KindText {
+	if a.first() && a.req.Kind() != KindText {
 		if res, err := a.waitFinished(ctx, j.ContainerID); res != nil || err != nil {
 			return res, err
 		}
@@ -498,7 +498,7 @@ func (a *attempt) sendPublish(ctx context.Context) (*Result, error) {
 
 // resolvePublishing resumes a job whose last publish call has no recorded
 // outcome: the container's status says whether it was published.
-func (a *attempt) resolvePublishing(ctx context.Context, req *Request) (*Result, error) {
+func (a *attempt) resolvePublishing(ctx context.Context) (*Result, error) {
 	j := a.job
 	st, err := a.Threads.ContainerStatus(ctx, a.token, j.ContainerID)
 	if err != nil {
