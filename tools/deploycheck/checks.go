@@ -3,9 +3,11 @@ package deploycheck
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -585,13 +587,13 @@ func CheckURLs(r *Repo) []error {
 			v := f.Env[k]
 			switch {
 			case own[k]:
-				if !contains(r.ownURLs(f), v) {
+				if !slices.Contains(r.ownURLs(f), v) {
 					errs = append(errs, fmt.Errorf("%s: %s = %q, want its own URL (one of %v)", f, k, v, r.ownURLs(f)))
 				}
 			case k == "THREADS_REDIRECT_URI":
 				if callback == nil {
 					errs = append(errs, fmt.Errorf("%s sets THREADS_REDIRECT_URI but no function handles the OAuth callback", f))
-				} else if !contains(r.ownURLs(callback), v) {
+				} else if !slices.Contains(r.ownURLs(callback), v) {
 					errs = append(errs, fmt.Errorf("%s: THREADS_REDIRECT_URI = %q, want %s's URL (one of %v)", f, v, callback, r.ownURLs(callback)))
 				}
 				if redirect != "" && v != redirect {
@@ -655,7 +657,7 @@ func CheckTasksAndScheduler(r *Repo) []error {
 		}
 		var mine []job
 		for _, j := range jobs {
-			if contains(r.ownURLs(f), j.uri) {
+			if slices.Contains(r.ownURLs(f), j.uri) {
 				mine = append(mine, j)
 			}
 		}
@@ -882,20 +884,4 @@ func lastSegment(s string) string {
 	return s
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

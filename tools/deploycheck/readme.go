@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -21,12 +22,7 @@ type ReadmeVar struct {
 
 // UsedByFunction reports whether the row names label (or "all").
 func (v ReadmeVar) UsedByFunction(label string) bool {
-	for _, u := range v.UsedBy {
-		if u == "all" || u == label {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(v.UsedBy, "all") || slices.Contains(v.UsedBy, label)
 }
 
 var (
