@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"io"
 	"maps"
@@ -12,7 +11,6 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -166,12 +164,10 @@ func (c *rpcCounter) close() {
 // emulator) that counts requests by method and last path element, and the
 // connections clients open.
 type httpCounter struct {
-	srv      *http.Server
-	lis      net.Listener
-	served   chan struct{}
-	mu       sync.Mutex
-	counts   map[string]int
-	newConns atomic.Int64
+	countedServer
+	lis    net.Listener
+	mu     sync.Mutex
+	counts map[string]int
 }
 
 func startHTTPCounter(target string) (*httpCounter, error) {
@@ -182,29 +178,17 @@ func startHTTPCounter(target string) (*httpCounter, error) {
 	u := &url.URL{Scheme: "http", Host: target}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.Transport = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
-	h := &httpCounter{lis: lis, counts: map[string]int{}, served: make(chan struct{})}
-	h.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			name := path.Base(r.URL.Path)
-			if i := strings.LastIndex(r.URL.Path, "/accounts"); i >= 0 {
-				name = r.URL.Path[i+1:]
-			}
-			h.mu.Lock()
-			h.counts[r.Method+" "+name]++
-			h.mu.Unlock()
-			rp.ServeHTTP(w, r)
-		}),
-		ConnState: func(_ net.Conn, st http.ConnState) {
-			if st == http.StateNew {
-				h.newConns.Add(1)
-			}
-		},
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	go func() {
-		defer close(h.served)
-		_ = h.srv.Serve(lis)
-	}()
+	h := &httpCounter{lis: lis, counts: map[string]int{}}
+	h.serve(lis, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := path.Base(r.URL.Path)
+		if i := strings.LastIndex(r.URL.Path, "/accounts"); i >= 0 {
+			name = r.URL.Path[i+1:]
+		}
+		h.mu.Lock()
+		h.counts[r.Method+" "+name]++
+		h.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
 	return h, nil
 }
 
@@ -214,15 +198,6 @@ func (h *httpCounter) Snapshot() map[string]int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return maps.Clone(h.counts)
-}
-
-func (h *httpCounter) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if h.srv.Shutdown(ctx) != nil {
-		_ = h.srv.Close()
-	}
-	<-h.served
 }
 
 // diffCounts is b-a for every key of b with a positive difference.

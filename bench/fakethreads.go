@@ -32,12 +32,10 @@ type threadsCall struct {
 type fakeThreads struct {
 	*threadstest.Server
 	URL string
+	countedServer
 
-	srv      *http.Server
-	served   chan struct{}
-	mu       sync.Mutex
-	calls    []threadsCall
-	newConns atomic.Int64
+	mu    sync.Mutex
+	calls []threadsCall
 }
 
 func startFakeThreads(latency time.Duration) (*fakeThreads, error) {
@@ -57,30 +55,57 @@ func startFakeThreads(latency time.Duration) (*fakeThreads, error) {
 	} {
 		classify.Handle(e, http.NotFoundHandler())
 	}
-	f := &fakeThreads{Server: ts, URL: "http://" + lis.Addr().String(), served: make(chan struct{})}
+	f := &fakeThreads{Server: ts, URL: "http://" + lis.Addr().String()}
 	inner := ts.Handler()
-	f.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			_, pattern := classify.Handler(r)
-			if pattern == "" {
-				pattern = r.Method + " " + r.URL.Path
-			}
-			inner.ServeHTTP(w, r)
-			f.record(threadsCall{Endpoint: pattern, Start: start, End: time.Now()})
-		}),
+	f.serve(lis, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		_, pattern := classify.Handler(r)
+		if pattern == "" {
+			pattern = r.Method + " " + r.URL.Path
+		}
+		inner.ServeHTTP(w, r)
+		f.record(threadsCall{Endpoint: pattern, Start: start, End: time.Now()})
+	}))
+	return f, nil
+}
+
+// countedServer serves a handler on a loopback listener and counts the TCP
+// connections clients open to it.
+type countedServer struct {
+	srv      *http.Server
+	served   chan struct{}
+	newConns atomic.Int64
+}
+
+func (s *countedServer) serve(lis net.Listener, h http.Handler) {
+	s.served = make(chan struct{})
+	s.srv = &http.Server{
+		Handler: h,
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			if st == http.StateNew {
-				f.newConns.Add(1)
+				s.newConns.Add(1)
 			}
 		},
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() {
-		defer close(f.served)
-		_ = f.srv.Serve(lis)
+		defer close(s.served)
+		_ = s.srv.Serve(lis)
 	}()
-	return f, nil
+}
+
+// NewConnections is how many TCP connections clients opened.
+func (s *countedServer) NewConnections() int64 { return s.newConns.Load() }
+
+// close stops the server; answers still in progress (the fake's waiting
+// out their latency) end when their connection closes.
+func (s *countedServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if s.srv.Shutdown(ctx) != nil {
+		_ = s.srv.Close()
+	}
+	<-s.served
 }
 
 func (f *fakeThreads) record(c threadsCall) {
@@ -101,20 +126,6 @@ func (f *fakeThreads) callsSince(mark int) []threadsCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]threadsCall(nil), f.calls[mark:]...)
-}
-
-// NewConnections is how many TCP connections clients opened to the fake.
-func (f *fakeThreads) NewConnections() int64 { return f.newConns.Load() }
-
-// close stops the server; answers still waiting out their latency end when
-// their connection closes.
-func (f *fakeThreads) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if f.srv.Shutdown(ctx) != nil {
-		_ = f.srv.Close()
-	}
-	<-f.served
 }
 
 // callCounts counts calls by endpoint.
