@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -691,7 +692,7 @@ func (b *bench) measureConnect(ctx context.Context) (*ConnectResult, error) {
 		tc := callCounts(calls)
 		if i == 0 {
 			res.ThreadsCalls, res.FirestoreRPCs, res.AuthCalls = tc, fsc, authc
-		} else if !equalCounts(tc, res.ThreadsCalls) || !equalNested(fsc, res.FirestoreRPCs) || !equalNested(authc, res.AuthCalls) {
+		} else if !maps.Equal(tc, res.ThreadsCalls) || !maps.EqualFunc(fsc, res.FirestoreRPCs, maps.Equal) || !maps.EqualFunc(authc, res.AuthCalls, maps.Equal) {
 			res.Consistent = false
 		}
 	}
@@ -773,7 +774,7 @@ func (b *bench) measurePublishCounts(ctx context.Context) ([]*PublishCounts, err
 			if i == 0 {
 				pc.ThreadsCalls, pc.ThreadsCallsTotal, pc.SequentialThreads = tc, len(calls), sr
 				pc.FirestoreRPCs, pc.FirestoreTotal, pc.AuthCalls, pc.TasksCreated = fsc, sumCounts(fsc), ac, tasks
-			} else if !equalCounts(tc, pc.ThreadsCalls) || !equalCounts(fsc, pc.FirestoreRPCs) || tasks != pc.TasksCreated || sr != pc.SequentialThreads {
+			} else if !maps.Equal(tc, pc.ThreadsCalls) || !maps.Equal(fsc, pc.FirestoreRPCs) || tasks != pc.TasksCreated || sr != pc.SequentialThreads {
 				pc.Consistent = false
 			}
 		}
@@ -784,30 +785,6 @@ func (b *bench) measurePublishCounts(ctx context.Context) ([]*PublishCounts, err
 		return nil, fmt.Errorf("the Firestore counting proxy could not follow %d connections", n)
 	}
 	return out, nil
-}
-
-func equalCounts(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func equalNested(a, b map[string]map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if !equalCounts(v, b[k]) {
-			return false
-		}
-	}
-	return true
 }
 
 // ProfileResult lists the profiles taken of a function under load.
