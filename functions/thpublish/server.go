@@ -18,6 +18,7 @@ import (
 	"threadsfunctions.dev/shared/publish"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/tasks"
+	"threadsfunctions.dev/shared/tokens"
 )
 
 // Error codes of thPublish besides validation's (publish.Code*).
@@ -313,7 +314,7 @@ func (s *Server) account(ctx context.Context, uid, accountID string) (*store.Acc
 	default:
 		acct = accounts[0]
 	}
-	if acct.Status == store.StatusNeedsReauth || (!acct.ExpiresAt.IsZero() && !s.now().Before(acct.ExpiresAt)) {
+	if acct.Status == store.StatusNeedsReauth || tokens.Expired(acct, s.now()) {
 		return nil, httpx.Errorf(http.StatusConflict, CodeReauthRequired, "the Threads account must be connected again")
 	}
 	return acct, nil
