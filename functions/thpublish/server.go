@@ -162,10 +162,11 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	hash := req.Hash()
 	now := s.now().UTC()
 	newJob := &store.Job{
 		JobID: jobID, UID: user.UID, AccountID: acct.AccountID, Status: store.JobAccepted,
-		Kind: string(req.Kind()), Request: string(reqJSON), RequestHash: req.Hash(),
+		Kind: string(req.Kind()), Request: string(reqJSON), RequestHash: hash,
 		CreatedAt: now, UpdatedAt: now, PublishAt: publishAt,
 	}
 	if !publishAt.IsZero() {
@@ -187,7 +188,7 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not record the publish job; try again")
 	}
-	if !created && job.RequestHash != req.Hash() {
+	if !created && job.RequestHash != hash {
 		return httpx.Errorf(http.StatusUnprocessableEntity, CodeIdempotencyConflict,
 			"this idempotency key was used for a different request")
 	}
