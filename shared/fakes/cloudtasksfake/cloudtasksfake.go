@@ -457,14 +457,11 @@ func checkHTTPRequest(hr *cloudtaskspb.HttpRequest) error {
 // GetTask implements cloudtaskspb.CloudTasksServer for live tasks (created,
 // not yet delivered, given up on or deleted).
 func (s *Server) GetTask(_ context.Context, req *cloudtaskspb.GetTaskRequest) (*cloudtaskspb.Task, error) {
-	if _, _, ok := splitTaskName(req.GetName()); !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "invalid task name %q", req.GetName())
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.live[req.GetName()]
-	if !ok {
-		return nil, status.Errorf(codes.NotFound, "task %q not found", req.GetName())
+	t, err := s.liveLocked(req.GetName())
+	if err != nil {
+		return nil, err
 	}
 	return proto.Clone(t.pb).(*cloudtaskspb.Task), nil
 }
@@ -472,20 +469,31 @@ func (s *Server) GetTask(_ context.Context, req *cloudtaskspb.GetTaskRequest) (*
 // DeleteTask implements cloudtaskspb.CloudTasksServer: it removes a live task
 // and cancels its pending delivery. The name stays taken.
 func (s *Server) DeleteTask(_ context.Context, req *cloudtaskspb.DeleteTaskRequest) (*emptypb.Empty, error) {
-	if _, _, ok := splitTaskName(req.GetName()); !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "invalid task name %q", req.GetName())
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.live[req.GetName()]
-	if !ok {
-		return nil, status.Errorf(codes.NotFound, "task %q not found", req.GetName())
+	t, err := s.liveLocked(req.GetName())
+	if err != nil {
+		return nil, err
 	}
 	if t.timer != nil && t.timer.Stop() {
 		s.wg.Done()
 	}
 	s.finishLocked(t)
 	return &emptypb.Empty{}, nil
+}
+
+// liveLocked returns the live task of name, or the error GetTask and
+// DeleteTask answer: InvalidArgument for a malformed name, NotFound for a
+// task not live. s.mu must be held.
+func (s *Server) liveLocked(name string) (*task, error) {
+	if _, _, ok := splitTaskName(name); !ok {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid task name %q", name)
+	}
+	t, ok := s.live[name]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "task %q not found", name)
+	}
+	return t, nil
 }
 
 // ListTasks implements cloudtaskspb.CloudTasksServer: the live tasks of a
