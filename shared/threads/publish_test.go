@@ -241,9 +241,38 @@ func TestCreateContainerSendsEachField(t *testing.T) {
 	}
 }
 
-func TestPublishingCallsWire(t *testing.T) {
+// TestCallsWire checks the exact request of every call and the answer it
+// decodes, with and without a trailing slash on GraphURL.
+func TestCallsWire(t *testing.T) {
 	t.Parallel()
 	limitQuery := withToken(url.Values{"fields": {"quota_usage,config,reply_quota_usage,reply_config"}})
+	// Credentials go in the body of the code exchange, not in its query.
+	codeWant := wantRequest{method: "POST", path: "/oauth/access_token", form: url.Values{
+		"client_id":     {testAppID},
+		"client_secret": {testSecret},
+		"code":          {testCode},
+		"grant_type":    {"authorization_code"},
+		"redirect_uri":  {testRedirect},
+	}}
+	exchangeCode := func(ctx context.Context, c *Client) (any, error) {
+		tok, err := c.ExchangeCode(ctx, testCode)
+		return derefOrNil(tok), err
+	}
+	longLivedWant := wantRequest{method: "GET", path: "/access_token", query: url.Values{
+		"grant_type":    {"th_exchange_token"},
+		"client_secret": {testSecret},
+		"access_token":  {testToken},
+	}}
+	exchangeLongLived := func(ctx context.Context, c *Client) (any, error) {
+		tok, err := c.ExchangeLongLived(ctx, testToken)
+		return derefOrNil(tok), err
+	}
+	meWant := wantRequest{method: "GET", path: "/v1.0/me",
+		query: withToken(url.Values{"fields": {"id,username,name,threads_profile_picture_url"}})}
+	me := func(ctx context.Context, c *Client) (any, error) {
+		p, err := c.Me(ctx, testToken)
+		return derefOrNil(p), err
+	}
 	tests := []struct {
 		name string
 		want wantRequest
@@ -251,6 +280,55 @@ func TestPublishingCallsWire(t *testing.T) {
 		call func(context.Context, *Client) (any, error)
 		out  any
 	}{
+		{
+			name: "ExchangeCode, user_id number",
+			want: codeWant,
+			body: `{"access_token":"` + testToken + `","user_id":17841400000000001}`,
+			call: exchangeCode,
+			out:  ShortLivedToken{AccessToken: testToken, UserID: testUserID},
+		},
+		{
+			name: "ExchangeCode, user_id string",
+			want: codeWant,
+			body: `{"access_token":"` + testToken + `","user_id":"17841400000000001"}`,
+			call: exchangeCode,
+			out:  ShortLivedToken{AccessToken: testToken, UserID: testUserID},
+		},
+		{
+			name: "ExchangeCode, user_id absent",
+			want: codeWant,
+			body: `{"access_token":"` + testToken + `"}`,
+			call: exchangeCode,
+			out:  ShortLivedToken{AccessToken: testToken},
+		},
+		{
+			name: "ExchangeLongLived, expires_in number",
+			want: longLivedWant,
+			body: `{"access_token":"` + testLong + `","token_type":"bearer","expires_in":5183944}`,
+			call: exchangeLongLived,
+			out:  LongLivedToken{AccessToken: testLong, TokenType: "bearer", ExpiresIn: 5183944},
+		},
+		{
+			name: "ExchangeLongLived, expires_in string",
+			want: longLivedWant,
+			body: `{"access_token":"` + testLong + `","token_type":"bearer","expires_in":"5183944"}`,
+			call: exchangeLongLived,
+			out:  LongLivedToken{AccessToken: testLong, TokenType: "bearer", ExpiresIn: 5183944},
+		},
+		{
+			name: "Me, id string",
+			want: meWant,
+			body: `{"id":"17841400000000001","username":"ada","name":"Ada L.","threads_profile_picture_url":"https://cdn.example.test/p.jpg"}`,
+			call: me,
+			out:  Profile{ID: testUserID, Username: "ada", Name: "Ada L.", PictureURL: "https://cdn.example.test/p.jpg"},
+		},
+		{
+			name: "Me, id number, no name or picture",
+			want: meWant,
+			body: `{"id":17841400000000001,"username":"ada"}`,
+			call: me,
+			out:  Profile{ID: testUserID, Username: "ada"},
+		},
 		{
 			name: "Publish, id string",
 			want: wantRequest{method: "POST", path: "/v1.0/" + testUserID + "/threads_publish",
@@ -339,25 +417,27 @@ func TestPublishingCallsWire(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var hits atomic.Int32
-			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
-				hits.Add(1)
-				expect(t, tt.want, http.StatusOK, tt.body)(w, r)
+		// A trailing slash on GraphURL is tolerated.
+		for _, suffix := range []string{"", "/"} {
+			t.Run(tt.name+"/GraphURL"+suffix, func(t *testing.T) {
+				t.Parallel()
+				var hits atomic.Int32
+				srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+					hits.Add(1)
+					expect(t, tt.want, http.StatusOK, tt.body)(w, r)
+				})
+				got, err := tt.call(t.Context(), newTestClient(srv.URL+suffix))
+				if err != nil {
+					t.Fatalf("call: %v", err)
+				}
+				if got != tt.out {
+					t.Errorf("call = %+v, want %+v", got, tt.out)
+				}
+				if n := hits.Load(); n != 1 {
+					t.Errorf("server got %d requests, want 1", n)
+				}
 			})
-			// A trailing slash on GraphURL is tolerated.
-			got, err := tt.call(t.Context(), newTestClient(srv.URL+"/"))
-			if err != nil {
-				t.Fatalf("call: %v", err)
-			}
-			if got != tt.out {
-				t.Errorf("call = %+v, want %+v", got, tt.out)
-			}
-			if n := hits.Load(); n != 1 {
-				t.Errorf("server got %d requests, want 1", n)
-			}
-		})
+		}
 	}
 }
 
