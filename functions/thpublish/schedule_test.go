@@ -49,17 +49,14 @@ func TestScheduledPostPublishesAtItsTime(t *testing.T) {
 	if j.PublishedAt.Before(at) {
 		t.Errorf("published at %v, before %v", j.PublishedAt, at)
 	}
-	var scheduled int
-	for _, task := range h.tasks.Tasks() {
-		if strings.HasSuffix(task.GetName(), "-at") {
-			scheduled++
-			if !task.GetScheduleTime().AsTime().Equal(at) {
-				t.Errorf("task due %v, want %v", task.GetScheduleTime().AsTime(), at)
-			}
+	scheduled := h.tasksDue("-at")
+	for _, due := range scheduled {
+		if !due.Equal(at) {
+			t.Errorf("task due %v, want %v", due, at)
 		}
 	}
-	if scheduled != 1 {
-		t.Errorf("%d scheduled tasks, want 1", scheduled)
+	if len(scheduled) != 1 {
+		t.Errorf("%d scheduled tasks, want 1", len(scheduled))
 	}
 }
 

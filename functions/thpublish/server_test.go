@@ -175,6 +175,22 @@ func (h *harness) waitJob(accountID, jobID string) *store.Job {
 	}
 }
 
+// tasksDue returns when the tasks whose names end with suffix are due.
+func (h *harness) tasksDue(suffix string) []time.Time {
+	var due []time.Time
+	for _, task := range h.tasks.Tasks() {
+		if strings.HasSuffix(task.GetName(), suffix) {
+			due = append(due, task.GetScheduleTime().AsTime())
+		}
+	}
+	return due
+}
+
+// taskBody is what Cloud Tasks delivers for the user's job.
+func (h *harness) taskBody(accountID, jobID string) string {
+	return `{"uid":"` + h.user.UID + `","accountId":"` + accountID + `","jobId":"` + jobID + `"}`
+}
+
 func TestPublishTextAndImage(t *testing.T) {
 	h := newHarness(t)
 	acct := "17841400000000001"
@@ -194,17 +210,14 @@ func TestPublishTextAndImage(t *testing.T) {
 	}
 	// Each job got a guard task, due after the attempt's lease, in case the
 	// instance had died mid-attempt.
-	guards := 0
-	for _, task := range h.tasks.Tasks() {
-		if strings.HasSuffix(task.GetName(), "-guard") {
-			guards++
-			if d := time.Until(task.GetScheduleTime().AsTime()); d < 2*time.Minute {
-				t.Errorf("guard task due in %v, before the lease runs out", d)
-			}
+	guards := h.tasksDue("-guard")
+	for _, due := range guards {
+		if d := time.Until(due); d < 2*time.Minute {
+			t.Errorf("guard task due in %v, before the lease runs out", d)
 		}
 	}
-	if guards != 2 {
-		t.Errorf("%d guard tasks, want 2", guards)
+	if len(guards) != 2 {
+		t.Errorf("%d guard tasks, want 2", len(guards))
 	}
 }
 
@@ -321,7 +334,7 @@ func TestTaskDeliveryNeedsOIDC(t *testing.T) {
 	h.connect(acct)
 	h.threads.FailNext(threadstest.EndpointCreate, 1, threadstest.Failure{HTTPStatus: 503, Code: 1, Message: "x"})
 	_, a := h.post(`{"text":"guarded"}`, nil)
-	body := `{"uid":"` + h.user.UID + `","accountId":"` + acct + `","jobId":"` + a.JobID + `"}`
+	body := h.taskBody(acct, a.JobID)
 	forged, _ := h.tasks.IDToken("https://wrong.example/", invoker)
 	for name, auth := range map[string]string{
 		"headers only":   "",
@@ -374,7 +387,7 @@ func TestSlowMediaAnswers202AndFinishesThroughATask(t *testing.T) {
 	}
 	// The owner's repeat of a finished job (same key) would now answer 200; a
 	// task delivered again for it is acknowledged without publishing.
-	body := `{"uid":"` + h.user.UID + `","accountId":"` + acct + `","jobId":"` + a.JobID + `"}`
+	body := h.taskBody(acct, a.JobID)
 	tok, err := h.tasks.IDToken(h.url, invoker)
 	if err != nil {
 		t.Fatal(err)
