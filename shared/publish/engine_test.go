@@ -69,12 +69,9 @@ func (h *harness) newJob(req publish.Request) string {
 // scheduled when publishAt is set.
 func (h *harness) newJobAt(req publish.Request, publishAt time.Time) string {
 	h.t.Helper()
-	if err := req.Validate(); err != nil {
-		h.t.Fatalf("invalid test request: %v", err)
-	}
-	parts, err := req.Parts()
+	parts, err := req.Check()
 	if err != nil {
-		h.t.Fatal(err)
+		h.t.Fatalf("invalid test request: %v", err)
 	}
 	b, _ := json.Marshal(req)
 	id := "job-" + testenv.RandomID(h.t)
