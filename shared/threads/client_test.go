@@ -83,12 +83,14 @@ var calls = []struct {
 func TestAPIErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name         string
-		status       int
-		body         string
-		want         APIError
-		temporary    bool
-		tokenInvalid bool
+		name          string
+		status        int
+		body          string
+		want          APIError
+		temporary     bool
+		tokenInvalid  bool
+		notReady      bool
+		unknownResult bool
 	}{
 		{
 			name:   "token invalid",
@@ -106,7 +108,7 @@ func TestAPIErrors(t *testing.T) {
 				`"code":2,"is_transient":true,"fbtrace_id":"T1"}}`,
 			want: APIError{HTTPStatus: 500, Message: "An unexpected error has occurred.",
 				Type: "THApiException", Code: 2, IsTransient: true, FBTraceID: "T1"},
-			temporary: true,
+			temporary: true, unknownResult: true,
 		},
 		{
 			name:   "is_transient alone makes it temporary",
@@ -141,7 +143,7 @@ func TestAPIErrors(t *testing.T) {
 			status:    http.StatusBadGateway,
 			body:      `<html><body>502 Bad Gateway</body></html>`,
 			want:      APIError{HTTPStatus: 502, Message: "unexpected response"},
-			temporary: true,
+			temporary: true, unknownResult: true,
 		},
 		{
 			name:   "JSON 404 without error object",
@@ -167,17 +169,69 @@ func TestAPIErrors(t *testing.T) {
 			want:         APIError{HTTPStatus: 200, Message: "Invalid OAuth access token.", Type: "OAuthException", Code: 190, FBTraceID: "Z"},
 			tokenInvalid: true,
 		},
+		// Answers to publishing calls.
+		{
+			name:   "media not found",
+			status: http.StatusBadRequest,
+			body: `{"error":{"message":"Media Not Found","type":"OAuthException","code":24,"error_subcode":4279009,` +
+				`"is_transient":false,"error_user_title":"Media Not Found","error_user_msg":"The requested resource does not exist","fbtrace_id":"M1"}}`,
+			want:      APIError{HTTPStatus: 400, Message: "Media Not Found", Type: "OAuthException", Code: 24, Subcode: 4279009, FBTraceID: "M1"},
+			temporary: true, notReady: true,
+		},
+		{
+			name:   "token revoked",
+			status: http.StatusBadRequest,
+			body:   `{"error":{"message":"Error validating access token: The user has not authorized application.","type":"OAuthException","code":190,"error_subcode":458,"fbtrace_id":"T"}}`,
+			want: APIError{HTTPStatus: 400, Message: "Error validating access token: The user has not authorized application.",
+				Type: "OAuthException", Code: 190, Subcode: 458, FBTraceID: "T"},
+			tokenInvalid: true,
+		},
+		{
+			name:   "bad parameter",
+			status: http.StatusBadRequest,
+			body:   `{"error":{"message":"Invalid parameter","type":"THApiException","code":100,"fbtrace_id":"P"}}`,
+			want:   APIError{HTTPStatus: 400, Message: "Invalid parameter", Type: "THApiException", Code: 100, FBTraceID: "P"},
+		},
+		{
+			name:      "rate limited",
+			status:    http.StatusBadRequest,
+			body:      `{"error":{"message":"Application request limit reached","type":"OAuthException","code":4,"fbtrace_id":"R"}}`,
+			want:      APIError{HTTPStatus: 400, Message: "Application request limit reached", Type: "OAuthException", Code: 4, FBTraceID: "R"},
+			temporary: true,
+		},
+		{
+			name:   "transient 500, OAuthException",
+			status: http.StatusInternalServerError,
+			body:   `{"error":{"message":"An unexpected error has occurred.","type":"OAuthException","code":2,"is_transient":true,"fbtrace_id":"S"}}`,
+			want: APIError{HTTPStatus: 500, Message: "An unexpected error has occurred.", Type: "OAuthException",
+				Code: 2, IsTransient: true, FBTraceID: "S"},
+			temporary: true, unknownResult: true,
+		},
+		{
+			name:      "non-JSON 504",
+			status:    http.StatusGatewayTimeout,
+			body:      `<html>timeout</html>`,
+			want:      APIError{HTTPStatus: 504, Message: "unexpected response"},
+			temporary: true, unknownResult: true,
+		},
+		{
+			name:      "media not found in a 200",
+			status:    http.StatusOK,
+			body:      `{"error":{"message":"Media Not Found","code":24,"error_subcode":4279009}}`,
+			want:      APIError{HTTPStatus: 200, Message: "Media Not Found", Code: 24, Subcode: 4279009},
+			temporary: true, notReady: true,
+		},
 	}
 	for _, tt := range tests {
-		for _, call := range calls {
+		for _, call := range allCalls {
 			t.Run(tt.name+"/"+call.name, func(t *testing.T) {
 				t.Parallel()
 				srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 					answer(w, tt.status, tt.body)
 				})
 				err := call.call(t.Context(), newTestClient(srv.URL))
-				var apiErr *APIError
-				if !errors.As(err, &apiErr) {
+				apiErr, ok := errors.AsType[*APIError](err)
+				if !ok {
 					t.Fatalf("error = %v (%T), want an *APIError", err, err)
 				}
 				if *apiErr != tt.want {
@@ -188,6 +242,12 @@ func TestAPIErrors(t *testing.T) {
 				}
 				if got := apiErr.TokenInvalid(); got != tt.tokenInvalid {
 					t.Errorf("TokenInvalid() = %v, want %v", got, tt.tokenInvalid)
+				}
+				if got := apiErr.MediaNotReady(); got != tt.notReady {
+					t.Errorf("MediaNotReady() = %v, want %v", got, tt.notReady)
+				}
+				if got := IsUnknownOutcome(err); got != tt.unknownResult {
+					t.Errorf("IsUnknownOutcome = %v, want %v", got, tt.unknownResult)
 				}
 				if errors.Is(err, ErrMalformedResponse) {
 					t.Errorf("error %v is ErrMalformedResponse, want only an APIError", err)
@@ -226,9 +286,24 @@ func TestMalformedResponse(t *testing.T) {
 		{name: "expires_in bool", body: `{"access_token":"x","expires_in":true}`, only: "ExchangeLongLived"},
 		{name: "no id", body: `{"username":"ada"}`, only: "Me"},
 		{name: "id bool", body: `{"id":true,"username":"ada"}`, only: "Me"},
+		// Answers to publishing calls.
+		{name: "truncated JSON with an id", body: `{"id":"1`},
+		{name: "id bool", body: `{"id":true}`, only: "CreateContainer"},
+		{name: "id bool", body: `{"id":true}`, only: "Publish"},
+		{name: "id fractional", body: `{"id":1.5}`, only: "Publish"},
+		{name: "id empty", body: `{"id":""}`, only: "CreateContainer"},
+		{name: "status empty", body: `{"id":"1","status":""}`, only: "ContainerStatus"},
+		{name: "status number", body: `{"id":"1","status":3}`, only: "ContainerStatus"},
+		{name: "data empty", body: `{"data":[]}`, only: "PublishingLimit"},
+		{name: "data without config", body: `{"data":[{"quota_usage":1}]}`, only: "PublishingLimit"},
+		{name: "quota_total zero", body: `{"data":[{"quota_usage":1,"config":{"quota_total":0}}]}`, only: "PublishingLimit"},
+		{name: "quota_usage fractional", body: `{"data":[{"quota_usage":1.5,"config":{"quota_total":250}}]}`, only: "PublishingLimit"},
+		{name: "data an object", body: `{"data":{"quota_usage":1}}`, only: "PublishingLimit"},
+		{name: "no access_token", body: `{"token_type":"bearer"}`, only: "RefreshToken"},
+		{name: "expires_in bool", body: `{"access_token":"x","expires_in":true}`, only: "RefreshToken"},
 	}
 	for _, tt := range tests {
-		for _, call := range calls {
+		for _, call := range allCalls {
 			if tt.only != "" && tt.only != call.name {
 				continue
 			}
@@ -241,10 +316,10 @@ func TestMalformedResponse(t *testing.T) {
 				if !errors.Is(err, ErrMalformedResponse) {
 					t.Fatalf("error = %v, want ErrMalformedResponse", err)
 				}
-				var apiErr *APIError
-				if errors.As(err, &apiErr) {
+				if _, ok := errors.AsType[*APIError](err); ok {
 					t.Errorf("error %v is also an APIError", err)
 				}
+				checkNoSecrets(t, err)
 			})
 		}
 	}
