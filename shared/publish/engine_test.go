@@ -195,7 +195,7 @@ func TestSlowMediaWaitsThenResumes(t *testing.T) {
 	// The container already processing keeps counting down; make it finish.
 	for i := 0; i < 1000 && h.run(id, 50*time.Millisecond).State == publish.Waiting; i += 1 {
 	}
-	job, _ := h.store.GetJob(t.Context(), h.uid, h.user.ID, id)
+	job := h.job(id)
 	if job.Status != store.JobPublished || h.fake.Calls(threadstest.EndpointCreate) != creates || len(h.fake.Published(h.user.ID)) != 1 {
 		t.Fatalf("job %+v; creates %d→%d; posts %d", job, creates, h.fake.Calls(threadstest.EndpointCreate), len(h.fake.Published(h.user.ID)))
 	}
@@ -290,7 +290,7 @@ func TestQuotaReadOnlyWhenThreadsRefuses(t *testing.T) {
 	if l := h.fake.Calls(threadstest.EndpointLimit); l != 1 {
 		t.Errorf("%d limit reads, want 1", l)
 	}
-	job, _ := h.store.GetJob(t.Context(), h.uid, h.user.ID, id)
+	job := h.job(id)
 	if job.LeaseOwner != "" || job.Status.Terminal() || h.postsWithText("over") != 0 {
 		t.Fatalf("job after the refusal: %+v", job)
 	}
@@ -474,10 +474,7 @@ func TestFaultInjection(t *testing.T) {
 		parentOf[p.MediaID], idOfText[p.Text] = p.ReplyToID, p.MediaID
 	}
 	for id, spec := range specs {
-		job, err := h.store.GetJob(t.Context(), h.uid, h.user.ID, id)
-		if err != nil {
-			t.Fatal(err)
-		}
+		job := h.job(id)
 		posted := 0 // parts posted, in order, each once
 		for _, text := range spec.texts {
 			if n := h.postsWithText(text); n > 1 {
