@@ -118,11 +118,10 @@ func Split(text string, o Options) ([]string, error) {
 			if err != nil {
 				return nil, err
 			}
-			if len(parts) <= n {
-				n = len(parts)
+			n = len(parts)
+			if n <= total {
 				break
 			}
-			n = len(parts)
 		}
 	}
 	if o.MaxParts > 0 && n > o.MaxParts {
@@ -131,10 +130,9 @@ func Split(text string, o Options) ([]string, error) {
 
 	out := make([]string, n)
 	for i, p := range parts {
+		out[i] = s[p.start:p.end]
 		if o.Number && n > 1 {
-			out[i] = s[p.start:p.end] + suffix(i+1, n)
-		} else {
-			out[i] = s[p.start:p.end]
+			out[i] += suffix(i+1, n)
 		}
 	}
 	return out, nil
