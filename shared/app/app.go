@@ -139,7 +139,7 @@ func Build(ctx context.Context, opts Options) (*Deps, error) {
 	}
 	if opts.Auth {
 		g.Go(func() error {
-			v, err := auth.NewFirebase(gctx, cfg.ProjectID)
+			v, err := auth.NewFirebase(gctx, auth.FirebaseConfig{ProjectID: cfg.ProjectID, EmulatorHost: cfg.AuthEmulatorHost})
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"threadsfunctions.dev/shared/jws"
 )
 
 // Environment variables read by LoadConfig. Their names are public interface.
@@ -20,7 +22,7 @@ const (
 
 // GoogleJWKSURL is where Google publishes the keys that sign the OIDC ID
 // tokens Cloud Tasks attaches to deliveries.
-const GoogleJWKSURL = "https://www.googleapis.com/oauth2/v3/certs"
+const GoogleJWKSURL = jws.GoogleOIDCKeysURL
 
 // EmulatorJWKSPath is the path at which the local stand-in
 // (fakes/cloudtasksfake) serves the keys of the tokens it signs.

@@ -30,6 +30,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"threadsfunctions.dev/shared/jws"
 )
 
 // ErrAlreadyQueued reports that a task of the same name exists or existed
@@ -122,7 +124,7 @@ func (e *Enqueuer) Close() error {
 // before any call.
 func (e *Enqueuer) Enqueue(ctx context.Context, t Task) error {
 	if !validTaskID(t.ID) {
-		return fmt.Errorf("tasks: invalid task ID %q: want [A-Za-z0-9_-]{1,500}", truncate(t.ID, 64))
+		return fmt.Errorf("tasks: invalid task ID %q: want [A-Za-z0-9_-]{1,500}", jws.Truncate(t.ID, 64))
 	}
 	if !json.Valid(t.Body) {
 		return fmt.Errorf("tasks: task %s: body is not valid JSON", t.ID)
@@ -156,12 +158,4 @@ func (e *Enqueuer) Enqueue(ctx context.Context, t Task) error {
 	default:
 		return fmt.Errorf("tasks: create task %s: %w", t.ID, err)
 	}
-}
-
-// truncate shortens s to at most n bytes for error messages.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
