@@ -53,6 +53,22 @@ type Config struct {
 	// Print, if set, is a JSON report to print as a table instead of
 	// measuring.
 	Print string
+	// Env is added to every function's environment (KEY=VALUE), to try
+	// runtime settings such as GOGC; the report records it.
+	Env envList
+}
+
+// envList is a repeatable KEY=VALUE flag.
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+
+func (e *envList) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
+	}
+	*e = append(*e, v)
+	return nil
 }
 
 func main() {
@@ -95,6 +111,7 @@ func parseFlags(args []string) (Config, error) {
 	profileFns := fs.String("profile-functions", strings.Join([]string{nameAuthStart, nameAuthCallback, namePublish}, ","), "functions to profile with -profile")
 	fs.StringVar(&cfg.WorkDir, "workdir", "", "where to build the binaries (default: a temporary directory)")
 	fs.StringVar(&cfg.Repo, "repo", "", "repository root (default: found from the working directory)")
+	fs.Var(&cfg.Env, "env", "KEY=VALUE added to each function's environment (repeatable), e.g. GOGC=200")
 	fs.StringVar(&cfg.Print, "print", "", "print the table of a JSON report written by -out, and measure nothing")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -200,6 +217,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		Settings: Settings{
 			Rounds: cfg.Rounds, Requests: cfg.Requests, Concurrency: cfg.Concurrency,
 			Latency: cfg.Latency.String(), Flows: cfg.Flows, PublishRuns: cfg.PublishRuns,
+			Env: cfg.Env,
 		},
 		Notes: []string{
 			"cold start is judged excluding the time spent waiting on the fake Threads (its latency is the network's, not the function's)",

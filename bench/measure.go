@@ -130,7 +130,7 @@ func (b *bench) close() {
 // at the emulators and fakes (fsHost and authHost may be counting proxies).
 func (b *bench) fnEnv(fsHost, authHost string) map[string]string {
 	p := b.cfg.Emulators.Project
-	return map[string]string{
+	env := map[string]string{
 		"GOOGLE_CLOUD_PROJECT":        p,
 		"FIRESTORE_EMULATOR_HOST":     fsHost,
 		"FIREBASE_AUTH_EMULATOR_HOST": authHost,
@@ -148,6 +148,11 @@ func (b *bench) fnEnv(fsHost, authHost string) map[string]string {
 		"TASKS_SERVICE_ACCOUNT":       "tasks-invoker@" + p + ".iam.gserviceaccount.com",
 		"TASKS_EMULATOR_HOST":         b.tasks.Addr(),
 	}
+	for _, kv := range b.cfg.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env
 }
 
 // workload says how to call one function with real requests.

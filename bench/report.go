@@ -32,6 +32,8 @@ type Settings struct {
 	Latency     string `json:"threadsLatency"`
 	Flows       int    `json:"connectFlows"`
 	PublishRuns int    `json:"publishRunsPerKind"`
+	// Env is what -env added to the functions' environment.
+	Env []string `json:"functionEnv,omitempty"`
 }
 
 // TargetCheck compares one figure with the issue's target.
@@ -135,8 +137,12 @@ func (r *Report) printTable(w io.Writer) {
 	fmt.Fprintf(w, "machine: %d cores, %s, %d MiB, Linux %s, %s %s; at start: load average %s, %.0f%% of the cores busy\n",
 		m.Cores, m.CPUModel, m.MemTotalMiB, m.Kernel, m.GoVersion, m.OSArch, m.LoadAvg, 100*m.BusyBeforeRun)
 	s := r.Settings
-	fmt.Fprintf(w, "settings: %d rounds (a fresh instance each), %d requests per load at %d concurrent, fake Threads latency %s; median (min–max) over rounds\n\n",
+	fmt.Fprintf(w, "settings: %d rounds (a fresh instance each), %d requests per load at %d concurrent, fake Threads latency %s; median (min–max) over rounds\n",
 		s.Rounds, s.Requests, s.Concurrency, s.Latency)
+	if len(s.Env) > 0 {
+		fmt.Fprintf(w, "functions' extra environment: %s\n", strings.Join(s.Env, " "))
+	}
+	fmt.Fprintln(w)
 
 	cold, idle, peak, cpu, rps, connectSeq, textCalls := targets()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

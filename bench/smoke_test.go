@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ func TestSmoke(t *testing.T) {
 		WorkDir:   filepath.Join(dir, "work"),
 		Emulators: emulators{Project: e.ProjectID, FirestoreHost: e.FirestoreHost, AuthHost: e.AuthHost},
 		Log:       t.Output(), Table: t.Output(),
+		Env: envList{"GOGC=100"}, // the default: exercises -env without changing the run
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
@@ -35,6 +37,9 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if !slices.Equal(rep.Settings.Env, []string(cfg.Env)) {
+		t.Errorf("report's functionEnv = %q, want %q", rep.Settings.Env, cfg.Env)
+	}
 	if rep.Machine.Cores == 0 || rep.Machine.CPUModel == "" || rep.Machine.GoVersion == "" {
 		t.Errorf("machine not described: %+v", rep.Machine)
 	}
