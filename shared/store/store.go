@@ -52,6 +52,10 @@ var (
 // FIRESTORE_EMULATOR_HOST set (emulatorHost non-empty) it talks to the
 // emulator without credentials and without looking for a metadata server.
 func NewFirestore(ctx context.Context, projectID, emulatorHost string, opts ...option.ClientOption) (*firestore.Client, error) {
+	// Telemetry off first, so a caller's options still win: against Google,
+	// the transport otherwise wraps every RPC in an OpenTelemetry stats
+	// handler that nothing exports (the emulator's connection has none).
+	opts = append([]option.ClientOption{option.WithTelemetryDisabled()}, opts...)
 	if emulatorHost != "" {
 		opts = append(opts, option.WithoutAuthentication())
 	}
