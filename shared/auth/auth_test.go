@@ -117,7 +117,7 @@ type certServer struct {
 	priv *rsa.PrivateKey
 }
 
-func newCertServer(t *testing.T) *certServer {
+func newCertServer(t testing.TB) *certServer {
 	t.Helper()
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -148,7 +148,7 @@ func newCertServer(t *testing.T) *certServer {
 	return c
 }
 
-func b64JSON(t *testing.T, v any) string {
+func b64JSON(t testing.TB, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -158,7 +158,7 @@ func b64JSON(t *testing.T, v any) string {
 }
 
 // sign builds an RS256 token with the header and claims, signed by key.
-func sign(t *testing.T, key *rsa.PrivateKey, header, claims map[string]any) string {
+func sign(t testing.TB, key *rsa.PrivateKey, header, claims map[string]any) string {
 	t.Helper()
 	in := b64JSON(t, header) + "." + b64JSON(t, claims)
 	sum := sha256.Sum256([]byte(in))

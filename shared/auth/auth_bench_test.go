@@ -1,0 +1,58 @@
+package auth_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	gauth "cloud.google.com/go/auth"
+
+	"threadsfunctions.dev/shared/auth"
+	"threadsfunctions.dev/shared/testenv"
+)
+
+// BenchmarkVerify measures one request's ID-token check: parsing, the
+// RS256 signature (production) or none (emulator), the claims, and the
+// accounts:lookup round trip to an in-process backend over loopback.
+func BenchmarkVerify(b *testing.B) {
+	const project = "demo-threadsfn-bench"
+	certs := newCertServer(b)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"kind":"identitytoolkit#GetAccountInfoResponse","users":[{"localId":"u1","email":"u1@example.com","emailVerified":false,"passwordUpdatedAt":1764150000000,"providerUserInfo":[{"providerId":"password","email":"u1@example.com","federatedId":"u1@example.com","rawId":"u1@example.com"}],"validSince":"1764150000","lastLoginAt":"1764150000000","createdAt":"1764150000000","lastRefreshAt":"2026-11-26T12:00:00.000Z"}]}`))
+	}))
+	b.Cleanup(backend.Close)
+	now := time.Now()
+	signed, err := auth.NewFirebase(b.Context(), auth.FirebaseConfig{
+		ProjectID: project, KeysURL: certs.URL, AuthURL: backend.URL,
+		Credentials: gauth.NewCredentials(&gauth.CredentialsOptions{TokenProvider: staticToken("test-access-token")}),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	emulated, err := auth.NewFirebase(b.Context(), auth.FirebaseConfig{ProjectID: project, EmulatorHost: backend.Listener.Addr().String()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		v     *auth.Firebase
+		token string
+	}{
+		{"signed", signed, sign(b, certs.priv, map[string]any{"alg": "RS256", "kid": certs.kid}, firebaseClaims(project, "u1", now))},
+		{"emulator", emulated, testenv.Env{ProjectID: project}.EmulatorIDToken("u1", now, now.Add(time.Hour))},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			r.Header.Set("Authorization", "Bearer "+tc.token)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := tc.v.Verify(b.Context(), r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
