@@ -23,6 +23,9 @@ type function struct {
 }
 
 // Entry points of the measured functions.
+// kindVideo is the publish kind whose container the fake keeps processing.
+const kindVideo = "video (1 IN_PROGRESS read)"
+
 const (
 	nameAuthStart    = "thAuthStart"
 	nameAuthCallback = "thAuthCallback"

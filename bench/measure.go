@@ -21,6 +21,8 @@ import (
 	"threadsfunctions.dev/shared/fakes/cloudtasksfake"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/tokencrypt"
+
+	"threadsfunctions.dev/shared/threads/threadstest"
 )
 
 // settleIdle is how long a function is left alone after its first answer
@@ -724,6 +726,41 @@ type PublishCounts struct {
 	AuthCalls         map[string]int `json:"authCalls"`
 	TasksCreated      int            `json:"cloudTasksCreated"`
 	Consistent        bool           `json:"countsConsistent"`
+
+	// For kinds whose containers are waited for: the time from a create
+	// call's answer to the first status read after it, and from the last
+	// status read's answer (FINISHED) to the publish call, over the runs.
+	FirstCheckMs           *Stat `json:"firstStatusCheckAfterCreateMs,omitempty"`
+	PublishAfterFinishedMs *Stat `json:"publishAfterFinishedMs,omitempty"`
+	// StatusReads is the status calls of the first run.
+	StatusReads int `json:"statusReads,omitempty"`
+}
+
+// mediaWaits finds, in one publish's Threads calls, the gap from the last
+// create answer to the first status read after it, and from the last status
+// answer to the publish call. ok is false when the publish read no status.
+func mediaWaits(calls []threadsCall) (firstCheck, afterFinished time.Duration, reads int, ok bool) {
+	calls = slices.Clone(calls)
+	slices.SortFunc(calls, func(a, b threadsCall) int { return a.Start.Compare(b.Start) })
+	var lastCreateEnd, lastStatusEnd time.Time
+	first, published := false, false
+	for _, c := range calls {
+		switch c.Endpoint {
+		case threadstest.EndpointCreate:
+			lastCreateEnd = c.End
+		case threadstest.EndpointStatus:
+			reads++
+			if !first && !lastCreateEnd.IsZero() {
+				firstCheck, first = c.Start.Sub(lastCreateEnd), true
+			}
+			lastStatusEnd = c.End
+		case threadstest.EndpointPublish:
+			if !lastStatusEnd.IsZero() {
+				afterFinished, published = c.Start.Sub(lastStatusEnd), true
+			}
+		}
+	}
+	return firstCheck, afterFinished, reads, first && published
 }
 
 func (b *bench) measurePublishCounts(ctx context.Context) ([]*PublishCounts, error) {
@@ -745,6 +782,9 @@ func (b *bench) measurePublishCounts(ctx context.Context) ([]*PublishCounts, err
 		{"text", `{"text":"Counting a text post %d"}`},
 		{"image", `{"text":"Counting an image post %d","imageUrl":"https://example.com/bench/a.jpg","altText":"a"}`},
 		{"carousel (2 images)", `{"text":"Counting a carousel %d","media":[{"type":"image","url":"https://example.com/bench/a.jpg"},{"type":"image","url":"https://example.com/bench/b.jpg"}]}`},
+		// The fake keeps a video IN_PROGRESS for one status read: the
+		// engine must read again after one backoff step, then publish.
+		{kindVideo, `{"text":"Counting a video post %d","videoUrl":"https://example.com/bench/v.mp4"}`},
 	}
 	post := func(body string) error {
 		req, err := postJSON(ctx, inst.URL, users[0].IDToken, body)
@@ -762,7 +802,10 @@ func (b *bench) measurePublishCounts(ctx context.Context) ([]*PublishCounts, err
 	seq := 0
 	for _, k := range kinds {
 		pc := &PublishCounts{Kind: k.kind, Body: k.body, Runs: b.cfg.PublishRuns, Consistent: true}
-		var lat []float64
+		if k.kind == kindVideo {
+			b.fake.SetProcessing(1)
+		}
+		var lat, firstChecks, afterFinished []float64
 		for i := range b.cfg.PublishRuns {
 			seq++
 			before := b.snapshot(inst)[0]
@@ -776,6 +819,12 @@ func (b *bench) measurePublishCounts(ctx context.Context) ([]*PublishCounts, err
 			sr, _ := sequentialRoundTrips(calls)
 			tc, fsc, ac := callCounts(calls), diffCounts(before.fs, after.fs), diffCounts(before.auth, after.auth)
 			tasks := after.tasks - before.tasks
+			if fc, af, reads, ok := mediaWaits(calls); ok {
+				firstChecks, afterFinished = append(firstChecks, ms(fc)), append(afterFinished, ms(af))
+				if i == 0 {
+					pc.StatusReads = reads
+				}
+			}
 			if i == 0 {
 				pc.ThreadsCalls, pc.ThreadsCallsTotal, pc.SequentialThreads = tc, len(calls), sr
 				pc.FirestoreRPCs, pc.FirestoreTotal, pc.AuthCalls, pc.TasksCreated = fsc, sumCounts(fsc), ac, tasks
@@ -783,7 +832,12 @@ func (b *bench) measurePublishCounts(ctx context.Context) ([]*PublishCounts, err
 				pc.Consistent = false
 			}
 		}
+		b.fake.SetProcessing(0)
 		pc.LatencyMs = statOf(lat)
+		if len(firstChecks) > 0 {
+			fc, af := statOf(firstChecks), statOf(afterFinished)
+			pc.FirstCheckMs, pc.PublishAfterFinishedMs = &fc, &af
+		}
 		out = append(out, pc)
 	}
 	if n := inst.fs.ParseErrors(); n > 0 {

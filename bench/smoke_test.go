@@ -106,12 +106,21 @@ func TestSmoke(t *testing.T) {
 		t.Error("connect flow: no Auth calls counted for thAuthStart")
 	}
 
-	if len(rep.Publish) != 3 {
-		t.Fatalf("%d publish kinds counted, want 3", len(rep.Publish))
+	if len(rep.Publish) != 4 {
+		t.Fatalf("%d publish kinds counted, want 4", len(rep.Publish))
 	}
+	// Status reads per kind: a text post has none; the video's container is
+	// IN_PROGRESS once, so it is read twice.
+	wantReads := map[string]int{"text": 0, "image": 1, "carousel (2 images)": 3, kindVideo: 2}
 	for _, p := range rep.Publish {
 		if p.ThreadsCallsTotal == 0 || p.SequentialThreads == 0 || p.FirestoreTotal == 0 || p.TasksCreated == 0 || !(p.LatencyMs.Median > 0) {
 			t.Errorf("publish %s not counted: %+v", p.Kind, p)
+		}
+		if want, ok := wantReads[p.Kind]; !ok || p.StatusReads != want {
+			t.Errorf("publish %s: %d status reads, want %d", p.Kind, p.StatusReads, want)
+		}
+		if (p.FirstCheckMs != nil) != (p.StatusReads > 0) || (p.PublishAfterFinishedMs != nil) != (p.StatusReads > 0) {
+			t.Errorf("publish %s: media waits measured %v/%v with %d status reads", p.Kind, p.FirstCheckMs, p.PublishAfterFinishedMs, p.StatusReads)
 		}
 	}
 	if len(rep.Targets) == 0 {
@@ -138,7 +147,7 @@ func TestSmoke(t *testing.T) {
 	if _, err := readReport(out); err != nil {
 		t.Error(err)
 	}
-	if len(back.Functions) != 3 || back.Connect == nil || len(back.Publish) != 3 || back.Date == "" {
+	if len(back.Functions) != 3 || back.Connect == nil || len(back.Publish) != 4 || back.Date == "" {
 		t.Errorf("JSON report incomplete: %d functions, connect %v, %d publish kinds", len(back.Functions), back.Connect != nil, len(back.Publish))
 	}
 }
