@@ -174,3 +174,50 @@ func TestAccountTokenSealedAtRest(t *testing.T) {
 		t.Errorf("SaveAccount without keyring = %v", err)
 	}
 }
+
+// TestUpdateJobWritesTheJobItNames: UpdateJob reuses the reference a job
+// was created or read through, but only while the job's ids still name
+// that document; a copy given another job's ids writes that other job.
+func TestUpdateJobWritesTheJobItNames(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	uid, acct, now := "uid-"+testenv.RandomID(t), "17841400000000001", time.Now().UTC()
+	newJob := func(id string) *store.Job {
+		j, created, err := s.CreateJob(ctx, &store.Job{JobID: id, UID: uid, AccountID: acct, Status: store.JobAccepted,
+			Kind: "text", LeaseOwner: "owner-1", LeaseUntil: now.Add(time.Minute), Attempts: 1, CreatedAt: now, UpdatedAt: now})
+		if err != nil || !created {
+			t.Fatalf("CreateJob %s: created %v, %v", id, created, err)
+		}
+		return j
+	}
+	a, b := newJob("job-a-"+testenv.RandomID(t)), newJob("job-b-"+testenv.RandomID(t))
+
+	// Through the reference CreateJob kept.
+	a.Status = store.JobPublishing
+	if err := s.UpdateJob(ctx, a, "owner-1", now, false); err != nil {
+		t.Fatalf("UpdateJob(a): %v", err)
+	}
+	// Through the reference GetJob read, on a copy carrying b's ids.
+	read, err := s.GetJob(ctx, uid, acct, a.JobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := *read
+	c.JobID, c.Version, c.Status = b.JobID, b.Version, store.JobFailed
+	if err := s.UpdateJob(ctx, &c, "owner-1", now, false); err != nil {
+		t.Fatalf("UpdateJob(copy with b's ids): %v", err)
+	}
+
+	for _, tc := range []struct {
+		id   string
+		want store.JobStatus
+	}{{a.JobID, store.JobPublishing}, {b.JobID, store.JobFailed}} {
+		got, err := s.GetJob(ctx, uid, acct, tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != tc.want {
+			t.Errorf("job %s: status %q, want %q", tc.id, got.Status, tc.want)
+		}
+	}
+}
