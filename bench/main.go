@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -244,6 +245,10 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if err := connectAccounts(ctx, b.store, b.fake, &b.ids, publishUsers); err != nil {
 		return nil, err
+	}
+	b.users = map[string]bool{}
+	for _, u := range append(slices.Clone(startUsers), publishUsers...) {
+		b.users[u.UID] = true
 	}
 	workloads := map[string]workload{
 		nameAuthStart:    b.authStartWorkload(startUsers),

@@ -48,6 +48,8 @@ type bench struct {
 	// observed are the other processes whose CPU is read around each load:
 	// the emulators and the benchmark itself (load generator and fakes).
 	observed []observedProcess
+	// users are the uids the benchmark signed up (clearLoadDocs).
+	users map[string]bool
 }
 
 // observedProcess is a process whose CPU time is read around each load.
@@ -537,6 +539,11 @@ func (b *bench) measureFunction(ctx context.Context, wl workload) (*FunctionResu
 		return nil, err
 	}
 	for round := 1; round <= b.cfg.Rounds; round++ {
+		if n, err := b.clearLoadDocs(ctx); err != nil {
+			return nil, err
+		} else if n > 0 {
+			fmt.Fprintf(b.log, "  %-14s cleared %d documents the previous loads left\n", wl.fn.Name, n)
+		}
 		r, err := b.measureRound(ctx, wl, round)
 		if err != nil {
 			return nil, err
