@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"threadsfunctions.dev/shared/logging"
 )
@@ -255,4 +256,16 @@ func safeToken(s string) string {
 		s = s[:20]
 	}
 	return safeOrigin(s)
+}
+
+// PooledTransport returns a transport for a client that calls its backend
+// many times at once. net/http's default keeps 2 idle connections per host,
+// so concurrent calls would dial (and, in production, handshake TLS) again
+// and again; this one keeps up to 128 per host, for 90 s.
+func PooledTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	t.IdleConnTimeout = 90 * time.Second
+	return t
 }

@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"threadsfunctions.dev/shared/httpx"
 )
 
 const (
@@ -39,15 +41,7 @@ const (
 // Its transport keeps enough idle connections to graph.threads.net for a
 // busy instance (net/http's default keeps 2 per host, so concurrent calls
 // would dial, and in production handshake TLS, again and again).
-var defaultHTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: newTransport()}
-
-func newTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 256
-	t.MaxIdleConnsPerHost = 128
-	t.IdleConnTimeout = 90 * time.Second
-	return t
-}
+var defaultHTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: httpx.PooledTransport()}
 
 // Client talks to the Threads Graph API. It is safe for concurrent use once
 // its fields are set; build it once per instance and do not change it while
