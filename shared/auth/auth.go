@@ -94,8 +94,6 @@ type Firebase struct {
 	keys      *jws.KeySet // nil against the emulator: tokens are unsigned
 	lookupURL string
 	client    *http.Client
-	emulator  bool
-	now       func() time.Time
 }
 
 // NewFirebase builds the verifier. Against Google it finds the
@@ -108,13 +106,11 @@ func NewFirebase(ctx context.Context, cfg FirebaseConfig) (*Firebase, error) {
 	f := &Firebase{
 		projectID: cfg.ProjectID,
 		issuer:    "https://securetoken.google.com/" + cfg.ProjectID,
-		now:       time.Now,
 	}
 	base := cfg.AuthURL
 	if cfg.EmulatorHost != "" {
-		f.emulator = true
 		base = "http://" + cfg.EmulatorHost + "/identitytoolkit.googleapis.com/v1"
-		f.client = &http.Client{Timeout: httpTimeout, Transport: emulatorTransport{newTransport()}}
+		f.client = &http.Client{Timeout: httpTimeout, Transport: emulatorTransport{httpx.PooledTransport()}}
 	} else {
 		if base == "" {
 			base = AuthURL
@@ -123,10 +119,12 @@ func NewFirebase(ctx context.Context, cfg FirebaseConfig) (*Firebase, error) {
 		if keysURL == "" {
 			keysURL = jws.FirebaseIDTokenKeysURL
 		}
-		f.keys = jws.NewKeySet(keysURL, jws.X509, &http.Client{Timeout: httpTimeout, Transport: newTransport()})
+		// One pool for both Google hosts: the keys (rarely) and the lookups.
+		tr := httpx.PooledTransport()
+		f.keys = jws.NewKeySet(keysURL, jws.X509, &http.Client{Timeout: httpTimeout, Transport: tr})
 		opts := &httptransport.Options{
 			Credentials:      cfg.Credentials,
-			BaseRoundTripper: newTransport(),
+			BaseRoundTripper: tr,
 			DisableTelemetry: true,
 		}
 		if cfg.Credentials == nil {
@@ -141,15 +139,6 @@ func NewFirebase(ctx context.Context, cfg FirebaseConfig) (*Firebase, error) {
 	}
 	f.lookupURL = strings.TrimSuffix(base, "/") + "/projects/" + url.PathEscape(cfg.ProjectID) + "/accounts:lookup"
 	return f, nil
-}
-
-// newTransport keeps connections to the backend open for the instance's
-// concurrency (http.DefaultTransport keeps 2 per host).
-func newTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 256
-	t.MaxIdleConnsPerHost = 128
-	return t
 }
 
 // emulatorTransport authorises as the emulator expects an admin.
@@ -192,7 +181,7 @@ func (f *Firebase) Verify(ctx context.Context, r *http.Request) (*User, error) {
 		return nil, err
 	}
 	var c idClaims
-	if f.emulator {
+	if f.keys == nil {
 		err = jws.DecodeUnsigned(token, &c)
 	} else {
 		err = f.keys.Verify(ctx, token, &c)
@@ -220,7 +209,7 @@ func invalid(msg string) error {
 // securetoken issuer, sub a non-empty uid of at most 128 characters, iat and
 // auth_time in the past and exp in the future (each within the clock skew).
 func (f *Firebase) checkClaims(c *idClaims) error {
-	now := f.now()
+	now := time.Now()
 	switch {
 	case c.Aud != f.projectID || c.Iss != f.issuer:
 		return invalid("the ID token is for another project")
