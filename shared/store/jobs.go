@@ -181,7 +181,6 @@ const claimTries = 3
 // ErrJobBusy until the lease runs out (so a crashed attempt does not block
 // the job for ever). A terminal job is returned as is, unclaimed.
 func (s *Store) ClaimJob(ctx context.Context, uid, accountID, jobID, owner string, now time.Time, lease time.Duration) (*Job, error) {
-	ref := s.jobDoc(uid, accountID, jobID)
 	for range claimTries {
 		j, err := s.GetJob(ctx, uid, accountID, jobID)
 		if err != nil {
@@ -195,7 +194,7 @@ func (s *Store) ClaimJob(ctx context.Context, uid, accountID, jobID, owner strin
 		}
 		j.LeaseOwner, j.LeaseUntil, j.UpdatedAt = owner, now.Add(lease), now
 		j.Attempts++
-		wr, err := ref.Update(ctx, []firestore.Update{
+		wr, err := j.ref.Update(ctx, []firestore.Update{
 			{Path: "leaseOwner", Value: owner},
 			{Path: "leaseUntil", Value: j.LeaseUntil},
 			{Path: "attempts", Value: j.Attempts},
