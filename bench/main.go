@@ -59,6 +59,13 @@ type Config struct {
 	Env envList
 }
 
+// warmup is how many requests come before each load (and through the
+// emulators' warm-up instance): max(requests/10, concurrency), at most the
+// load itself.
+func (c Config) warmup() int {
+	return min(max(c.Requests/10, c.Concurrency), c.Requests)
+}
+
 // envList is a repeatable KEY=VALUE flag.
 type envList []string
 

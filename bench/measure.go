@@ -320,8 +320,8 @@ func mib(b int64) float64        { return float64(b) / (1 << 20) }
 // the first rounds' cold starts were 1.4–4× the later rounds'), which
 // Firestore and Firebase Auth in production are not.
 func (b *bench) warmEmulators(ctx context.Context, wl workload) error {
-	n, conc := b.cfg.Requests, b.cfg.Concurrency
-	warm := min(max(n/10, conc), n)
+	conc := b.cfg.Concurrency
+	warm := b.cfg.warmup()
 	build, err := wl.prepare(ctx, warm)
 	if err != nil {
 		return err
@@ -343,7 +343,7 @@ func (b *bench) warmEmulators(ctx context.Context, wl workload) error {
 // measureRound starts a fresh instance of wl's function and measures it.
 func (b *bench) measureRound(ctx context.Context, wl workload, round int) (*RoundResult, error) {
 	n, conc := b.cfg.Requests, b.cfg.Concurrency
-	warm := min(max(n/10, conc), n)
+	warm := b.cfg.warmup()
 	build, err := wl.prepare(ctx, 1+warmSingle+warm+n)
 	if err != nil {
 		return nil, err
@@ -899,7 +899,7 @@ func (b *bench) profileFunction(ctx context.Context, wl workload) (*ProfileResul
 		return nil, err
 	}
 	n, conc := b.cfg.Requests, b.cfg.Concurrency
-	warm := min(max(n/10, conc), n)
+	warm := b.cfg.warmup()
 	build, err := wl.prepare(ctx, 1+warm+n)
 	if err != nil {
 		return nil, err
