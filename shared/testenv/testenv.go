@@ -145,9 +145,9 @@ func (e Env) authCall(t testing.TB, admin bool, path string, body, out any) {
 }
 
 // EmulatorIDToken builds an unsigned ID token for uid, as the Auth emulator
-// issues them (the Admin SDK skips signatures in emulator mode but checks
-// every claim), with the given issue and expiry times: a way to test
-// expired tokens and revocation without waiting.
+// issues them (shared/auth, like the Admin SDK, takes them unsigned in
+// emulator mode but checks every claim), with the given issue and expiry
+// times: a way to test expired tokens and revocation without waiting.
 func (e Env) EmulatorIDToken(uid string, issuedAt, expiresAt time.Time) string {
 	enc := func(v any) string {
 		b, _ := json.Marshal(v)
