@@ -55,7 +55,6 @@ type Verifier struct {
 	audience       string
 	serviceAccount string
 	keys           *jws.KeySet
-	now            func() time.Time
 }
 
 // NewVerifier returns a Verifier for tokens whose aud is audience (the task
@@ -68,7 +67,6 @@ func NewVerifier(audience, serviceAccount, jwksURL string, httpClient *http.Clie
 		audience:       audience,
 		serviceAccount: serviceAccount,
 		keys:           jws.NewKeySet(jwksURL, jws.JWKS, httpClient),
-		now:            time.Now,
 	}
 }
 
@@ -87,7 +85,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request) error {
 }
 
 func (v *Verifier) checkClaims(c *idClaims) error {
-	now := v.now()
+	now := time.Now()
 	switch {
 	case c.Iss != issuerHTTPS && c.Iss != issuerBare:
 		return invalidf("unexpected issuer %q", jws.Truncate(c.Iss, 64))
