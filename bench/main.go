@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"threadsfunctions.dev/shared/config"
 )
 
 // Config is a run's parameters.
@@ -64,6 +67,16 @@ type Config struct {
 // load itself.
 func (c Config) warmup() int {
 	return min(max(c.Requests/10, c.Concurrency), c.Requests)
+}
+
+// runtimeEnvList is config.DeployedRuntimeEnv as sorted KEY=VALUE strings.
+func runtimeEnvList() []string {
+	env := config.DeployedRuntimeEnv()
+	out := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
 }
 
 // envList is a repeatable KEY=VALUE flag.
@@ -225,7 +238,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		Settings: Settings{
 			Rounds: cfg.Rounds, Requests: cfg.Requests, Concurrency: cfg.Concurrency,
 			Latency: cfg.Latency.String(), Flows: cfg.Flows, PublishRuns: cfg.PublishRuns,
-			Env: cfg.Env,
+			RuntimeEnv: runtimeEnvList(), Env: cfg.Env,
 		},
 		Notes: []string{
 			"cold start is judged excluding the time spent waiting on the fake Threads (its latency is the network's, not the function's)",

@@ -18,6 +18,7 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"threadsfunctions.dev/shared/config"
 	"threadsfunctions.dev/shared/fakes/cloudtasksfake"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/tokencrypt"
@@ -134,7 +135,7 @@ func (b *bench) close() {
 // at the emulators and fakes (fsHost and authHost may be counting proxies).
 func (b *bench) fnEnv(fsHost, authHost string) map[string]string {
 	p := b.cfg.Emulators.Project
-	env := map[string]string{
+	return deployedEnv(map[string]string{
 		"GOOGLE_CLOUD_PROJECT":        p,
 		"FIRESTORE_EMULATOR_HOST":     fsHost,
 		"FIREBASE_AUTH_EMULATOR_HOST": authHost,
@@ -151,8 +152,18 @@ func (b *bench) fnEnv(fsHost, authHost string) map[string]string {
 		"TASKS_TARGET_URL":            "http://127.0.0.1:9/thPublish",
 		"TASKS_SERVICE_ACCOUNT":       "tasks-invoker@" + p + ".iam.gserviceaccount.com",
 		"TASKS_EMULATOR_HOST":         b.tasks.Addr(),
-	}
-	for _, kv := range b.cfg.Env {
+	}, b.cfg.Env)
+}
+
+// deployedEnv is a function's whole environment: its configuration, the Go
+// runtime's settings every function is deployed with
+// (config.DeployedRuntimeEnv, which terraform/ sets), and over both the -env
+// additions (KEY=VALUE), so that -env GOMAXPROCS=2 measures the runtime's own
+// choice.
+func deployedEnv(conf map[string]string, extra []string) map[string]string {
+	env := config.DeployedRuntimeEnv()
+	maps.Copy(env, conf)
+	for _, kv := range extra {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}

@@ -35,6 +35,9 @@ type Settings struct {
 	Latency     string `json:"threadsLatency"`
 	Flows       int    `json:"connectFlows"`
 	PublishRuns int    `json:"publishRunsPerKind"`
+	// RuntimeEnv is the Go runtime's settings the functions are deployed
+	// with (config.DeployedRuntimeEnv), KEY=VALUE, sorted; Env wins over it.
+	RuntimeEnv []string `json:"deployedRuntimeEnv,omitempty"`
 	// Env is what -env added to the functions' environment.
 	Env []string `json:"functionEnv,omitempty"`
 }
@@ -154,8 +157,11 @@ func (r *Report) printTable(w io.Writer) {
 	s := r.Settings
 	fmt.Fprintf(w, "settings: %d rounds (a fresh instance each), %d requests per load at %d concurrent, fake Threads latency %s; median (min–max) over rounds\n",
 		s.Rounds, s.Requests, s.Concurrency, s.Latency)
+	if len(s.RuntimeEnv) > 0 {
+		fmt.Fprintf(w, "functions' Go runtime settings, as deployed: %s\n", strings.Join(s.RuntimeEnv, " "))
+	}
 	if len(s.Env) > 0 {
-		fmt.Fprintf(w, "functions' extra environment: %s\n", strings.Join(s.Env, " "))
+		fmt.Fprintf(w, "functions' extra environment (-env, over the above): %s\n", strings.Join(s.Env, " "))
 	}
 	fmt.Fprintln(w)
 

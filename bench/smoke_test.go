@@ -40,6 +40,9 @@ func TestSmoke(t *testing.T) {
 	if !slices.Equal(rep.Settings.Env, []string(cfg.Env)) {
 		t.Errorf("report's functionEnv = %q, want %q", rep.Settings.Env, cfg.Env)
 	}
+	if !slices.Equal(rep.Settings.RuntimeEnv, runtimeEnvList()) {
+		t.Errorf("report's deployedRuntimeEnv = %q, want %q", rep.Settings.RuntimeEnv, runtimeEnvList())
+	}
 	if rep.Machine.Cores == 0 || rep.Machine.CPUModel == "" || rep.Machine.GoVersion == "" {
 		t.Errorf("machine not described: %+v", rep.Machine)
 	}

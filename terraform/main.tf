@@ -30,6 +30,15 @@ locals {
   # roles/datastore.user is a project role; this IAM condition limits it to
   # the (default) Firestore database, the only one the functions use.
   firestore_condition = "resource.name == \"projects/${var.project}/databases/(default)\""
+
+  # The Go runtime's settings, merged into every function's environment
+  # (shared/config.DeployedRuntimeEnv says why; deploycheck keeps the two
+  # equal). GOMAXPROCS=1: a 128 MiB instance has 0.083 vCPU and serves one
+  # request at a time; a second scheduler thread only costs CPU there
+  # (docs/performance.md, finding 7).
+  go_runtime_env = {
+    GOMAXPROCS = "1"
+  }
 }
 
 # Source bundles (scripts/bundle): build inputs only, never configuration or

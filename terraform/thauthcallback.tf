@@ -41,7 +41,7 @@ resource "google_cloudfunctions2_function" "thauthcallback" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.thauthcallback.email
 
-    environment_variables = {
+    environment_variables = merge(local.go_runtime_env, {
       GOOGLE_CLOUD_PROJECT      = var.project
       THREADS_APP_ID            = var.threads_app_id
       THREADS_APP_SECRET_NAME   = "${google_secret_manager_secret.threads_app_secret.id}/versions/latest"
@@ -49,7 +49,7 @@ resource "google_cloudfunctions2_function" "thauthcallback" {
       ALLOWED_RETURN_ORIGINS    = join(",", var.allowed_return_origins)
       DEFAULT_RETURN_TO         = var.default_return_to
       TOKEN_ENCRYPTION_KEY_NAME = "${google_secret_manager_secret.token_encryption_key.id}/versions/latest"
-    }
+    })
   }
 }
 

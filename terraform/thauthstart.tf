@@ -40,14 +40,14 @@ resource "google_cloudfunctions2_function" "thauthstart" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.thauthstart.email
 
-    environment_variables = {
+    environment_variables = merge(local.go_runtime_env, {
       GOOGLE_CLOUD_PROJECT   = var.project
       THREADS_APP_ID         = var.threads_app_id
       THREADS_REDIRECT_URI   = local.redirect_uri
       ALLOWED_RETURN_ORIGINS = join(",", var.allowed_return_origins)
       DEFAULT_RETURN_TO      = var.default_return_to
       CORS_ALLOWED_ORIGINS   = join(",", var.cors_allowed_origins)
-    }
+    })
   }
 }
 

@@ -42,13 +42,13 @@ resource "google_cloudfunctions2_function" "thdatadeletion" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.thdatadeletion.email
 
-    environment_variables = {
+    environment_variables = merge(local.go_runtime_env, {
       GOOGLE_CLOUD_PROJECT    = var.project
       THREADS_APP_SECRET_NAME = "${google_secret_manager_secret.threads_app_secret.id}/versions/latest"
       # The status link given to Meta: this function's public URL, stated
       # rather than guessed from the request's Host behind Google's front end.
       DATA_DELETION_STATUS_URL = local.data_deletion_url
-    }
+    })
   }
 }
 

@@ -41,10 +41,10 @@ resource "google_cloudfunctions2_function" "thdeauthorize" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.thdeauthorize.email
 
-    environment_variables = {
+    environment_variables = merge(local.go_runtime_env, {
       GOOGLE_CLOUD_PROJECT    = var.project
       THREADS_APP_SECRET_NAME = "${google_secret_manager_secret.threads_app_secret.id}/versions/latest"
-    }
+    })
   }
 }
 

@@ -41,10 +41,10 @@ resource "google_cloudfunctions2_function" "thdisconnect" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.thdisconnect.email
 
-    environment_variables = {
+    environment_variables = merge(local.go_runtime_env, {
       GOOGLE_CLOUD_PROJECT = var.project
       CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
-    }
+    })
   }
 }
 

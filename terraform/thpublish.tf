@@ -44,14 +44,14 @@ resource "google_cloudfunctions2_function" "thpublish" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.thpublish.email
 
-    environment_variables = {
+    environment_variables = merge(local.go_runtime_env, {
       GOOGLE_CLOUD_PROJECT      = var.project
       CORS_ALLOWED_ORIGINS      = join(",", var.cors_allowed_origins)
       TOKEN_ENCRYPTION_KEY_NAME = "${google_secret_manager_secret.token_encryption_key.id}/versions/latest"
       TASKS_QUEUE               = google_cloud_tasks_queue.publish.id
       TASKS_TARGET_URL          = local.publish_url
       TASKS_SERVICE_ACCOUNT     = google_service_account.tasks_invoker.email
-    }
+    })
   }
 }
 

@@ -43,12 +43,12 @@ resource "google_cloudfunctions2_function" "threfresh" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.threfresh.email
 
-    environment_variables = {
+    environment_variables = merge(local.go_runtime_env, {
       GOOGLE_CLOUD_PROJECT      = var.project
       TOKEN_ENCRYPTION_KEY_NAME = "${google_secret_manager_secret.token_encryption_key.id}/versions/latest"
       SCHEDULER_SERVICE_ACCOUNT = google_service_account.refresh_scheduler.email
       SCHEDULER_AUDIENCE        = local.refresh_url
-    }
+    })
   }
 }
 

@@ -175,3 +175,31 @@ func TestOriginChecks(t *testing.T) {
 		t.Error("CORSOriginAllowed does not follow CORS_ALLOWED_ORIGINS")
 	}
 }
+
+// The runtime's settings are the Go runtime's, never the configuration's
+// (deploycheck admits them beside config's names), and each caller gets its
+// own copy.
+func TestDeployedRuntimeEnv(t *testing.T) {
+	env := DeployedRuntimeEnv()
+	if len(env) == 0 {
+		t.Fatal("DeployedRuntimeEnv is empty")
+	}
+	names := EnvNames()
+	for k, v := range env {
+		if slices.Contains(names, k) {
+			t.Errorf("%s is read by Load: a runtime setting must not be configuration", k)
+		}
+		if !strings.HasPrefix(k, "GO") {
+			t.Errorf("%s is not a Go runtime variable", k)
+		}
+		if strings.TrimSpace(v) == "" {
+			t.Errorf("%s is empty", k)
+		}
+		env[k] = "changed"
+	}
+	for k, v := range DeployedRuntimeEnv() {
+		if v == "changed" {
+			t.Errorf("DeployedRuntimeEnv shares its map: %s kept a caller's change", k)
+		}
+	}
+}

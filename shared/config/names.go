@@ -57,3 +57,18 @@ func allNeeds() Needs {
 	}
 	return n
 }
+
+// DeployedRuntimeEnv returns the Go runtime's settings every function is
+// deployed with. terraform/ sets them (local.go_runtime_env), deploycheck
+// checks that each function has exactly these values, and the benchmark runs
+// the functions with them, so all three agree.
+//
+// GOMAXPROCS=1: a 128 MiB instance has 0.083 vCPU and serves one request at a
+// time. Go would default to 2 there (at least 2 under a cgroup CPU limit),
+// and a second scheduler thread only hands goroutines between threads and
+// spins looking for work, on a quota that cannot run two threads anyway.
+// Measured in docs/performance.md (finding 7): about a fifth less CPU per
+// thAuthStart request.
+func DeployedRuntimeEnv() map[string]string {
+	return map[string]string{"GOMAXPROCS": "1"}
+}

@@ -281,10 +281,16 @@ func CheckSources(r *Repo) []error {
 // CheckEnvironment: a function's environment holds only variables the
 // configuration reads and the README lists for it, never a plaintext secret
 // or an emulator host, and everything its Needs require: config.Load, with
-// placeholders for values known after apply, accepts it.
+// placeholders for values known after apply, accepts it. It also holds the Go
+// runtime's settings, with exactly the values of config.DeployedRuntimeEnv
+// (which the benchmark measures).
 func CheckEnvironment(r *Repo) []error {
 	known := map[string]bool{}
 	for _, n := range config.EnvNames() {
+		known[n] = true
+	}
+	runtimeEnv := config.DeployedRuntimeEnv()
+	for n := range runtimeEnv {
 		known[n] = true
 	}
 	localOnly := map[string]bool{}
@@ -313,6 +319,11 @@ func CheckEnvironment(r *Repo) []error {
 				if _, ok := f.Env[k]; !ok {
 					errs = append(errs, fmt.Errorf("%s does not set %s, which README lists for %q without a default", f, k, label))
 				}
+			}
+		}
+		for _, k := range sortedKeys(runtimeEnv) {
+			if got, ok := f.Env[k]; !ok || got != runtimeEnv[k] {
+				errs = append(errs, fmt.Errorf("%s: Go runtime setting %s = %q, want %q (config.DeployedRuntimeEnv, what the benchmark measures)", f, k, got, runtimeEnv[k]))
 			}
 		}
 		if _, err := config.Load(config.MapLookuper(f.Env), f.Deployed.Needs); err != nil {

@@ -59,6 +59,16 @@ func TestChecksCatchMistakes(t *testing.T) {
 			check: "Environment", want: "does not list for \"start\"",
 		},
 		{
+			name:  "Go runtime setting missing",
+			edits: []edit{{File: "terraform/main.tf", Old: "    GOMAXPROCS = \"1\"\n"}},
+			check: "Environment", want: "Go runtime setting GOMAXPROCS = \"\", want \"1\"",
+		},
+		{
+			name:  "Go runtime setting overridden by a function",
+			edits: []edit{{File: "terraform/thpublish.tf", Old: "      GOOGLE_CLOUD_PROJECT      = var.project\n", New: "      GOOGLE_CLOUD_PROJECT      = var.project\n      GOMAXPROCS                = \"2\"\n"}},
+			check: "Environment", want: "thpublish: Go runtime setting GOMAXPROCS = \"2\", want \"1\"",
+		},
+		{
 			name:  "wrong entry point",
 			edits: []edit{{File: "terraform/thpublish.tf", Old: `entry_point     = "thPublish"`, New: `entry_point     = "thPublisher"`}},
 			check: "FunctionsMatchTerraform", want: "registered by no functions",

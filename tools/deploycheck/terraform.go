@@ -451,6 +451,7 @@ func (m *Module) functions() map[string]function.Function {
 		"length":   stdlib.LengthFunc,
 		"replace":  stdlib.ReplaceFunc,
 		"concat":   stdlib.ConcatFunc,
+		"merge":    stdlib.MergeFunc,
 		"tostring": stdlib.MakeToFunc(cty.String),
 	}
 }

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"maps"
+	"testing"
+)
+
+// TestDeployedEnv: the functions run with the Go runtime's settings of the
+// deployment, their configuration intact, and -env over both.
+func TestDeployedEnv(t *testing.T) {
+	conf := map[string]string{"GOOGLE_CLOUD_PROJECT": "demo-x", "THREADS_APP_ID": "1"}
+	cases := []struct {
+		name  string
+		extra []string
+		want  map[string]string
+	}{
+		{"as deployed", nil,
+			map[string]string{"GOOGLE_CLOUD_PROJECT": "demo-x", "THREADS_APP_ID": "1", "GOMAXPROCS": "1"}},
+		{"-env overrides the runtime setting", []string{"GOMAXPROCS=2"},
+			map[string]string{"GOOGLE_CLOUD_PROJECT": "demo-x", "THREADS_APP_ID": "1", "GOMAXPROCS": "2"}},
+		{"-env adds and overrides configuration", []string{"GOGC=200", "THREADS_APP_ID=2", "EMPTY="},
+			map[string]string{"GOOGLE_CLOUD_PROJECT": "demo-x", "THREADS_APP_ID": "2", "GOMAXPROCS": "1", "GOGC": "200", "EMPTY": ""}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := maps.Clone(conf)
+			got := deployedEnv(conf, tc.extra)
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("deployedEnv = %v, want %v", got, tc.want)
+			}
+			if !maps.Equal(conf, before) {
+				t.Errorf("deployedEnv changed its argument: %v", conf)
+			}
+		})
+	}
+	if got, want := runtimeEnvList(), []string{"GOMAXPROCS=1"}; len(got) != len(want) || got[0] != want[0] {
+		t.Errorf("runtimeEnvList = %q, want %q", got, want)
+	}
+}
