@@ -64,9 +64,10 @@ func allNeeds() Needs {
 // the functions with them, so all three agree.
 //
 // GOMAXPROCS=1: a 128 MiB instance has 0.083 vCPU and serves one request at a
-// time. Go would default to 2 there (at least 2 under a cgroup CPU limit),
-// and a second scheduler thread only hands goroutines between threads and
-// spins looking for work, on a quota that cannot run two threads anyway.
+// time. Go's default is the CPU count the instance shows, never below 2 under
+// a cgroup CPU limit; a second scheduler thread there only hands goroutines
+// between threads and spins looking for work, on a quota that cannot run two
+// threads at once anyway.
 // Measured in docs/performance.md (finding 7): about a fifth less CPU per
 // thAuthStart request.
 func DeployedRuntimeEnv() map[string]string {
