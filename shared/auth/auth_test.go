@@ -2,10 +2,8 @@ package auth_test
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -24,6 +22,7 @@ import (
 
 	"threadsfunctions.dev/shared/auth"
 	"threadsfunctions.dev/shared/httpx"
+	"threadsfunctions.dev/shared/jws"
 	"threadsfunctions.dev/shared/testenv"
 )
 
@@ -160,13 +159,11 @@ func b64JSON(t testing.TB, v any) string {
 // sign builds an RS256 token with the header and claims, signed by key.
 func sign(t testing.TB, key *rsa.PrivateKey, header, claims map[string]any) string {
 	t.Helper()
-	in := b64JSON(t, header) + "." + b64JSON(t, claims)
-	sum := sha256.Sum256([]byte(in))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	tok, err := jws.SignRS256(key, header, claims)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return in + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return tok
 }
 
 // firebaseClaims are a real ID token's claims for uid in project.

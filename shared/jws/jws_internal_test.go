@@ -1,15 +1,10 @@
 package jws
 
 import (
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -46,9 +41,7 @@ func TestKeySetCacheTiming(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		fetches.Add(1)
 		w.Header().Set("Cache-Control", "public, max-age=600, must-revalidate")
-		fmt.Fprintf(w, `{"keys":[{"kty":"RSA","alg":"RS256","use":"sig","kid":"k1","n":%q,"e":%q}]}`,
-			base64.RawURLEncoding.EncodeToString(priv.N.Bytes()),
-			base64.RawURLEncoding.EncodeToString(big.NewInt(int64(priv.E)).Bytes()))
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{PublicJWK("k1", &priv.PublicKey)}})
 	}))
 	t.Cleanup(srv.Close)
 
@@ -57,17 +50,13 @@ func TestKeySetCacheTiming(t *testing.T) {
 	ks.now = clock.Now
 
 	token := func(kid string) string {
-		enc := base64.RawURLEncoding
-		h, _ := json.Marshal(map[string]any{"alg": "RS256", "kid": kid})
 		now := clock.Now()
-		c, _ := json.Marshal(map[string]any{"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
-		in := enc.EncodeToString(h) + "." + enc.EncodeToString(c)
-		sum := sha256.Sum256([]byte(in))
-		sig, err := rsa.SignPKCS1v15(rand.Reader, priv, crypto.SHA256, sum[:])
+		tok, err := SignRS256(priv, map[string]any{"alg": "RS256", "kid": kid},
+			map[string]any{"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return in + "." + enc.EncodeToString(sig)
+		return tok
 	}
 	verify := func(kid string) error {
 		var claims map[string]any

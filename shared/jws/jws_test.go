@@ -1,12 +1,10 @@
 package jws_test
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -16,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,15 +40,69 @@ func enc(t *testing.T, v any) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func signWith(t *testing.T, key *rsa.PrivateKey, kid string) string {
+func rsaKey(t *testing.T, bits int) *rsa.PrivateKey {
 	t.Helper()
-	in := enc(t, map[string]string{"alg": "RS256", "kid": kid}) + "." + enc(t, map[string]string{"sub": "s"})
-	sum := sha256.Sum256([]byte(in))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	k, err := rsa.GenerateKey(rand.Reader, bits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return in + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return k
+}
+
+func signWith(t *testing.T, key *rsa.PrivateKey, kid string) string {
+	t.Helper()
+	tok, err := jws.SignRS256(key, map[string]string{"alg": "RS256", "kid": kid}, map[string]string{"sub": "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestSignRS256 reads back what SignRS256 and PublicJWK make, through a
+// JWKS KeySet: the claims as signed, and nothing for another key's token or
+// a changed claim.
+func TestSignRS256(t *testing.T) {
+	t.Parallel()
+	key, other := rsaKey(t, 2048), rsaKey(t, 2048)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{jws.PublicJWK("k1", &key.PublicKey)}})
+	}))
+	t.Cleanup(srv.Close)
+	ks := jws.NewKeySet(srv.URL, jws.JWKS, nil)
+
+	claims := map[string]any{"sub": "s", "n": 7.0}
+	good, err := jws.SignRS256(key, map[string]string{"alg": "RS256", "kid": "k1"}, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := jws.SignRS256(other, map[string]string{"alg": "RS256", "kid": "k1"}, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(good, ".")
+	changed := parts[0] + "." + enc(t, map[string]any{"sub": "t", "n": 7.0}) + "." + parts[2]
+
+	tests := []struct {
+		name  string
+		token string
+		want  error
+	}{
+		{"signed by the key", good, nil},
+		{"signed by another key", forged, jws.ErrInvalidToken},
+		{"claims changed after signing", changed, jws.ErrInvalidToken},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got map[string]any
+			err := ks.Verify(t.Context(), tc.token, &got)
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("Verify = %v, want %v", err, tc.want)
+			}
+			if tc.want == nil && (got["sub"] != "s" || got["n"] != 7.0) {
+				t.Errorf("claims = %v, want %v", got, claims)
+			}
+		})
+	}
 }
 
 // TestX509KeySet: the certificates-by-kid format Firebase publishes. Usable
@@ -57,14 +110,7 @@ func signWith(t *testing.T, key *rsa.PrivateKey, kid string) string {
 // any usable key is "keys unavailable", not the token's fault.
 func TestX509KeySet(t *testing.T) {
 	t.Parallel()
-	good, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	weak, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good, weak := rsaKey(t, 2048), rsaKey(t, 1024)
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

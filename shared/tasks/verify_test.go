@@ -1,7 +1,6 @@
 package tasks_test
 
 import (
-	"crypto"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -9,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"threadsfunctions.dev/shared/jws"
 	"threadsfunctions.dev/shared/tasks"
 )
 
@@ -63,11 +62,7 @@ func newJWKSServer(t *testing.T, keys ...testKey) *jwksServer {
 		set.Keys = []map[string]string{} // a non-RSA key the verifier must skip
 		set.Keys = append(set.Keys, map[string]string{"kty": "EC", "kid": "ec-key", "crv": "P-256", "x": "AA", "y": "AA"})
 		for _, k := range j.keys {
-			set.Keys = append(set.Keys, map[string]string{
-				"kty": "RSA", "alg": "RS256", "use": "sig", "kid": k.kid,
-				"n": b64(k.priv.N.Bytes()),
-				"e": b64(big.NewInt(int64(k.priv.E)).Bytes()),
-			})
+			set.Keys = append(set.Keys, jws.PublicJWK(k.kid, &k.priv.PublicKey))
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -98,13 +93,11 @@ func mustJSON(t *testing.T, v any) []byte {
 // signRS256 builds a token with the given header and claims, signed by k.
 func signRS256(t *testing.T, k testKey, header, claims map[string]any) string {
 	t.Helper()
-	in := b64(mustJSON(t, header)) + "." + b64(mustJSON(t, claims))
-	sum := sha256.Sum256([]byte(in))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, k.priv, crypto.SHA256, sum[:])
+	tok, err := jws.SignRS256(k.priv, header, claims)
 	if err != nil {
-		t.Fatalf("rsa.SignPKCS1v15: %v", err)
+		t.Fatal(err)
 	}
-	return in + "." + b64(sig)
+	return tok
 }
 
 func validHeader(k testKey) map[string]any {

@@ -3,17 +3,13 @@ package cloudtasksfake
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,6 +20,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"threadsfunctions.dev/shared/jws"
 )
 
 const (
@@ -224,11 +222,7 @@ func (s *Server) dispatch(a dispatchArgs) (code int, retryAfter time.Duration, e
 func (s *Server) IDToken(audience, email string) (string, error) {
 	now := time.Now()
 	sub := sha256.Sum256([]byte(email))
-	header, err := json.Marshal(map[string]string{"alg": "RS256", "kid": s.kid, "typ": "JWT"})
-	if err != nil {
-		return "", fmt.Errorf("cloudtasksfake: token header: %w", err)
-	}
-	claims, err := json.Marshal(map[string]any{
+	tok, err := jws.SignRS256(s.key, map[string]string{"alg": "RS256", "kid": s.kid, "typ": "JWT"}, map[string]any{
 		"iss":            googleIssuer,
 		"aud":            audience,
 		"azp":            email,
@@ -239,16 +233,9 @@ func (s *Server) IDToken(audience, email string) (string, error) {
 		"exp":            now.Add(tokenLifetime).Unix(),
 	})
 	if err != nil {
-		return "", fmt.Errorf("cloudtasksfake: token claims: %w", err)
+		return "", fmt.Errorf("cloudtasksfake: token: %w", err)
 	}
-	enc := base64.RawURLEncoding
-	signing := enc.EncodeToString(header) + "." + enc.EncodeToString(claims)
-	digest := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, s.key, crypto.SHA256, digest[:])
-	if err != nil {
-		return "", fmt.Errorf("cloudtasksfake: sign token: %w", err)
-	}
-	return signing + "." + enc.EncodeToString(sig), nil
+	return tok, nil
 }
 
 // keyID derives a stable kid from the public key.
@@ -258,15 +245,7 @@ func keyID(pub *rsa.PublicKey) string {
 }
 
 func (s *Server) marshalJWKS() []byte {
-	enc := base64.RawURLEncoding
-	b, err := json.Marshal(map[string]any{"keys": []map[string]string{{
-		"kty": "RSA",
-		"alg": "RS256",
-		"use": "sig",
-		"kid": s.kid,
-		"n":   enc.EncodeToString(s.key.N.Bytes()),
-		"e":   enc.EncodeToString(big.NewInt(int64(s.key.E)).Bytes()),
-	}}})
+	b, err := json.Marshal(map[string]any{"keys": []map[string]string{jws.PublicJWK(s.kid, &s.key.PublicKey)}})
 	if err != nil {
 		panic(fmt.Sprintf("cloudtasksfake: marshal JWKS: %v", err))
 	}
