@@ -5,7 +5,8 @@
 // It checks the signature and decodes the claims; what the claims must say
 // (issuer, audience, times) is the caller's: shared/tasks checks Google's
 // OIDC tokens of Cloud Tasks and Cloud Scheduler, shared/auth Firebase ID
-// tokens. Errors never quote the token.
+// tokens. Errors never quote the token. SignRS256 and PublicJWK make such
+// tokens and keys for the fakes and tests that stand in for Google.
 package jws
 
 import (
