@@ -37,3 +37,28 @@ func TestDeployedEnv(t *testing.T) {
 		t.Errorf("runtimeEnvList = %q, want %q", got, want)
 	}
 }
+
+// TestStillWarming: the warm-up goes on while a load is over 10 % faster
+// than the one before it.
+func TestStillWarming(t *testing.T) {
+	cases := []struct {
+		rps  []float64
+		want bool
+	}{
+		{nil, true},
+		{[]float64{300}, true},
+		{[]float64{300, 540}, true},
+		{[]float64{300, 540, 590}, false},
+		{[]float64{500, 550}, false},
+		{[]float64{500, 551}, true},
+		{[]float64{600, 450}, false},
+	}
+	for _, tc := range cases {
+		if got := stillWarming(tc.rps); got != tc.want {
+			t.Errorf("stillWarming(%v) = %v, want %v", tc.rps, got, tc.want)
+		}
+	}
+	if got, want := fmtRates([]float64{294.4, 539.6}), "294 → 540"; got != want {
+		t.Errorf("fmtRates = %q, want %q", got, want)
+	}
+}

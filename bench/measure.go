@@ -325,30 +325,70 @@ type RoundResult struct {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 func mib(b int64) float64        { return float64(b) / (1 << 20) }
 
+// Emulator warm-up: loads of the measured size through an unmeasured
+// instance, until one is at most warmSettled faster than the one before, and
+// at most maxWarmLoads of them.
+const (
+	maxWarmLoads = 4
+	warmSettled  = 1.10
+)
+
 // warmEmulators sends the function's kind of traffic through an unmeasured
-// instance before its first round: the emulators are JVM and Node processes
-// whose first requests of a kind are slower than later ones (without this
-// the first rounds' cold starts were 1.4–4× the later rounds'), which
-// Firestore and Firebase Auth in production are not.
-func (b *bench) warmEmulators(ctx context.Context, wl workload) error {
-	conc := b.cfg.Concurrency
+// instance before its first round, and returns each warm-up load's
+// throughput. The emulators are JVM and Node processes that keep getting
+// faster for thousands of requests of a kind while their JIT compilers work
+// (with 200 warm-up requests, thAuthStart's first round ran at 290-340 req/s
+// and its later ones at 400-720, the function's CPU per request following),
+// which Firestore and Firebase Auth in production are not. So the warm-up
+// repeats a load of the measured size until it stops getting faster.
+func (b *bench) warmEmulators(ctx context.Context, wl workload) ([]float64, error) {
+	conc, n := b.cfg.Concurrency, b.cfg.Requests
 	warm := b.cfg.warmup()
-	build, err := wl.prepare(ctx, warm)
-	if err != nil {
-		return err
-	}
 	hc := newClient(conc)
 	defer hc.CloseIdleConnections()
 	p, err := startFunction(ctx, wl.fn.Name, b.bins[wl.fn.Name].Bin, b.fnEnv(b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer p.stop()
-	if lr := runLoad(ctx, hc, 0, warm, conc, withURL(p.URL, build), wl.check); lr.Errors > 0 {
-		return fmt.Errorf("%s emulator warm-up: %s\n%s", wl.fn.Name, lr.FirstError, p.logs.String())
+	var rps []float64
+	for i := range maxWarmLoads {
+		count := n
+		if i == 0 {
+			count += warm // the instance's own warm-up, as before a measured load
+		}
+		build, err := wl.prepare(ctx, count)
+		if err != nil {
+			return nil, err
+		}
+		lr := runLoad(ctx, hc, 0, count, conc, withURL(p.URL, build), wl.check)
+		if lr.Errors > 0 {
+			return nil, fmt.Errorf("%s emulator warm-up: %s\n%s", wl.fn.Name, lr.FirstError, p.logs.String())
+		}
+		rps = append(rps, lr.Throughput())
+		if !stillWarming(rps) {
+			break
+		}
 	}
-	fmt.Fprintf(b.log, "  %-14s emulators warmed up: %d requests through an unmeasured instance\n", wl.fn.Name, warm)
-	return nil
+	fmt.Fprintf(b.log, "  %-14s emulators warmed up: %d unmeasured loads, %s req/s\n", wl.fn.Name, len(rps), fmtRates(rps))
+	return rps, nil
+}
+
+// stillWarming: the last warm-up load was more than warmSettled times as fast
+// as the one before it (the first load always calls for a second).
+func stillWarming(rps []float64) bool {
+	if len(rps) < 2 {
+		return true
+	}
+	return rps[len(rps)-1] > warmSettled*rps[len(rps)-2]
+}
+
+func fmtRates(rps []float64) string {
+	out := make([]string, len(rps))
+	for i, r := range rps {
+		out[i] = strconv.FormatFloat(r, 'f', 0, 64)
+	}
+	return strings.Join(out, " → ")
 }
 
 // measureRound starts a fresh instance of wl's function and measures it.
@@ -489,6 +529,9 @@ type FunctionResult struct {
 	Name      string         `json:"name"`
 	BinaryMiB float64        `json:"binaryMiB"`
 	Rounds    []*RoundResult `json:"rounds"`
+	// WarmupRPS is the throughput of each unmeasured load that warmed the
+	// emulators up before the rounds.
+	WarmupRPS []float64 `json:"emulatorWarmupRps,omitempty"`
 
 	ColdStartMs       Stat `json:"coldStartMs"`
 	ColdExThreadsMs   Stat `json:"coldStartExThreadsMs"`
@@ -546,7 +589,8 @@ func statBy(rounds []*RoundResult, f func(*RoundResult) float64) Stat {
 
 func (b *bench) measureFunction(ctx context.Context, wl workload) (*FunctionResult, error) {
 	fr := &FunctionResult{Name: wl.fn.Name, BinaryMiB: mib(b.bins[wl.fn.Name].Bytes)}
-	if err := b.warmEmulators(ctx, wl); err != nil {
+	var err error
+	if fr.WarmupRPS, err = b.warmEmulators(ctx, wl); err != nil {
 		return nil, err
 	}
 	for round := 1; round <= b.cfg.Rounds; round++ {

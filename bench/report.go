@@ -241,6 +241,11 @@ func (r *Report) printTable(w io.Writer) {
 	fmt.Fprintln(tw, binLine+"\t\t")
 	_ = tw.Flush()
 	for _, f := range r.Functions {
+		if len(f.WarmupRPS) > 0 {
+			fmt.Fprintf(w, "%s: the emulators warmed up by %d unmeasured loads first, %s req/s\n", f.Name, len(f.WarmupRPS), fmtRates(f.WarmupRPS))
+		}
+	}
+	for _, f := range r.Functions {
 		if f.Init == nil {
 			continue
 		}
