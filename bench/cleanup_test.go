@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -60,5 +61,35 @@ func TestClearLoadDocs(t *testing.T) {
 		if got := exists(tc.path); got != tc.want {
 			t.Errorf("%s exists = %v, want %v", tc.path, got, tc.want)
 		}
+	}
+}
+
+// TestResetEmulatorProject: the reset empties the project it names, in the
+// real emulator, and leaves other projects' documents alone.
+func TestResetEmulatorProject(t *testing.T) {
+	env := testenv.Require(t)
+	ctx := t.Context()
+	id := testenv.RandomID(t)
+	reset, other := env, env
+	reset.ProjectID, other.ProjectID = "demo-bench-reset-"+id[:8], "demo-bench-keep-"+id[:8]
+	for _, e := range []testenv.Env{reset, other} {
+		if _, err := e.Firestore(t).Doc("oauthStates/s-"+id).Set(ctx, map[string]any{"uid": "u"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := resetEmulatorProject(ctx, &http.Client{Timeout: 30 * time.Second}, env.FirestoreHost, reset.ProjectID); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		e    testenv.Env
+		want bool
+	}{{reset, false}, {other, true}} {
+		_, err := tc.e.Firestore(t).Doc("oauthStates/s-" + id).Get(ctx)
+		if got := err == nil; got != tc.want {
+			t.Errorf("project %s: document exists = %v (err %v), want %v", tc.e.ProjectID, got, err, tc.want)
+		}
+	}
+	if err := resetEmulatorProject(ctx, &http.Client{Timeout: 30 * time.Second}, "127.0.0.1:9", reset.ProjectID); err == nil {
+		t.Error("reset through a closed port: no error")
 	}
 }

@@ -60,6 +60,11 @@ type Config struct {
 	// Env is added to every function's environment (KEY=VALUE), to try
 	// runtime settings such as GOGC; the report records it.
 	Env envList
+	// ResetFirestore: before each function's measurement and each profile,
+	// delete every document of the project in the Firestore emulator and
+	// store the fixtures again. Only for an emulator and project the
+	// benchmark has to itself (./scripts/bench's).
+	ResetFirestore bool
 }
 
 // warmup is how many requests come before each load (and through the
@@ -134,6 +139,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&cfg.Repo, "repo", "", "repository root (default: found from the working directory)")
 	fs.Var(&cfg.Env, "env", "KEY=VALUE added to each function's environment (repeatable), e.g. GOGC=200")
 	fs.StringVar(&cfg.Print, "print", "", "print the table of a JSON report written by -out, and measure nothing")
+	fs.BoolVar(&cfg.ResetFirestore, "reset-firestore", false, "before each function and each profile, delete every document of the project from the Firestore emulator (only for an emulator and project the benchmark has to itself)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -263,7 +269,10 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := connectAccounts(ctx, b.store, b.fake, &b.ids, publishUsers); err != nil {
+	b.fixtures = func(ctx context.Context) error {
+		return connectAccounts(ctx, b.store, b.fake, &b.ids, publishUsers)
+	}
+	if err := b.fixtures(ctx); err != nil {
 		return nil, err
 	}
 	b.users = map[string]bool{}
@@ -293,6 +302,9 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	for _, name := range cfg.ProfileFunctions {
 		fmt.Fprintf(cfg.Log, "profiling %s\n", name)
+		if err := b.resetFirestore(ctx); err != nil {
+			return nil, err
+		}
 		pr, err := b.profileFunction(ctx, workloads[name])
 		if err != nil {
 			return nil, fmt.Errorf("profile %s: %w", name, err)

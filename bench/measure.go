@@ -51,6 +51,9 @@ type bench struct {
 	observed []observedProcess
 	// users are the uids the benchmark signed up (clearLoadDocs).
 	users map[string]bool
+	// fixtures stores the documents the loads need (the publishing users'
+	// accounts), again after resetFirestore.
+	fixtures func(context.Context) error
 }
 
 // observedProcess is a process whose CPU time is read around each load.
@@ -589,6 +592,9 @@ func statBy(rounds []*RoundResult, f func(*RoundResult) float64) Stat {
 
 func (b *bench) measureFunction(ctx context.Context, wl workload) (*FunctionResult, error) {
 	fr := &FunctionResult{Name: wl.fn.Name, BinaryMiB: mib(b.bins[wl.fn.Name].Bytes)}
+	if err := b.resetFirestore(ctx); err != nil {
+		return nil, err
+	}
 	var err error
 	if fr.WarmupRPS, err = b.warmEmulators(ctx, wl); err != nil {
 		return nil, err
