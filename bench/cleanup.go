@@ -77,10 +77,10 @@ func (b *bench) clearLoadDocs(ctx context.Context) (int, error) {
 // resetFirestore, with -reset-firestore, empties the benchmark's project in
 // the Firestore emulator and stores the fixtures again. Deleting the loads'
 // documents one by one (clearLoadDocs) is not enough across functions: the
-// emulator stays slower after many documents were written and deleted (a
-// longer warm-up of the first two functions halved thPublish's throughput,
-// 91 -> 45 req/s), which Firestore does not; its reset endpoint drops the
-// project's data altogether.
+// emulator stays slower after many documents were written and deleted, which
+// Firestore does not; its reset endpoint drops the project's data
+// altogether. (It helps, 45 -> 51 req/s for thPublish after the same
+// warm-ups, but the emulator also slows with the work it has done.)
 func (b *bench) resetFirestore(ctx context.Context) error {
 	if !b.cfg.ResetFirestore {
 		return nil
