@@ -88,10 +88,8 @@ func (b *bench) resetFirestore(ctx context.Context) error {
 	if err := resetEmulatorProject(ctx, b.hc, b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.Project); err != nil {
 		return err
 	}
-	if b.fixtures != nil {
-		if err := b.fixtures(ctx); err != nil {
-			return fmt.Errorf("fixtures after the reset: %w", err)
-		}
+	if err := b.storeFixtures(ctx); err != nil {
+		return fmt.Errorf("fixtures after the reset: %w", err)
 	}
 	fmt.Fprintf(b.log, "  reset the Firestore emulator's project %s\n", b.cfg.Emulators.Project)
 	return nil
@@ -116,4 +114,9 @@ func resetEmulatorProject(ctx context.Context, hc *http.Client, host, project st
 		return fmt.Errorf("reset Firestore emulator: HTTP %d: %s", resp.StatusCode, body)
 	}
 	return nil
+}
+
+// storeFixtures gives each publishing user a connected Threads account.
+func (b *bench) storeFixtures(ctx context.Context) error {
+	return connectAccounts(ctx, b.store, b.fake, &b.ids, b.publishUsers)
 }

@@ -269,10 +269,8 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.fixtures = func(ctx context.Context) error {
-		return connectAccounts(ctx, b.store, b.fake, &b.ids, publishUsers)
-	}
-	if err := b.fixtures(ctx); err != nil {
+	b.publishUsers = publishUsers
+	if err := b.storeFixtures(ctx); err != nil {
 		return nil, err
 	}
 	b.users = map[string]bool{}
@@ -302,9 +300,6 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	for _, name := range cfg.ProfileFunctions {
 		fmt.Fprintf(cfg.Log, "profiling %s\n", name)
-		if err := b.resetFirestore(ctx); err != nil {
-			return nil, err
-		}
 		pr, err := b.profileFunction(ctx, workloads[name])
 		if err != nil {
 			return nil, fmt.Errorf("profile %s: %w", name, err)

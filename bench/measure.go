@@ -51,9 +51,9 @@ type bench struct {
 	observed []observedProcess
 	// users are the uids the benchmark signed up (clearLoadDocs).
 	users map[string]bool
-	// fixtures stores the documents the loads need (the publishing users'
-	// accounts), again after resetFirestore.
-	fixtures func(context.Context) error
+	// publishUsers are the users thPublish's loads post as; their accounts
+	// are the fixtures storeFixtures writes (again after resetFirestore).
+	publishUsers []user
 }
 
 // observedProcess is a process whose CPU time is read around each load.
@@ -954,6 +954,9 @@ type ProfileResult struct {
 // function and saves its CPU profile and the allocations made during the
 // load, with pprof's top tables beside them.
 func (b *bench) profileFunction(ctx context.Context, wl workload) (*ProfileResult, error) {
+	if err := b.resetFirestore(ctx); err != nil {
+		return nil, err
+	}
 	bf := b.pprofBins[wl.fn.Name]
 	dir := b.cfg.ProfileDir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
