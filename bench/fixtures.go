@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -36,45 +31,6 @@ type emulators struct {
 type user struct {
 	UID, IDToken string
 	ThreadsID    string
-}
-
-// signUp creates n users in the Auth emulator, as a client would
-// (accounts:signUp), a few at a time.
-func signUp(ctx context.Context, hc *http.Client, authHost string, n int) ([]user, error) {
-	users := make([]user, n)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for i := range users {
-		g.Go(func() error {
-			email := "bench-" + randomHex(8) + "@example.com"
-			body, _ := json.Marshal(map[string]any{"email": email, "password": "password-1234", "returnSecureToken": true})
-			req, err := http.NewRequestWithContext(gctx, http.MethodPost,
-				"http://"+authHost+"/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key", bytes.NewReader(body))
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := hc.Do(req)
-			if err != nil {
-				return fmt.Errorf("auth emulator signUp: %w", err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("auth emulator signUp: HTTP %d: %s", resp.StatusCode, b)
-			}
-			var out struct {
-				IDToken string `json:"idToken"`
-				LocalID string `json:"localId"`
-			}
-			if err := json.Unmarshal(b, &out); err != nil || out.IDToken == "" {
-				return fmt.Errorf("auth emulator signUp: no token in %q", b)
-			}
-			users[i] = user{UID: out.LocalID, IDToken: out.IDToken}
-			return nil
-		})
-	}
-	return users, g.Wait()
 }
 
 // threadsIDs hands out distinct Threads user ids.

@@ -41,9 +41,10 @@ func parseInitTrace(s string) initTrace {
 }
 
 // traceInit starts a binary with GODEBUG=inittrace=1 until it listens, and
-// reads how long each package's initialisation took.
+// reads how long each package's initialisation took. It serves no request,
+// so the benchmark's base project is named but never used.
 func (b *bench) traceInit(ctx context.Context, name string) (initTrace, error) {
-	env := b.fnEnv(b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost)
+	env := b.fnEnv(&project{ID: b.cfg.Emulators.Project}, b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost)
 	env["GODEBUG"] = "inittrace=1"
 	p, err := startFunction(ctx, name, b.bins[name].Bin, env)
 	if err != nil {

@@ -60,11 +60,6 @@ type Config struct {
 	// Env is added to every function's environment (KEY=VALUE), to try
 	// runtime settings such as GOGC; the report records it.
 	Env envList
-	// ResetFirestore: before each function's measurement and each profile,
-	// delete every document of the project in the Firestore emulator and
-	// store the fixtures again. Only for an emulator and project the
-	// benchmark has to itself (./scripts/bench's).
-	ResetFirestore bool
 }
 
 // warmup is how many requests come before each load (and through the
@@ -139,7 +134,6 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&cfg.Repo, "repo", "", "repository root (default: found from the working directory)")
 	fs.Var(&cfg.Env, "env", "KEY=VALUE added to each function's environment (repeatable), e.g. GOGC=200")
 	fs.StringVar(&cfg.Print, "print", "", "print the table of a JSON report written by -out, and measure nothing")
-	fs.BoolVar(&cfg.ResetFirestore, "reset-firestore", false, "before each function and each profile, delete every document of the project from the Firestore emulator (only for an emulator and project the benchmark has to itself)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -173,7 +167,7 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("FIRESTORE_EMULATOR_HOST and FIREBASE_AUTH_EMULATOR_HOST must point at the emulators (./scripts/bench starts them)"))
 	}
 	if c.Emulators.Project == "" {
-		errs = append(errs, errors.New("GOOGLE_CLOUD_PROJECT must be set (a demo- project)"))
+		errs = append(errs, errors.New("GOOGLE_CLOUD_PROJECT must be set (a demo- project; the benchmark names its projects after it)"))
 	}
 	valid := map[string]bool{nameAuthStart: true, nameAuthCallback: true, namePublish: true}
 	for _, n := range c.ProfileFunctions {
@@ -250,6 +244,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 			"cold start is judged excluding the time spent waiting on the fake Threads (its latency is the network's, not the function's)",
 			"the emulators, the fakes and the load generator share the machine's cores with the function",
 			"Firestore RPCs and Auth calls are measured through counting proxies (gRPC frames decoded, HTTP requests counted) in the connect-flow and publish-count phases only",
+			"each warm-up load, round, profile and count runs in a new project of the emulators, so no load queries what an earlier one wrote (the Firestore emulator's queries walk all of a project's history)",
 		},
 	}
 	fmt.Fprintf(cfg.Log, "bench: %d rounds × %d requests at %d concurrent, Threads latency %s; emulators %s (Firestore) and %s (Auth)\n",
@@ -261,30 +256,9 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer b.close()
 
-	startUsers, err := signUp(ctx, b.hc, cfg.Emulators.AuthHost, cfg.Concurrency)
-	if err != nil {
-		return nil, err
-	}
-	publishUsers, err := signUp(ctx, b.hc, cfg.Emulators.AuthHost, cfg.Concurrency)
-	if err != nil {
-		return nil, err
-	}
-	b.publishUsers = publishUsers
-	if err := b.storeFixtures(ctx); err != nil {
-		return nil, err
-	}
-	b.users = map[string]bool{}
-	for _, u := range append(slices.Clone(startUsers), publishUsers...) {
-		b.users[u.UID] = true
-	}
-	workloads := map[string]workload{
-		nameAuthStart:    b.authStartWorkload(startUsers),
-		nameAuthCallback: b.authCallbackWorkload(),
-		namePublish:      b.publishWorkload(publishUsers),
-	}
 	for _, f := range measuredFunctions() {
 		fmt.Fprintf(cfg.Log, "measuring %s\n", f.Name)
-		fr, err := b.measureFunction(ctx, workloads[f.Name])
+		fr, err := b.measureFunction(ctx, f.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -300,7 +274,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	for _, name := range cfg.ProfileFunctions {
 		fmt.Fprintf(cfg.Log, "profiling %s\n", name)
-		pr, err := b.profileFunction(ctx, workloads[name])
+		pr, err := b.profileFunction(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("profile %s: %w", name, err)
 		}

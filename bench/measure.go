@@ -14,9 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
-
-	"cloud.google.com/go/firestore"
 
 	"threadsfunctions.dev/shared/config"
 	"threadsfunctions.dev/shared/fakes/cloudtasksfake"
@@ -40,20 +39,18 @@ type bench struct {
 	fake      *fakeThreads
 	tasks     *cloudtasksfake.Server
 	stopTasks func()
-	fs        *firestore.Client
-	store     *store.Store
 	keyText   string
+	keyring   *tokencrypt.Keyring
+	// runID and projects name the emulators' projects this run makes
+	// (newProject): unique across runs against the same emulators.
+	runID     string
+	projects  atomic.Int64
 	ids       threadsIDs
 	bins      map[string]*builtFunction
 	pprofBins map[string]*builtFunction
 	// observed are the other processes whose CPU is read around each load:
 	// the emulators and the benchmark itself (load generator and fakes).
 	observed []observedProcess
-	// users are the uids the benchmark signed up (clearLoadDocs).
-	users map[string]bool
-	// publishUsers are the users thPublish's loads post as; their accounts
-	// are the fixtures storeFixtures writes (again after resetFirestore).
-	publishUsers []user
 }
 
 // observedProcess is a process whose CPU time is read around each load.
@@ -83,14 +80,10 @@ func newBench(ctx context.Context, cfg Config) (b *bench, err error) {
 	if b.keyText, err = tokencrypt.GenerateKeyText("k1"); err != nil {
 		return nil, err
 	}
-	keyring, err := tokencrypt.ParseKeyring(b.keyText)
-	if err != nil {
+	if b.keyring, err = tokencrypt.ParseKeyring(b.keyText); err != nil {
 		return nil, err
 	}
-	if b.fs, err = store.NewFirestore(ctx, cfg.Emulators.Project, cfg.Emulators.FirestoreHost); err != nil {
-		return nil, err
-	}
-	b.store = store.New(b.fs, keyring)
+	b.runID = randomHex(3)
 	for _, e := range []struct{ name, host string }{
 		{"Firestore emulator", cfg.Emulators.FirestoreHost},
 		{"Auth emulator", cfg.Emulators.AuthHost},
@@ -129,15 +122,13 @@ func (b *bench) close() {
 	if b.stopTasks != nil {
 		b.stopTasks()
 	}
-	if b.fs != nil {
-		_ = b.fs.Close()
-	}
 }
 
 // fnEnv is the configuration every function gets, as deployed but pointed
-// at the emulators and fakes (fsHost and authHost may be counting proxies).
-func (b *bench) fnEnv(fsHost, authHost string) map[string]string {
-	p := b.cfg.Emulators.Project
+// at the emulators and fakes (fsHost and authHost may be counting proxies),
+// in project proj.
+func (b *bench) fnEnv(proj *project, fsHost, authHost string) map[string]string {
+	p := proj.ID
 	return deployedEnv(map[string]string{
 		"GOOGLE_CLOUD_PROJECT":        p,
 		"FIRESTORE_EMULATOR_HOST":     fsHost,
@@ -218,11 +209,11 @@ func (b *bench) authStartWorkload(users []user) workload {
 // authCallbackWorkload: GET ?code&state with a fresh state and code for
 // each request; 302 back to the app, connected (state consumed, two
 // Threads round trips, account written).
-func (b *bench) authCallbackWorkload() workload {
+func (b *bench) authCallbackWorkload(st *store.Store) workload {
 	return workload{
 		fn: fn(nameAuthCallback),
 		prepare: func(ctx context.Context, n int) (requestFunc, error) {
-			in, err := prepareCallbacks(ctx, b.store, b.fake, &b.ids, n)
+			in, err := prepareCallbacks(ctx, st, b.fake, &b.ids, n)
 			if err != nil {
 				return nil, fmt.Errorf("preparing %d callbacks: %w", n, err)
 			}
@@ -231,13 +222,16 @@ func (b *bench) authCallbackWorkload() workload {
 				return http.NewRequestWithContext(ctx, http.MethodGet, "?"+q.Encode(), nil)
 			}, nil
 		},
-		check: func(resp *http.Response, body []byte) error {
-			if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "threads=connected") {
-				return fmt.Errorf("HTTP %d to %q: %.300s", resp.StatusCode, resp.Header.Get("Location"), body)
-			}
-			return nil
-		},
+		check: connected,
 	}
+}
+
+// connected checks thAuthCallback's answer: back to the app, connected.
+func connected(resp *http.Response, body []byte) error {
+	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "threads=connected") {
+		return fmt.Errorf("HTTP %d to %q: %.300s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	return nil
 }
 
 // publishWorkload: POST {"text"} for a user with one connected account; 200
@@ -256,6 +250,18 @@ func (b *bench) publishWorkload(users []user) workload {
 			}, nil
 		},
 		check: expectStatus(http.StatusOK),
+	}
+}
+
+// workload is how to call the function name in project p.
+func (b *bench) workload(name string, p *project) workload {
+	switch name {
+	case nameAuthStart:
+		return b.authStartWorkload(p.starters)
+	case nameAuthCallback:
+		return b.authCallbackWorkload(p.store)
+	default:
+		return b.publishWorkload(p.publishers)
 	}
 }
 
@@ -328,52 +334,62 @@ type RoundResult struct {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 func mib(b int64) float64        { return float64(b) / (1 << 20) }
 
-// Emulator warm-up: loads of the measured size through an unmeasured
-// instance, until one is at most warmSettled faster than the one before, and
+// Emulator warm-up: loads of the measured size through unmeasured
+// instances, until one is at most warmSettled faster than the one before, and
 // at most maxWarmLoads of them.
 const (
 	maxWarmLoads = 4
 	warmSettled  = 1.10
 )
 
-// warmEmulators sends the function's kind of traffic through an unmeasured
-// instance before its first round, and returns each warm-up load's
+// warmEmulators sends the function's kind of traffic through unmeasured
+// instances (each load a new one, in a new project, as a round) before its
+// first round, and returns each warm-up load's
 // throughput. The emulators are JVM and Node processes that keep getting
 // faster for thousands of requests of a kind while their JIT compilers work
 // (with 200 warm-up requests, thAuthStart's first round ran at 290-340 req/s
 // and its later ones at 400-720, the function's CPU per request following),
 // which Firestore and Firebase Auth in production are not. So the warm-up
 // repeats a load of the measured size until it stops getting faster.
-func (b *bench) warmEmulators(ctx context.Context, wl workload) ([]float64, error) {
+func (b *bench) warmEmulators(ctx context.Context, name string) ([]float64, error) {
 	conc, n := b.cfg.Concurrency, b.cfg.Requests
 	warm := b.cfg.warmup()
 	hc := newClient(conc)
 	defer hc.CloseIdleConnections()
-	p, err := startFunction(ctx, wl.fn.Name, b.bins[wl.fn.Name].Bin, b.fnEnv(b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost))
-	if err != nil {
-		return nil, err
-	}
-	defer p.stop()
-	var rps []float64
-	for i := range maxWarmLoads {
-		count := n
-		if i == 0 {
-			count += warm // the instance's own warm-up, as before a measured load
+	// One load: a new instance in a new project, as a round has.
+	load := func(count int) (float64, error) {
+		proj, err := b.projectFor(ctx, name)
+		if err != nil {
+			return 0, err
 		}
+		defer b.dropProject(proj)
+		wl := b.workload(name, proj)
 		build, err := wl.prepare(ctx, count)
+		if err != nil {
+			return 0, err
+		}
+		p, err := startFunction(ctx, name, b.bins[name].Bin, b.fnEnv(proj, b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost))
+		if err != nil {
+			return 0, err
+		}
+		defer p.stop()
+		lr := runLoad(ctx, hc, 0, count, conc, withURL(p.URL, build), wl.check)
+		if lr.Errors > 0 {
+			return 0, fmt.Errorf("%s emulator warm-up: %s\n%s", name, lr.FirstError, p.logs.String())
+		}
+		return lr.Throughput(), nil
+	}
+	var rps []float64
+	for len(rps) < maxWarmLoads && stillWarming(rps) {
+		// Each load starts with the instance's own warm-up, as before a
+		// measured load.
+		r, err := load(warm + n)
 		if err != nil {
 			return nil, err
 		}
-		lr := runLoad(ctx, hc, 0, count, conc, withURL(p.URL, build), wl.check)
-		if lr.Errors > 0 {
-			return nil, fmt.Errorf("%s emulator warm-up: %s\n%s", wl.fn.Name, lr.FirstError, p.logs.String())
-		}
-		rps = append(rps, lr.Throughput())
-		if !stillWarming(rps) {
-			break
-		}
+		rps = append(rps, r)
 	}
-	fmt.Fprintf(b.log, "  %-14s emulators warmed up: %d unmeasured loads, %s req/s\n", wl.fn.Name, len(rps), fmtRates(rps))
+	fmt.Fprintf(b.log, "  %-14s emulators warmed up: %d unmeasured loads, %s req/s\n", name, len(rps), fmtRates(rps))
 	return rps, nil
 }
 
@@ -394,10 +410,17 @@ func fmtRates(rps []float64) string {
 	return strings.Join(out, " → ")
 }
 
-// measureRound starts a fresh instance of wl's function and measures it.
-func (b *bench) measureRound(ctx context.Context, wl workload, round int) (*RoundResult, error) {
+// measureRound starts a fresh instance of the function name, in a new
+// project, and measures it.
+func (b *bench) measureRound(ctx context.Context, name string, round int) (*RoundResult, error) {
 	n, conc := b.cfg.Requests, b.cfg.Concurrency
 	warm := b.cfg.warmup()
+	proj, err := b.projectFor(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer b.dropProject(proj)
+	wl := b.workload(name, proj)
 	build, err := wl.prepare(ctx, 1+warmSingle+warm+n)
 	if err != nil {
 		return nil, err
@@ -407,7 +430,7 @@ func (b *bench) measureRound(ctx context.Context, wl workload, round int) (*Roun
 	defer hc.CloseIdleConnections()
 
 	mark := b.fake.mark()
-	p, err := startFunction(ctx, wl.fn.Name, bin.Bin, b.fnEnv(b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost))
+	p, err := startFunction(ctx, wl.fn.Name, bin.Bin, b.fnEnv(proj, b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost))
 	if err != nil {
 		return nil, err
 	}
@@ -590,33 +613,25 @@ func statBy(rounds []*RoundResult, f func(*RoundResult) float64) Stat {
 	return statOf(xs)
 }
 
-func (b *bench) measureFunction(ctx context.Context, wl workload) (*FunctionResult, error) {
-	fr := &FunctionResult{Name: wl.fn.Name, BinaryMiB: mib(b.bins[wl.fn.Name].Bytes)}
-	if err := b.resetFirestore(ctx); err != nil {
-		return nil, err
-	}
+func (b *bench) measureFunction(ctx context.Context, name string) (*FunctionResult, error) {
+	fr := &FunctionResult{Name: name, BinaryMiB: mib(b.bins[name].Bytes)}
 	var err error
-	if fr.WarmupRPS, err = b.warmEmulators(ctx, wl); err != nil {
+	if fr.WarmupRPS, err = b.warmEmulators(ctx, name); err != nil {
 		return nil, err
 	}
 	for round := 1; round <= b.cfg.Rounds; round++ {
-		if n, err := b.clearLoadDocs(ctx); err != nil {
-			return nil, err
-		} else if n > 0 {
-			fmt.Fprintf(b.log, "  %-14s cleared %d documents the previous loads left\n", wl.fn.Name, n)
-		}
-		r, err := b.measureRound(ctx, wl, round)
+		r, err := b.measureRound(ctx, name, round)
 		if err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(b.log, "  %-14s round %d: cold %.0f ms (%.0f ms excl. Threads), idle %.1f MiB, peak %.1f MiB, CPU %.3f ms/req, %.0f req/s, p50 %.1f p99 %.1f ms\n",
-			wl.fn.Name, round, r.ColdStartMs, r.ColdExThreadsMs, r.IdleRSSMiB, r.PeakHWMMiB, r.CPUPerReqMs, r.RPS, r.P50Ms, r.P99Ms)
+			name, round, r.ColdStartMs, r.ColdExThreadsMs, r.IdleRSSMiB, r.PeakHWMMiB, r.CPUPerReqMs, r.RPS, r.P50Ms, r.P99Ms)
 		fr.Rounds = append(fr.Rounds, r)
 		fr.Errors += r.Errors
 	}
 	var traces []initTrace
 	for range b.cfg.Rounds {
-		t, err := b.traceInit(ctx, wl.fn.Name)
+		t, err := b.traceInit(ctx, name)
 		if err != nil {
 			return nil, err
 		}
@@ -658,7 +673,7 @@ type countedInstance struct {
 	auth *httpCounter
 }
 
-func (b *bench) startCounted(ctx context.Context, name string) (*countedInstance, error) {
+func (b *bench) startCounted(ctx context.Context, name string, proj *project) (*countedInstance, error) {
 	fs, err := startRPCCounter(b.cfg.Emulators.FirestoreHost)
 	if err != nil {
 		return nil, err
@@ -668,7 +683,7 @@ func (b *bench) startCounted(ctx context.Context, name string) (*countedInstance
 		fs.close()
 		return nil, err
 	}
-	p, err := startFunction(ctx, name, b.bins[name].Bin, b.fnEnv(fs.Addr(), auth.Addr()))
+	p, err := startFunction(ctx, name, b.bins[name].Bin, b.fnEnv(proj, fs.Addr(), auth.Addr()))
 	if err != nil {
 		fs.close()
 		auth.close()
@@ -719,16 +734,18 @@ type ConnectResult struct {
 }
 
 func (b *bench) measureConnect(ctx context.Context) (*ConnectResult, error) {
-	users, err := signUp(ctx, b.hc, b.cfg.Emulators.AuthHost, 1)
+	proj, err := b.newProject(ctx, 1, 0)
 	if err != nil {
 		return nil, err
 	}
-	start, err := b.startCounted(ctx, nameAuthStart)
+	defer b.dropProject(proj)
+	users := proj.starters
+	start, err := b.startCounted(ctx, nameAuthStart, proj)
 	if err != nil {
 		return nil, err
 	}
 	defer start.stop()
-	cb, err := b.startCounted(ctx, nameAuthCallback)
+	cb, err := b.startCounted(ctx, nameAuthCallback, proj)
 	if err != nil {
 		return nil, err
 	}
@@ -764,7 +781,7 @@ func (b *bench) measureConnect(ctx context.Context) (*ConnectResult, error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		if _, _, err := doOnce(ctx, hc, req, b.authCallbackWorkload().check); err != nil {
+		if _, _, err := doOnce(ctx, hc, req, connected); err != nil {
 			return 0, 0, fmt.Errorf("thAuthCallback: %w", err)
 		}
 		return startD, time.Since(t1), nil
@@ -861,14 +878,13 @@ func mediaWaits(calls []threadsCall) (firstCheck, afterFinished time.Duration, r
 }
 
 func (b *bench) measurePublishCounts(ctx context.Context) ([]*PublishCounts, error) {
-	users, err := signUp(ctx, b.hc, b.cfg.Emulators.AuthHost, 1)
+	proj, err := b.newProject(ctx, 0, 1)
 	if err != nil {
 		return nil, err
 	}
-	if err := connectAccounts(ctx, b.store, b.fake, &b.ids, users); err != nil {
-		return nil, err
-	}
-	inst, err := b.startCounted(ctx, namePublish)
+	defer b.dropProject(proj)
+	users := proj.publishers
+	inst, err := b.startCounted(ctx, namePublish, proj)
 	if err != nil {
 		return nil, err
 	}
@@ -952,12 +968,16 @@ type ProfileResult struct {
 
 // profileFunction runs the load against the profiling variant of a
 // function and saves its CPU profile and the allocations made during the
-// load, with pprof's top tables beside them.
-func (b *bench) profileFunction(ctx context.Context, wl workload) (*ProfileResult, error) {
-	if err := b.resetFirestore(ctx); err != nil {
+// load, with pprof's top tables beside them. Like a round, it runs in a
+// new project.
+func (b *bench) profileFunction(ctx context.Context, name string) (*ProfileResult, error) {
+	proj, err := b.projectFor(ctx, name)
+	if err != nil {
 		return nil, err
 	}
-	bf := b.pprofBins[wl.fn.Name]
+	defer b.dropProject(proj)
+	wl := b.workload(name, proj)
+	bf := b.pprofBins[name]
 	dir := b.cfg.ProfileDir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -973,7 +993,7 @@ func (b *bench) profileFunction(ctx context.Context, wl workload) (*ProfileResul
 		return nil, err
 	}
 	paddr := fmt.Sprintf("127.0.0.1:%d", pport)
-	env := b.fnEnv(b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost)
+	env := b.fnEnv(proj, b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost)
 	env["BENCH_PPROF_ADDR"] = paddr
 	p, err := startFunction(ctx, wl.fn.Name, bf.Bin, env)
 	if err != nil {

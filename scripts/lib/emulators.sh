@@ -203,11 +203,14 @@ emulators_start() {
   }
 
   # --- Auth: firebase-tools with a generated config for the chosen port. -----
+  # singleProjectMode off: the benchmark gives each measurement a project of
+  # its own (bench/project.go), and in single-project mode the emulator
+  # logs a warning on every request for another project.
   mkdir -p "${_EMU_TMP}/firebase" "${_EMU_TMP}/tmp"
   cat >"${_EMU_TMP}/firebase/firebase.json" <<EOF
 {
   "emulators": {
-    "singleProjectMode": true,
+    "singleProjectMode": false,
     "auth": { "host": "127.0.0.1", "port": ${auth_port} },
     "ui": { "enabled": false }
   }

@@ -61,6 +61,8 @@ const (
 	AuthURL = "https://identitytoolkit.googleapis.com/v1"
 	// Scope lets the function's service account look users up.
 	Scope = "https://www.googleapis.com/auth/cloud-platform"
+	// issuerPrefix + the project id is an ID token's iss.
+	issuerPrefix = "https://securetoken.google.com/"
 )
 
 const (
@@ -105,7 +107,7 @@ func NewFirebase(ctx context.Context, cfg FirebaseConfig) (*Firebase, error) {
 	}
 	f := &Firebase{
 		projectID: cfg.ProjectID,
-		issuer:    "https://securetoken.google.com/" + cfg.ProjectID,
+		issuer:    issuerPrefix + cfg.ProjectID,
 	}
 	base := cfg.AuthURL
 	if cfg.EmulatorHost != "" {

@@ -151,10 +151,18 @@ func TestX509KeySet(t *testing.T) {
 func TestDecodeUnsigned(t *testing.T) {
 	t.Parallel()
 	claims := enc(t, map[string]string{"sub": "s"})
+	made, err := jws.EncodeUnsigned(map[string]string{"sub": "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jws.EncodeUnsigned(map[string]any{"sub": make(chan int)}); err == nil {
+		t.Error("EncodeUnsigned of claims that are not JSON: no error")
+	}
 	tests := []struct {
 		name, token string
 		ok          bool
 	}{
+		{"made by EncodeUnsigned", made, true},
 		{"alg none", enc(t, map[string]string{"alg": "none"}) + "." + claims + ".", true},
 		{"signed alg", enc(t, map[string]string{"alg": "RS256"}) + "." + claims + ".", false},
 		{"alg none with a signature", enc(t, map[string]string{"alg": "none"}) + "." + claims + ".c2ln", false},

@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/option"
 
+	"threadsfunctions.dev/shared/auth"
 	"threadsfunctions.dev/shared/config"
 	"threadsfunctions.dev/shared/tokencrypt"
 )
@@ -149,22 +149,11 @@ func (e Env) authCall(t testing.TB, admin bool, path string, body, out any) {
 // emulator mode but checks every claim), with the given issue and expiry
 // times: a way to test expired tokens and revocation without waiting.
 func (e Env) EmulatorIDToken(uid string, issuedAt, expiresAt time.Time) string {
-	enc := func(v any) string {
-		b, _ := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b)
+	tok, err := auth.EmulatorIDToken(e.ProjectID, uid, issuedAt, expiresAt)
+	if err != nil {
+		panic(err) // the claims are always JSON
 	}
-	header := map[string]any{"alg": "none", "typ": "JWT"}
-	claims := map[string]any{
-		"iss":       "https://securetoken.google.com/" + e.ProjectID,
-		"aud":       e.ProjectID,
-		"sub":       uid,
-		"user_id":   uid,
-		"auth_time": issuedAt.Unix(),
-		"iat":       issuedAt.Unix(),
-		"exp":       expiresAt.Unix(),
-		"firebase":  map[string]any{"identities": map[string]any{}, "sign_in_provider": "password"},
-	}
-	return enc(header) + "." + enc(claims) + "."
+	return tok
 }
 
 // RandomID returns 16 random hex characters, for ids that do not collide
