@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -144,18 +146,26 @@ func freePort() (int, error) {
 }
 
 // headTail keeps the first 64 KiB and the last 16 KiB written to it (a
-// function's logs, for error messages and the init trace), and counts the
-// bytes.
+// function's logs, for error messages and the init trace), the first
+// maxErrorLines log lines of severity ERROR in between (a load's first
+// failure is usually neither the first nor the last thing logged), and
+// counts the bytes.
 type headTail struct {
 	mu         sync.Mutex
 	head, tail []byte
 	n          int64
+	partial    []byte   // the last line, until its newline comes
+	errors     []string // ERROR lines from past the head
 }
 
 const (
-	headMax = 64 << 10
-	tailMax = 16 << 10
+	headMax       = 64 << 10
+	tailMax       = 16 << 10
+	maxErrorLines = 20
+	maxLineBytes  = 4 << 10
 )
+
+var errorSeverity = []byte(`"severity":"ERROR"`)
 
 func (h *headTail) Write(b []byte) (int, error) {
 	n := len(b)
@@ -168,6 +178,7 @@ func (h *headTail) Write(b []byte) (int, error) {
 		b = b[k:]
 	}
 	if len(b) > 0 {
+		h.keepErrors(b)
 		h.tail = append(h.tail, b...)
 		if over := len(h.tail) - tailMax; over > 0 {
 			h.tail = append(h.tail[:0], h.tail[over:]...)
@@ -176,13 +187,41 @@ func (h *headTail) Write(b []byte) (int, error) {
 	return n, nil
 }
 
+// keepErrors collects the ERROR lines of b (past the head), each cut to
+// maxLineBytes, until it has maxErrorLines.
+func (h *headTail) keepErrors(b []byte) {
+	if len(h.errors) >= maxErrorLines {
+		return
+	}
+	h.partial = append(h.partial, b...)
+	for {
+		i := bytes.IndexByte(h.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := h.partial[:i]
+		if bytes.Contains(line, errorSeverity) && len(h.errors) < maxErrorLines {
+			h.errors = append(h.errors, string(line[:min(len(line), maxLineBytes)]))
+		}
+		h.partial = h.partial[i+1:]
+	}
+	if len(h.partial) > maxLineBytes { // a line too long to be a log entry's
+		h.partial = h.partial[:0]
+	}
+	h.partial = append([]byte(nil), h.partial...)
+}
+
 func (h *headTail) String() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.tail) == 0 {
 		return string(h.head)
 	}
-	return string(h.head) + "\n[...]\n" + string(h.tail)
+	var errs string
+	if len(h.errors) > 0 {
+		errs = fmt.Sprintf("\n[...; the first %d errors logged after that:]\n%s", len(h.errors), strings.Join(h.errors, "\n"))
+	}
+	return string(h.head) + errs + "\n[...]\n" + string(h.tail)
 }
 
 // Bytes is how much was written in all.
