@@ -267,6 +267,13 @@ func (f *Firebase) lookup(ctx context.Context, uid string) (userState, error) {
 		return userState{}, fmt.Errorf("auth: lookup request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// A lookup only reads, so it is idempotent: saying so (an
+	// Idempotency-Key entry without a value, which is not sent) lets the
+	// transport send it again on a new connection when the kept-alive one it
+	// chose turns out closed by the server before any answer (the race of an
+	// idle timeout, which Node's 5 s default makes frequent against the Auth
+	// emulator). Otherwise a POST is never retried, and the caller gets a 503.
+	req.Header["Idempotency-Key"] = nil
 	resp, err := f.client.Do(req)
 	if err != nil {
 		return userState{}, fmt.Errorf("auth: lookup: %w", err)

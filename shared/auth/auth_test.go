@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -292,6 +293,65 @@ func TestBackendTroubleIsNotTheCallersFault(t *testing.T) {
 	}
 }
 
+// TestLookupSurvivesAClosedKeptAliveConnection: when the server closes a
+// kept-alive connection just as the next lookup is sent on it (an idle
+// timeout's race), the lookup is sent again on a new connection instead of
+// failing the caller's request with a 503.
+func TestLookupSurvivesAClosedKeptAliveConnection(t *testing.T) {
+	const project = "demo-threadsfn-unit"
+	certs := newCertServer(t)
+	signed := sign(t, certs.priv, map[string]any{"alg": "RS256", "kid": certs.kid}, firebaseClaims(project, "u1", time.Now()))
+	unsigned := testenv.Env{ProjectID: project}.EmulatorIDToken("u1", time.Now(), time.Now().Add(time.Hour))
+	tests := []struct {
+		name  string
+		cfg   func(backendURL string) auth.FirebaseConfig
+		token string
+	}{
+		{"Google (credentials' transport)", func(u string) auth.FirebaseConfig {
+			return auth.FirebaseConfig{ProjectID: project, KeysURL: certs.URL, AuthURL: u + "/v1",
+				Credentials: gauth.NewCredentials(&gauth.CredentialsOptions{TokenProvider: staticToken("test-access-token")})}
+		}, signed},
+		{"Auth emulator", func(u string) auth.FirebaseConfig {
+			return auth.FirebaseConfig{ProjectID: project, EmulatorHost: strings.TrimPrefix(u, "http://")}
+		}, unsigned},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			served := map[string]int{} // requests per client address
+			backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				served[r.RemoteAddr]++
+				n := served[r.RemoteAddr]
+				mu.Unlock()
+				if n == 2 { // the connection's second request: close it unanswered
+					conn, _, err := http.NewResponseController(w).Hijack()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					_ = conn.Close()
+					return
+				}
+				_, _ = w.Write([]byte(`{"users":[{"localId":"u1","validSince":"1"}]}`))
+			}))
+			t.Cleanup(backend.Close)
+			v, err := auth.NewFirebase(t.Context(), tc.cfg(backend.URL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				checkVerify(t, v, "Bearer "+tc.token, "u1", 0, "")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(served) < 2 {
+				t.Errorf("lookups came on %d connection(s), want a new one after the closed one", len(served))
+			}
+		})
+	}
+}
+
 // TestLookupRequest checks what the lookup sends Google: one POST to the
 // project's accounts:lookup with the uid and the credentials' access token.
 func TestLookupRequest(t *testing.T) {
@@ -299,11 +359,12 @@ func TestLookupRequest(t *testing.T) {
 	certs := newCertServer(t)
 	type seen struct {
 		method, path, authz, contentType string
+		idempotencyKey                   []string
 		body                             map[string][]string
 	}
 	got := make(chan seen, 1)
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := seen{method: r.Method, path: r.URL.Path, authz: r.Header.Get("Authorization"), contentType: r.Header.Get("Content-Type")}
+		s := seen{method: r.Method, path: r.URL.Path, authz: r.Header.Get("Authorization"), contentType: r.Header.Get("Content-Type"), idempotencyKey: r.Header.Values("Idempotency-Key")}
 		_ = json.NewDecoder(r.Body).Decode(&s.body)
 		got <- s
 		_, _ = w.Write([]byte(`{"kind":"identitytoolkit#GetAccountInfoResponse","users":[{"localId":"u1","email":"a@example.com","validSince":"1","disabled":false,"providerUserInfo":[]}]}`))
@@ -323,6 +384,9 @@ func TestLookupRequest(t *testing.T) {
 	if s.method != want.method || s.path != want.path || s.authz != want.authz || s.contentType != want.contentType {
 		t.Errorf("lookup request = %s %s (Authorization %q, Content-Type %q), want %s %s (%q, %q)",
 			s.method, s.path, s.authz, s.contentType, want.method, want.path, want.authz, want.contentType)
+	}
+	if len(s.idempotencyKey) != 0 {
+		t.Errorf("lookup sent Idempotency-Key %q; it only marks the request retryable", s.idempotencyKey)
 	}
 	if ids := s.body["localId"]; len(ids) != 1 || ids[0] != "u1" {
 		t.Errorf("lookup body localId = %q, want [u1]", ids)
