@@ -6,7 +6,7 @@ require (
 	cloud.google.com/go/firestore v1.29.2
 	golang.org/x/net v0.62.0
 	golang.org/x/sync v0.25.0
-	google.golang.org/api v0.312.0
+	google.golang.org/grpc v1.85.0
 	threadsfunctions.dev/functions/thauthcallback v0.0.0
 	threadsfunctions.dev/functions/thauthstart v0.0.0
 	threadsfunctions.dev/shared v0.0.0
@@ -50,10 +50,10 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
+	google.golang.org/api v0.312.0 // indirect
 	google.golang.org/genproto v0.0.0-20261012220534-4341edf3f941 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20261012220534-4341edf3f941 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261104224025-d1e00e9f33ab // indirect
-	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 

@@ -6,7 +6,8 @@
 // (issuer, audience, times) is the caller's: shared/tasks checks Google's
 // OIDC tokens of Cloud Tasks and Cloud Scheduler, shared/auth Firebase ID
 // tokens. Errors never quote the token. SignRS256 and PublicJWK make such
-// tokens and keys for the fakes and tests that stand in for Google.
+// tokens and keys, and EncodeUnsigned the Auth emulator's unsigned ones, for
+// the fakes, tests and benchmark that stand in for Google.
 package jws
 
 import (
