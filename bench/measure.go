@@ -358,12 +358,11 @@ func (b *bench) warmEmulators(ctx context.Context, name string) ([]float64, erro
 	defer hc.CloseIdleConnections()
 	// One load: a new instance in a new project, as a round has.
 	load := func(count int) (float64, error) {
-		proj, err := b.projectFor(ctx, name)
+		proj, wl, err := b.projectFor(ctx, name)
 		if err != nil {
 			return 0, err
 		}
 		defer b.dropProject(proj)
-		wl := b.workload(name, proj)
 		build, err := wl.prepare(ctx, count)
 		if err != nil {
 			return 0, err
@@ -415,12 +414,11 @@ func fmtRates(rps []float64) string {
 func (b *bench) measureRound(ctx context.Context, name string, round int) (*RoundResult, error) {
 	n, conc := b.cfg.Requests, b.cfg.Concurrency
 	warm := b.cfg.warmup()
-	proj, err := b.projectFor(ctx, name)
+	proj, wl, err := b.projectFor(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	defer b.dropProject(proj)
-	wl := b.workload(name, proj)
 	build, err := wl.prepare(ctx, 1+warmSingle+warm+n)
 	if err != nil {
 		return nil, err
@@ -971,12 +969,11 @@ type ProfileResult struct {
 // load, with pprof's top tables beside them. Like a round, it runs in a
 // new project.
 func (b *bench) profileFunction(ctx context.Context, name string) (*ProfileResult, error) {
-	proj, err := b.projectFor(ctx, name)
+	proj, wl, err := b.projectFor(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	defer b.dropProject(proj)
-	wl := b.workload(name, proj)
 	bf := b.pprofBins[name]
 	dir := b.cfg.ProfileDir
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -74,17 +74,21 @@ func (b *bench) newProject(ctx context.Context, starters, publishers int) (_ *pr
 	return p, nil
 }
 
-// projectFor makes a project with the users a load of the function needs:
-// one per concurrent client.
-func (b *bench) projectFor(ctx context.Context, name string) (*project, error) {
+// projectFor makes a project with the users a load of the function needs
+// (one per concurrent client) and returns it with the load's workload there.
+func (b *bench) projectFor(ctx context.Context, name string) (*project, workload, error) {
+	var starters, publishers int
 	switch name {
 	case nameAuthStart:
-		return b.newProject(ctx, b.cfg.Concurrency, 0)
+		starters = b.cfg.Concurrency
 	case namePublish:
-		return b.newProject(ctx, 0, b.cfg.Concurrency)
-	default:
-		return b.newProject(ctx, 0, 0)
+		publishers = b.cfg.Concurrency
 	}
+	p, err := b.newProject(ctx, starters, publishers)
+	if err != nil {
+		return nil, workload{}, err
+	}
+	return p, b.workload(name, p), nil
 }
 
 // dropProject deletes the project's documents and users from the emulators
