@@ -81,9 +81,25 @@ func (d *Deps) Route(methods ...string) httpx.Route {
 	}
 }
 
+// Close releases the clients Build made (their connections). Deps are
+// built once per instance and normally live as long as it; Lazy closes
+// those whose handler could not be built, so a retried start-up does not
+// leave a client behind on every request.
+func (d *Deps) Close() error {
+	var errs []error
+	if d.Tasks != nil {
+		errs = append(errs, d.Tasks.Close())
+	}
+	if d.Store != nil {
+		errs = append(errs, d.Store.Close())
+	}
+	return errors.Join(errs...)
+}
+
 // Build makes the Deps for opts. The error names every configuration
-// problem (errors.Is(err, ErrConfig)) or the client that could not be built.
-func Build(ctx context.Context, opts Options) (*Deps, error) {
+// problem (errors.Is(err, ErrConfig)) or the client that could not be built;
+// on an error, nothing Build made is left open.
+func Build(ctx context.Context, opts Options) (_ *Deps, err error) {
 	lookup := opts.Lookup
 	if lookup == nil {
 		lookup = config.OSLookuper()
@@ -157,6 +173,11 @@ func Build(ctx context.Context, opts Options) (*Deps, error) {
 		return nil, err
 	}
 	d.Store, d.Keyring, d.AppSecret = store.New(fs, keyring), keyring, appSecret
+	defer func() {
+		if err != nil {
+			_ = d.Close()
+		}
+	}()
 	if opts.Needs.Tasks {
 		// The client connects lazily: building it costs no round trip.
 		if d.Tasks, err = tasks.NewEnqueuer(context.WithoutCancel(ctx), cfg.Tasks, opts.CloudTasks...); err != nil {
@@ -200,8 +221,12 @@ func Lazy(name string, opts Options, build func(*Deps) (http.Handler, error)) ht
 			return handler, cfgErr
 		}
 		d, err := Build(ctx, opts)
+		var h http.Handler
 		if err == nil {
-			handler, err = build(d)
+			if h, err = build(d); err != nil {
+				// Build is tried again by the next request: release these clients.
+				_ = d.Close()
+			}
 		}
 		if err != nil {
 			log := opts.Logger
@@ -215,6 +240,7 @@ func Lazy(name string, opts Options, build func(*Deps) (http.Handler, error)) ht
 			}
 			return nil, err
 		}
+		handler = h
 		return handler, nil
 	}
 	return func(w http.ResponseWriter, r *http.Request) {

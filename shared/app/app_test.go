@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/api/option"
 
 	"threadsfunctions.dev/shared/app"
 	"threadsfunctions.dev/shared/config"
@@ -122,5 +127,83 @@ func TestBadKeyringIsMisconfiguration(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "c2hvcnQ") {
 		t.Error("error shows key material")
+	}
+}
+
+// A start-up that fails after the Firestore client was made closes it:
+// Lazy builds again on the next request, and must not leave a client (its
+// connections and goroutines) behind on every try. The client dials the
+// emulator host at once; the listener sees its connection closed.
+func TestFailedStartClosesItsClients(t *testing.T) {
+	tests := []struct {
+		name string
+		// tasksOpts make the Cloud Tasks client fail (after Firestore's).
+		tasksOpts []option.ClientOption
+		// buildErr makes the function's handler fail.
+		buildErr error
+	}{
+		{name: "cloud tasks client refused", tasksOpts: []option.ClientOption{option.WithCredentialsJSON([]byte(`{}`))}},
+		{name: "handler not built", buildErr: errors.New("handler refused")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = ln.Close() })
+			closed := make(chan struct{}, 4)
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer func() { _ = c.Close() }()
+						_, _ = io.Copy(io.Discard, c) // until the client closes it
+						closed <- struct{}{}
+					}()
+				}
+			}()
+			t.Setenv("FIRESTORE_EMULATOR_HOST", ln.Addr().String())
+			env := map[string]string{
+				"GOOGLE_CLOUD_PROJECT":    "demo-p",
+				"FIRESTORE_EMULATOR_HOST": ln.Addr().String(),
+				"TASKS_QUEUE":             "projects/demo-p/locations/us-central1/queues/q",
+				"TASKS_TARGET_URL":        "http://127.0.0.1:1/thTest",
+				"TASKS_SERVICE_ACCOUNT":   "tasks@demo-p.iam.gserviceaccount.com",
+				"TASKS_EMULATOR_HOST":     "127.0.0.1:1",
+			}
+			var logs bytes.Buffer
+			opts := app.Options{
+				Needs:      config.Needs{Tasks: true},
+				Lookup:     config.MapLookuper(env),
+				Logger:     logging.New(&logs, slog.LevelInfo),
+				CloudTasks: tc.tasksOpts,
+			}
+			builds := 0
+			h := app.Lazy("thTest", opts, func(d *app.Deps) (http.Handler, error) {
+				builds++
+				return http.NotFoundHandler(), tc.buildErr
+			})
+			for i := range 2 {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+				if rec.Code != http.StatusServiceUnavailable {
+					t.Fatalf("answer %d: %d %s, want 503", i+1, rec.Code, rec.Body.String())
+				}
+			}
+			if tc.buildErr != nil && builds != 2 {
+				t.Errorf("handler built %d times, want 2 (a failed start is retried)", builds)
+			}
+			for i := range 2 {
+				select {
+				case <-closed:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("the Firestore client of failed start %d was not closed; logs: %s", i+1, logs.String())
+				}
+			}
+		})
 	}
 }

@@ -78,6 +78,14 @@ func New(fs *firestore.Client, keyring *tokencrypt.Keyring) *Store {
 	return &Store{fs: fs, keyring: keyring}
 }
 
+// Close closes the Firestore client (its connections).
+func (s *Store) Close() error {
+	if err := s.fs.Close(); err != nil {
+		return fmt.Errorf("store: close firestore client: %w", err)
+	}
+	return nil
+}
+
 // OAuthState is a pending authorization, stored at oauthStates/{state}.
 type OAuthState struct {
 	UID       string    `firestore:"uid"`
