@@ -293,32 +293,49 @@ func (s *Server) enqueueID(ctx context.Context, id string, tb TaskBody, at time.
 
 // account picks the account to publish with.
 func (s *Server) account(ctx context.Context, uid, accountID string) (*store.Account, error) {
-	accounts, err := s.Store.ListAccounts(ctx, uid)
-	if err != nil {
-		return nil, httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the connected accounts")
-	}
 	var acct *store.Account
-	switch {
-	case len(accounts) == 0:
-		return nil, httpx.Errorf(http.StatusNotFound, CodeNoAccount, "no Threads account is connected")
-	case accountID != "":
-		for _, a := range accounts {
-			if a.AccountID == accountID {
-				acct = a
-			}
+	if accountID != "" {
+		// The one account named: a document read, not the user's whole list.
+		a, err := s.Store.GetAccount(ctx, uid, accountID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, s.noSuchAccount(ctx, uid)
+		case err != nil:
+			return nil, httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the connected accounts")
 		}
-		if acct == nil {
-			return nil, httpx.Errorf(http.StatusNotFound, CodeAccountNotFound, "no connected Threads account has this accountId")
+		acct = a
+	} else {
+		accounts, err := s.Store.ListAccounts(ctx, uid)
+		switch {
+		case err != nil:
+			return nil, httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the connected accounts")
+		case len(accounts) == 0:
+			return nil, httpx.Errorf(http.StatusNotFound, CodeNoAccount, "no Threads account is connected")
+		case len(accounts) > 1:
+			return nil, httpx.Errorf(http.StatusBadRequest, CodeMissingAccount, "several Threads accounts are connected: say which with accountId")
 		}
-	case len(accounts) > 1:
-		return nil, httpx.Errorf(http.StatusBadRequest, CodeMissingAccount, "several Threads accounts are connected: say which with accountId")
-	default:
 		acct = accounts[0]
 	}
-	if acct.Status == store.StatusNeedsReauth || tokens.Expired(acct, s.now()) {
+	// A revoked account (Meta's deauthorize callback) has no token left; one
+	// that needs reauth has a token Threads refuses. Neither gets a job.
+	if acct.Status == store.StatusNeedsReauth || acct.Status == store.StatusRevoked || tokens.Expired(acct, s.now()) {
 		return nil, httpx.Errorf(http.StatusConflict, CodeReauthRequired, "the Threads account must be connected again")
 	}
 	return acct, nil
+}
+
+// noSuchAccount is the answer for an accountId the user has not connected:
+// no_account when the user has none at all (as without accountId),
+// account_not_found otherwise.
+func (s *Server) noSuchAccount(ctx context.Context, uid string) error {
+	accounts, err := s.Store.ListAccounts(ctx, uid)
+	switch {
+	case err != nil:
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the connected accounts")
+	case len(accounts) == 0:
+		return httpx.Errorf(http.StatusNotFound, CodeNoAccount, "no Threads account is connected")
+	}
+	return httpx.Errorf(http.StatusNotFound, CodeAccountNotFound, "no connected Threads account has this accountId")
 }
 
 // partIDs lists the media ids of a chain's published parts.

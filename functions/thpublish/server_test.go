@@ -3,6 +3,7 @@ package thpublish_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -243,36 +244,58 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 }
 
+// The account is picked when the user has one, named by accountId when
+// several; one that must be connected again gets no job at all.
 func TestAccountChoice(t *testing.T) {
 	h := newHarness(t)
-	if resp, a := h.post(`{"text":"x"}`, nil); resp.StatusCode != 404 || a.Error.Code != "no_account" {
-		t.Errorf("no account: %d %+v", resp.StatusCode, a)
-	}
-	h.connect("17841400000000003")
-	h.connect("17841400000000004")
-	cases := []struct {
-		body       string
-		wantStatus int
-		wantCode   string
-	}{
-		{`{"text":"x"}`, 400, "missing_account"},
-		{`{"text":"x","accountId":"999"}`, 404, "account_not_found"},
-		{`{"text":"x","accountId":"17841400000000004"}`, 200, ""},
-	}
-	for _, tc := range cases {
-		resp, a := h.post(tc.body, nil)
-		if resp.StatusCode != tc.wantStatus || a.Error.Code != tc.wantCode {
-			t.Errorf("%s: %d %+v", tc.body, resp.StatusCode, a)
+	for _, body := range []string{`{"text":"x"}`, `{"text":"x","accountId":"17841400000000003"}`} {
+		if resp, a := h.post(body, nil); resp.StatusCode != 404 || a.Error.Code != "no_account" {
+			t.Errorf("no account, %s: %d %+v", body, resp.StatusCode, a)
 		}
 	}
-	if n := len(h.threads.Published("17841400000000004")); n != 1 {
-		t.Errorf("%d posts on the chosen account", n)
+	for _, id := range []string{"17841400000000003", "17841400000000004", "17841400000000006"} {
+		h.connect(id)
 	}
 	if err := h.store.SetAccountStatus(t.Context(), h.user.UID, "17841400000000003", store.StatusNeedsReauth, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if resp, a := h.post(`{"text":"x","accountId":"17841400000000003"}`, nil); resp.StatusCode != 409 || a.Error.Code != "reauth_required" {
-		t.Errorf("needs reauth: %d %+v", resp.StatusCode, a)
+	if err := h.store.Revoke(t.Context(), h.user.UID, "17841400000000006", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name       string
+		accountID  string
+		wantStatus int
+		wantCode   string
+	}{
+		{"several, none named", "", 400, "missing_account"},
+		{"not connected", "999", 404, "account_not_found"},
+		{"named", "17841400000000004", 200, ""},
+		{"needs reauth", "17841400000000003", 409, "reauth_required"},
+		{"revoked", "17841400000000006", 409, "reauth_required"},
+	}
+	for _, tc := range cases {
+		body := `{"text":"x"}`
+		if tc.accountID != "" {
+			body = `{"text":"x","accountId":"` + tc.accountID + `"}`
+		}
+		key := "choice-" + strings.ReplaceAll(tc.name, " ", "-")
+		resp, a := h.post(body, map[string]string{"Idempotency-Key": key})
+		if resp.StatusCode != tc.wantStatus || a.Error.Code != tc.wantCode {
+			t.Errorf("%s: %d %+v, want %d %q", tc.name, resp.StatusCode, a, tc.wantStatus, tc.wantCode)
+		}
+		if tc.accountID == "" {
+			continue // refused before any account was chosen
+		}
+		_, err := h.store.GetJob(t.Context(), h.user.UID, tc.accountID, publish.JobIDFor(h.user.UID, key))
+		if refused := tc.wantStatus != 200; refused && !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: refused, yet its job reads %v (want none)", tc.name, err)
+		} else if !refused && err != nil {
+			t.Errorf("%s: its job: %v", tc.name, err)
+		}
+	}
+	if n := len(h.threads.Published("17841400000000004")); n != 1 {
+		t.Errorf("%d posts on the chosen account", n)
 	}
 }
 
