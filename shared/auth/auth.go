@@ -9,7 +9,9 @@
 // then one accounts:lookup call to the Auth backend says whether the user
 // still exists, is disabled, or had its tokens revoked since the token was
 // issued. Against the Auth emulator, tokens are unsigned, as the Admin SDK
-// accepts them there.
+// accepts them there. An app sends the same token on every call until it
+// expires: a verifier remembers the tokens whose signature it checked (by
+// hash, see seenTokens) and checks the rest again for each request.
 //
 // Each way a token can be wrong has its own stable 401 code, so an app can
 // tell "sign in again" (expired, revoked) from a bug (malformed, missing).
@@ -89,13 +91,16 @@ type FirebaseConfig struct {
 
 // Firebase verifies ID tokens, including the revocation and disabled-user
 // checks (one call to the Auth backend per request). Build one per instance:
-// it caches Google's keys and keeps connections to the backend open.
+// it caches Google's keys and the tokens it verified, and keeps connections
+// to the backend open.
 type Firebase struct {
 	projectID string
 	issuer    string
 	keys      *jws.KeySet // nil against the emulator: tokens are unsigned
 	lookupURL string
 	client    *http.Client
+	seen      seenTokens
+	now       func() time.Time // nil: time.Now (tests)
 }
 
 // NewFirebase builds the verifier. Against Google it finds the
@@ -182,25 +187,39 @@ func (f *Firebase) Verify(ctx context.Context, r *http.Request) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	var c idClaims
-	if f.keys == nil {
-		err = jws.DecodeUnsigned(token, &c)
-	} else {
-		err = f.keys.Verify(ctx, token, &c)
+	now := f.clock()
+	key := tokenKey(token)
+	c, seen := f.seen.get(key)
+	if !seen {
+		if f.keys == nil {
+			err = jws.DecodeUnsigned(token, &c)
+		} else {
+			err = f.keys.Verify(ctx, token, &c)
+		}
+		switch {
+		case errors.Is(err, jws.ErrKeysUnavailable):
+			return nil, httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not verify the ID token")
+		case err != nil:
+			return nil, invalid("the ID token is malformed or not signed by Firebase")
+		}
 	}
-	switch {
-	case errors.Is(err, jws.ErrKeysUnavailable):
-		return nil, httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not verify the ID token")
-	case err != nil:
-		return nil, invalid("the ID token is malformed or not signed by Firebase")
-	}
-	if err := f.checkClaims(&c); err != nil {
+	if err := f.checkClaims(&c, now); err != nil {
 		return nil, err
+	}
+	if !seen {
+		f.seen.add(key, c, now)
 	}
 	if err := f.checkUser(ctx, c.Sub, int64(*c.Iat)); err != nil {
 		return nil, err
 	}
 	return &User{UID: c.Sub}, nil
+}
+
+func (f *Firebase) clock() time.Time {
+	if f.now != nil {
+		return f.now()
+	}
+	return time.Now()
 }
 
 func invalid(msg string) error {
@@ -210,8 +229,8 @@ func invalid(msg string) error {
 // checkClaims checks what Firebase documents: aud is the project, iss its
 // securetoken issuer, sub a non-empty uid of at most 128 characters, iat and
 // auth_time in the past and exp in the future (each within the clock skew).
-func (f *Firebase) checkClaims(c *idClaims) error {
-	now := time.Now()
+// It runs on every request, for tokens seen before too: the times change.
+func (f *Firebase) checkClaims(c *idClaims, now time.Time) error {
 	switch {
 	case c.Aud != f.projectID || c.Iss != f.issuer:
 		return invalid("the ID token is for another project")
