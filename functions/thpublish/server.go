@@ -301,14 +301,14 @@ func (s *Server) account(ctx context.Context, uid, accountID string) (*store.Acc
 		case errors.Is(err, store.ErrNotFound):
 			return nil, s.noSuchAccount(ctx, uid)
 		case err != nil:
-			return nil, httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the connected accounts")
+			return nil, accountsUnavailable(err)
 		}
 		acct = a
 	} else {
 		accounts, err := s.Store.ListAccounts(ctx, uid)
 		switch {
 		case err != nil:
-			return nil, httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the connected accounts")
+			return nil, accountsUnavailable(err)
 		case len(accounts) == 0:
 			return nil, httpx.Errorf(http.StatusNotFound, CodeNoAccount, "no Threads account is connected")
 		case len(accounts) > 1:
@@ -324,6 +324,11 @@ func (s *Server) account(ctx context.Context, uid, accountID string) (*store.Acc
 	return acct, nil
 }
 
+// accountsUnavailable is the answer when the accounts could not be read.
+func accountsUnavailable(err error) error {
+	return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the connected accounts")
+}
+
 // noSuchAccount is the answer for an accountId the user has not connected:
 // no_account when the user has none at all (as without accountId),
 // account_not_found otherwise.
@@ -331,7 +336,7 @@ func (s *Server) noSuchAccount(ctx context.Context, uid string) error {
 	accounts, err := s.Store.ListAccounts(ctx, uid)
 	switch {
 	case err != nil:
-		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the connected accounts")
+		return accountsUnavailable(err)
 	case len(accounts) == 0:
 		return httpx.Errorf(http.StatusNotFound, CodeNoAccount, "no Threads account is connected")
 	}
@@ -499,7 +504,7 @@ func (s *Server) accountIDForCancel(ctx context.Context, uid, accountID string) 
 	accounts, err := s.Store.ListAccounts(ctx, uid)
 	switch {
 	case err != nil:
-		return "", httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the connected accounts")
+		return "", accountsUnavailable(err)
 	case len(accounts) == 0:
 		return "", httpx.Errorf(http.StatusNotFound, CodeNoAccount, "no Threads account is connected")
 	case len(accounts) > 1:
