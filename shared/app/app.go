@@ -99,7 +99,16 @@ func (d *Deps) Close() error {
 // Build makes the Deps for opts. The error names every configuration
 // problem (errors.Is(err, ErrConfig)) or the client that could not be built;
 // on an error, nothing Build made is left open.
-func Build(ctx context.Context, opts Options) (_ *Deps, err error) {
+func Build(ctx context.Context, opts Options) (*Deps, error) {
+	cfg, err := loadConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return build(ctx, opts, cfg)
+}
+
+// loadConfig reads and checks the configuration opts need (ErrConfig).
+func loadConfig(opts Options) (*config.Config, error) {
 	lookup := opts.Lookup
 	if lookup == nil {
 		lookup = config.OSLookuper()
@@ -108,6 +117,11 @@ func Build(ctx context.Context, opts Options) (_ *Deps, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	return cfg, nil
+}
+
+// build makes the clients and reads the secrets of a loaded configuration.
+func build(ctx context.Context, opts Options, cfg *config.Config) (_ *Deps, err error) {
 	log := opts.Logger
 	if log == nil {
 		log = logging.New(os.Stdout, slog.LevelInfo)
@@ -207,25 +221,33 @@ var ErrConfig = errors.New("invalid configuration")
 // Deps and the handler; later requests reuse them. A configuration problem
 // is logged once and answered with 500 "misconfigured" from then on; any
 // other failure (say, Secret Manager unreachable) answers 503 and is retried
-// by the next request.
-func Lazy(name string, opts Options, build func(*Deps) (http.Handler, error)) http.HandlerFunc {
+// by the next request. Both answers carry CORS headers for a browser origin
+// the configuration allows (see startFailure).
+func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error)) http.HandlerFunc {
 	var (
 		mu      sync.Mutex
+		cfg     *config.Config // once loaded
 		handler http.Handler
 		cfgErr  error
 	)
-	get := func(ctx context.Context) (http.Handler, error) {
+	get := func(ctx context.Context) (http.Handler, *config.Config, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if handler != nil || cfgErr != nil {
-			return handler, cfgErr
+			return handler, cfg, cfgErr
 		}
-		d, err := Build(ctx, opts)
+		var err error
+		if cfg == nil {
+			cfg, err = loadConfig(opts)
+		}
 		var h http.Handler
 		if err == nil {
-			if h, err = build(d); err != nil {
-				// Build is tried again by the next request: release these clients.
-				_ = d.Close()
+			var d *Deps
+			if d, err = build(ctx, opts, cfg); err == nil {
+				if h, err = newHandler(d); err != nil {
+					// Build is tried again by the next request: release these clients.
+					_ = d.Close()
+				}
 			}
 		}
 		if err != nil {
@@ -238,22 +260,46 @@ func Lazy(name string, opts Options, build func(*Deps) (http.Handler, error)) ht
 			if errors.Is(err, ErrConfig) {
 				cfgErr = err
 			}
-			return nil, err
+			return nil, cfg, err
 		}
 		handler = h
-		return handler, nil
+		return handler, cfg, nil
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		h, err := get(r.Context())
+		h, cfg, err := get(r.Context())
 		if err != nil {
-			code, status, msg := httpx.CodeServiceUnavailable, http.StatusServiceUnavailable, "the function is starting up; try again"
-			if errors.Is(err, ErrConfig) {
-				code, status, msg = httpx.CodeMisconfigured, http.StatusInternalServerError, "the function is misconfigured; see its logs"
-			}
-			// The cause was logged above; the caller gets no details.
-			httpx.WriteJSON(w, status, httpx.ErrorBody{Error: httpx.ErrorDetail{Code: code, Message: msg}})
+			startFailure(w, r, cfg, err)
 			return
 		}
 		h.ServeHTTP(w, r)
 	}
+}
+
+// startFailure answers a request that an instance which could not start
+// cannot serve: 500 misconfigured or 503 unavailable (the cause was logged;
+// the caller gets no details). When the configuration loaded and the
+// request comes from a browser origin it allows, the answer carries CORS
+// headers, so that a web app can read it and try again rather than see a
+// network error; a CORS preflight from such an origin is allowed as asked
+// (not cached), so that the request that follows gets the readable answer.
+func startFailure(w http.ResponseWriter, r *http.Request, cfg *config.Config, err error) {
+	code, status, msg := httpx.CodeServiceUnavailable, http.StatusServiceUnavailable, "the function is starting up; try again"
+	if errors.Is(err, ErrConfig) {
+		code, status, msg = httpx.CodeMisconfigured, http.StatusInternalServerError, "the function is misconfigured; see its logs"
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && cfg != nil {
+		w.Header().Add("Vary", "Origin")
+		if cfg.CORSOriginAllowed(origin) {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			if m := r.Header.Get("Access-Control-Request-Method"); r.Method == http.MethodOptions && m != "" {
+				w.Header().Set("Access-Control-Allow-Methods", m)
+				if hs := r.Header.Get("Access-Control-Request-Headers"); hs != "" {
+					w.Header().Set("Access-Control-Allow-Headers", hs)
+				}
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+	}
+	httpx.WriteJSON(w, status, httpx.ErrorBody{Error: httpx.ErrorDetail{Code: code, Message: msg}})
 }
