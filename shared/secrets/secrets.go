@@ -2,9 +2,10 @@
 //
 // Functions take secrets either as plain configuration values (local runs) or
 // as Secret Manager version names (deployments); Resolve picks between the
-// two. SecretManager caches every payload for the life of the instance, so a
-// rotated secret reached through ".../versions/latest" is picked up by new
-// instances only.
+// two. app.Build reads each secret once per instance start-up, so a rotated
+// secret reached through ".../versions/latest" is picked up by new instances
+// only. A SecretManager also caches what it read for as long as it lives
+// (Build closes its own once the secrets are read).
 package secrets
 
 import (
@@ -37,7 +38,7 @@ var _ Accessor = (*SecretManager)(nil)
 type fetchFunc func(ctx context.Context, name string) (*secretmanagerpb.AccessSecretVersionResponse, error)
 
 // SecretManager reads versions with the real client and caches each payload
-// for the life of the instance. It is safe for concurrent use; concurrent
+// for as long as it lives. It is safe for concurrent use; concurrent
 // callers asking for the same uncached name share a single request.
 type SecretManager struct {
 	client *secretmanager.Client // nil only in tests that inject fetch
