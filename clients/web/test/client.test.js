@@ -60,9 +60,9 @@ describe('connect', () => {
   test('authorizeUrl without returnTo sends an empty object', async () => {
     stub.expect(
       { method: 'POST', path: '/thAuthStart', headers: json(), body: {} },
-      { status: 200, json: { ok: true, url: 'https://threads.example/a' } },
+      { status: 200, json: { ok: true, url: `https://threads.example/a?state=${'s'.repeat(43)}` } },
     );
-    assert.equal(await client().authorizeUrl(), 'https://threads.example/a');
+    assert.equal(await client().authorizeUrl(), `https://threads.example/a?state=${'s'.repeat(43)}`);
     stub.done();
   });
 
@@ -112,10 +112,10 @@ describe('publish', () => {
   test('a thread: every part’s media id, in order', async () => {
     stub.expect(publishReq({ thread: ['a', 'b', 'c'] }, 'k-thread'), {
       status: 200,
-      json: { ok: true, id: '11', ids: ['11', '12', '13'], jobId: JOB, status: 'published' },
+      json: { ok: true, id: '11', ids: ['11', '12', '13'], jobId: JOB, accountId: ACCOUNT, status: 'published' },
     });
     const r = await client().publish({ thread: ['a', 'b', 'c'] }, { idempotencyKey: 'k-thread' });
-    assert.deepEqual(r, { status: 'published', jobId: JOB, id: '11', ids: ['11', '12', '13'] });
+    assert.deepEqual(r, { status: 'published', jobId: JOB, accountId: ACCOUNT, id: '11', ids: ['11', '12', '13'] });
     stub.done();
   });
 
@@ -146,11 +146,11 @@ describe('publish', () => {
     ];
     stub.expect(publishReq({ media, accountId: ACCOUNT }, 'k1'), {
       status: 202,
-      json: { ok: true, status: 'pending', jobId: JOB },
+      json: { ok: true, status: 'pending', jobId: JOB, accountId: ACCOUNT },
     });
     stub.expect(publishReq({ text: 'later', publishAt: '2030-01-02T03:04:05Z' }, 'k2'), {
       status: 202,
-      json: { ok: true, status: 'scheduled', jobId: JOB, publishAt: '2030-01-02T03:04:05Z' },
+      json: { ok: true, status: 'scheduled', jobId: JOB, accountId: ACCOUNT, publishAt: '2030-01-02T03:04:05Z' },
     });
     const c = client();
     assert.deepEqual(await c.publish({ media }, { accountId: ACCOUNT, idempotencyKey: 'k1' }), {
@@ -161,6 +161,7 @@ describe('publish', () => {
     assert.deepEqual(await c.publish({ text: 'later', publishAt: '2030-01-02T03:04:05Z' }, { idempotencyKey: 'k2' }), {
       status: 'scheduled',
       jobId: JOB,
+      accountId: ACCOUNT,
       publishAt: '2030-01-02T03:04:05Z',
     });
     stub.done();
@@ -316,7 +317,8 @@ describe('retries', () => {
   });
 
   test('an answer that is not the functions’ JSON: http_<status>, not retried', async () => {
-    stub.expect(publishReq({ text: 'x' }, 'k'), { status: 502, text: '<html>Bad Gateway</html>' });
+    // A proxy's page: never the functions' answer (offSpec).
+    stub.expect(publishReq({ text: 'x' }, 'k'), { status: 502, text: '<html>Bad Gateway</html>', offSpec: true });
     await rejects(client().publish({ text: 'x' }, { idempotencyKey: 'k' }), {
       code: 'http_502',
       status: 502,
@@ -411,7 +413,7 @@ describe('setup', () => {
 
   test('urls: a function’s own URL', async () => {
     stub.expect(
-      { method: 'POST', path: '/own/publish', headers: json({ 'idempotency-key': 'k' }), body: { text: 'x' } },
+      { method: 'POST', path: '/own/publish', specPath: '/thPublish', headers: json({ 'idempotency-key': 'k' }), body: { text: 'x' } },
       { status: 200, json: { ok: true, id: '1', jobId: JOB, status: 'published' } },
     );
     const c = createThreadsClient({ auth: fakeAuth(), urls: { thPublish: `${stub.url}/own/publish` } });

@@ -6,6 +6,7 @@
 //   const stub = await startStub();
 //   stub.expect({ method: 'POST', path: '/thPublish', headers: {...}, body: {...} },
 //               { status: 200, json: {...} });
+//   (specPath names the spec's path when a test calls a function at a URL of its own)
 //   ... call the client ...
 //   stub.done();   // every expected request came, and matched
 //   stub.reset();  // forget everything (between tests)
@@ -13,10 +14,15 @@
 //
 // An answer may be { status, json, headers }, { status, text, headers },
 // { destroy: true } (the socket is closed without an answer: a network
-// failure for fetch) or have delayMs (answer late).
+// failure for fetch) or have delayMs (answer late). Every answer must be one
+// api/openapi.yaml documents for the expected request's operation (status,
+// JSON body's schema: see spec.js), unless it says offSpec: true (a proxy's
+// error page, a malformed body: what the functions never answer but a
+// client must survive); done() reports those that are not.
 
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { checkAnswer } from './spec.js';
 
 // Headers a client sends whatever it is (fetch's own); not compared.
 const TRANSPORT = new Set([
@@ -64,6 +70,10 @@ export async function startStub() {
         else assert.deepEqual(JSON.parse(raw), want.body, 'JSON body');
       } catch (err) {
         problems.push(`request ${received.length} (${req.method} ${req.url}): ${err.message}`);
+      }
+      if (!answer.destroy && !answer.offSpec) {
+        const wrong = checkAnswer(want.method, want.specPath ?? want.path, answer.status, answer.json);
+        if (wrong) problems.push(`answer ${received.length}: ${wrong}`);
       }
       const reply = () => {
         if (answer.destroy) {
