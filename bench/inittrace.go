@@ -44,7 +44,7 @@ func parseInitTrace(s string) initTrace {
 // reads how long each package's initialisation took. It serves no request,
 // so the benchmark's base project is named but never used.
 func (b *bench) traceInit(ctx context.Context, name string) (initTrace, error) {
-	env := b.fnEnv(&project{ID: b.cfg.Emulators.Project}, b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost)
+	env := b.fnEnv(b.cfg.Emulators.Project)
 	env["GODEBUG"] = "inittrace=1"
 	p, err := startFunction(ctx, name, b.bins[name].Bin, env)
 	if err != nil {

@@ -30,7 +30,8 @@ import (
 const settleIdle = 250 * time.Millisecond
 
 // bench holds what every measurement shares: the emulators, the fakes, the
-// fixtures and the built binaries.
+// keyring fixtures are sealed with and the built binaries (each
+// measurement's users and fixtures are in a project of its own: project.go).
 type bench struct {
 	cfg Config
 	log io.Writer
@@ -125,10 +126,15 @@ func (b *bench) close() {
 }
 
 // fnEnv is the configuration every function gets, as deployed but pointed
-// at the emulators and fakes (fsHost and authHost may be counting proxies),
-// in project proj.
-func (b *bench) fnEnv(proj *project, fsHost, authHost string) map[string]string {
-	p := proj.ID
+// at the emulators and fakes, in project projectID.
+func (b *bench) fnEnv(projectID string) map[string]string {
+	return b.fnEnvVia(projectID, b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost)
+}
+
+// fnEnvVia is fnEnv with the emulators reached at fsHost and authHost
+// (counting proxies).
+func (b *bench) fnEnvVia(projectID, fsHost, authHost string) map[string]string {
+	p := projectID
 	return deployedEnv(map[string]string{
 		"GOOGLE_CLOUD_PROJECT":        p,
 		"FIRESTORE_EMULATOR_HOST":     fsHost,
@@ -367,7 +373,7 @@ func (b *bench) warmEmulators(ctx context.Context, name string) ([]float64, erro
 		if err != nil {
 			return 0, err
 		}
-		p, err := startFunction(ctx, name, b.bins[name].Bin, b.fnEnv(proj, b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost))
+		p, err := startFunction(ctx, name, b.bins[name].Bin, b.fnEnv(proj.ID))
 		if err != nil {
 			return 0, err
 		}
@@ -428,7 +434,7 @@ func (b *bench) measureRound(ctx context.Context, name string, round int) (*Roun
 	defer hc.CloseIdleConnections()
 
 	mark := b.fake.mark()
-	p, err := startFunction(ctx, wl.fn.Name, bin.Bin, b.fnEnv(proj, b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost))
+	p, err := startFunction(ctx, wl.fn.Name, bin.Bin, b.fnEnv(proj.ID))
 	if err != nil {
 		return nil, err
 	}
@@ -681,7 +687,7 @@ func (b *bench) startCounted(ctx context.Context, name string, proj *project) (*
 		fs.close()
 		return nil, err
 	}
-	p, err := startFunction(ctx, name, b.bins[name].Bin, b.fnEnv(proj, fs.Addr(), auth.Addr()))
+	p, err := startFunction(ctx, name, b.bins[name].Bin, b.fnEnvVia(proj.ID, fs.Addr(), auth.Addr()))
 	if err != nil {
 		fs.close()
 		auth.close()
@@ -990,7 +996,7 @@ func (b *bench) profileFunction(ctx context.Context, name string) (*ProfileResul
 		return nil, err
 	}
 	paddr := fmt.Sprintf("127.0.0.1:%d", pport)
-	env := b.fnEnv(proj, b.cfg.Emulators.FirestoreHost, b.cfg.Emulators.AuthHost)
+	env := b.fnEnv(proj.ID)
 	env["BENCH_PPROF_ADDR"] = paddr
 	p, err := startFunction(ctx, wl.fn.Name, bf.Bin, env)
 	if err != nil {

@@ -194,21 +194,22 @@ func (h *headTail) keepErrors(b []byte) {
 		return
 	}
 	h.partial = append(h.partial, b...)
+	rest := h.partial
 	for {
-		i := bytes.IndexByte(h.partial, '\n')
+		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
 			break
 		}
-		line := h.partial[:i]
-		if bytes.Contains(line, errorSeverity) && len(h.errors) < maxErrorLines {
+		if line := rest[:i]; bytes.Contains(line, errorSeverity) && len(h.errors) < maxErrorLines {
 			h.errors = append(h.errors, string(line[:min(len(line), maxLineBytes)]))
 		}
-		h.partial = h.partial[i+1:]
+		rest = rest[i+1:]
 	}
-	if len(h.partial) > maxLineBytes { // a line too long to be a log entry's
-		h.partial = h.partial[:0]
+	if len(rest) > maxLineBytes { // a line too long to be a log entry's
+		rest = nil
 	}
-	h.partial = append([]byte(nil), h.partial...)
+	// The unfinished line moves to the front, in place.
+	h.partial = h.partial[:copy(h.partial, rest)]
 }
 
 func (h *headTail) String() string {
