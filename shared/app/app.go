@@ -287,18 +287,18 @@ func startFailure(w http.ResponseWriter, r *http.Request, cfg *config.Config, er
 	if errors.Is(err, ErrConfig) {
 		code, status, msg = httpx.CodeMisconfigured, http.StatusInternalServerError, "the function is misconfigured; see its logs"
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && cfg != nil {
-		w.Header().Add("Vary", "Origin")
-		if cfg.CORSOriginAllowed(origin) {
-			w.Header().Set("Access-Control-Allow-Origin", origin)
-			if m := r.Header.Get("Access-Control-Request-Method"); r.Method == http.MethodOptions && m != "" {
-				w.Header().Set("Access-Control-Allow-Methods", m)
-				if hs := r.Header.Get("Access-Control-Request-Headers"); hs != "" {
-					w.Header().Set("Access-Control-Allow-Headers", hs)
-				}
-				w.WriteHeader(http.StatusNoContent)
-				return
+	var allow func(string) bool
+	if cfg != nil {
+		allow = cfg.CORSOriginAllowed
+	}
+	if _, allowed := httpx.CORSOrigin(w, r, allow); allowed {
+		if m := r.Header.Get("Access-Control-Request-Method"); r.Method == http.MethodOptions && m != "" {
+			w.Header().Set("Access-Control-Allow-Methods", m)
+			if hs := r.Header.Get("Access-Control-Request-Headers"); hs != "" {
+				w.Header().Set("Access-Control-Allow-Headers", hs)
 			}
+			w.WriteHeader(http.StatusNoContent)
+			return
 		}
 	}
 	httpx.WriteJSON(w, status, httpx.ErrorBody{Error: httpx.ErrorDetail{Code: code, Message: msg}})

@@ -203,13 +203,11 @@ func (rt Route) Handler(h HandlerFunc) http.Handler {
 				WriteError(w, r, fmt.Errorf("panic: %v", p))
 			}
 		}()
-		if origin := r.Header.Get("Origin"); origin != "" && rt.AllowOrigin != nil {
-			w.Header().Add("Vary", "Origin")
-			if !rt.AllowOrigin(origin) {
+		if origin, allowed := CORSOrigin(w, r, rt.AllowOrigin); origin != "" {
+			if !allowed {
 				WriteError(w, r, Errorf(http.StatusForbidden, CodeOriginNotAllowed, "origin %s may not call this function", safeOrigin(origin)))
 				return
 			}
-			w.Header().Set("Access-Control-Allow-Origin", origin)
 			if r.Method == http.MethodOptions {
 				w.Header().Set("Access-Control-Allow-Methods", allow)
 				w.Header().Set("Access-Control-Allow-Headers", strings.Join(rt.AllowHeaders, ", "))
@@ -227,6 +225,23 @@ func (rt Route) Handler(h HandlerFunc) http.Handler {
 			WriteError(w, r, err)
 		}
 	})
+}
+
+// CORSOrigin sets the CORS headers every answer to a browser's request
+// carries: Vary: Origin, and Access-Control-Allow-Origin when allow accepts
+// the request's Origin. It returns that origin ("" when the request has
+// none or allow is nil: not a CORS call) and whether it is allowed.
+func CORSOrigin(w http.ResponseWriter, r *http.Request, allow func(origin string) bool) (origin string, allowed bool) {
+	origin = r.Header.Get("Origin")
+	if origin == "" || allow == nil {
+		return "", false
+	}
+	w.Header().Add("Vary", "Origin")
+	if !allow(origin) {
+		return origin, false
+	}
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	return origin, true
 }
 
 func contains(list []string, s string) bool {
