@@ -293,28 +293,24 @@ func (s *Server) enqueueID(ctx context.Context, id string, tb TaskBody, at time.
 
 // account picks the account to publish with.
 func (s *Server) account(ctx context.Context, uid, accountID string) (*store.Account, error) {
-	var acct *store.Account
-	if accountID != "" {
+	var (
+		acct *store.Account
+		err  error
+	)
+	if accountID == "" {
+		acct, err = s.onlyAccount(ctx, uid)
+	} else {
 		// The one account named: a document read, not the user's whole list.
-		a, err := s.Store.GetAccount(ctx, uid, accountID)
+		acct, err = s.Store.GetAccount(ctx, uid, accountID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return nil, s.noSuchAccount(ctx, uid)
+			err = s.noSuchAccount(ctx, uid)
 		case err != nil:
-			return nil, accountsUnavailable(err)
+			err = accountsUnavailable(err)
 		}
-		acct = a
-	} else {
-		accounts, err := s.Store.ListAccounts(ctx, uid)
-		switch {
-		case err != nil:
-			return nil, accountsUnavailable(err)
-		case len(accounts) == 0:
-			return nil, httpx.Errorf(http.StatusNotFound, CodeNoAccount, "no Threads account is connected")
-		case len(accounts) > 1:
-			return nil, httpx.Errorf(http.StatusBadRequest, CodeMissingAccount, "several Threads accounts are connected: say which with accountId")
-		}
-		acct = accounts[0]
+	}
+	if err != nil {
+		return nil, err
 	}
 	// A revoked account (Meta's deauthorize callback) has no token left; one
 	// that needs reauth has a token Threads refuses. Neither gets a job.
@@ -322,6 +318,25 @@ func (s *Server) account(ctx context.Context, uid, accountID string) (*store.Acc
 		return nil, httpx.Errorf(http.StatusConflict, CodeReauthRequired, "the Threads account must be connected again")
 	}
 	return acct, nil
+}
+
+// onlyAccount is the user's account when no accountId names one: the only
+// one connected (no_account without any, missing_account with several).
+func (s *Server) onlyAccount(ctx context.Context, uid string) (*store.Account, error) {
+	accounts, err := s.Store.ListAccounts(ctx, uid)
+	switch {
+	case err != nil:
+		return nil, accountsUnavailable(err)
+	case len(accounts) == 0:
+		return nil, noAccount()
+	case len(accounts) > 1:
+		return nil, httpx.Errorf(http.StatusBadRequest, CodeMissingAccount, "several Threads accounts are connected: say which with accountId")
+	}
+	return accounts[0], nil
+}
+
+func noAccount() error {
+	return httpx.Errorf(http.StatusNotFound, CodeNoAccount, "no Threads account is connected")
 }
 
 // accountsUnavailable is the answer when the accounts could not be read.
@@ -338,7 +353,7 @@ func (s *Server) noSuchAccount(ctx context.Context, uid string) error {
 	case err != nil:
 		return accountsUnavailable(err)
 	case len(accounts) == 0:
-		return httpx.Errorf(http.StatusNotFound, CodeNoAccount, "no Threads account is connected")
+		return noAccount()
 	}
 	return httpx.Errorf(http.StatusNotFound, CodeAccountNotFound, "no connected Threads account has this accountId")
 }
@@ -501,16 +516,11 @@ func (s *Server) accountIDForCancel(ctx context.Context, uid, accountID string) 
 	if accountID != "" {
 		return accountID, nil
 	}
-	accounts, err := s.Store.ListAccounts(ctx, uid)
-	switch {
-	case err != nil:
-		return "", accountsUnavailable(err)
-	case len(accounts) == 0:
-		return "", httpx.Errorf(http.StatusNotFound, CodeNoAccount, "no Threads account is connected")
-	case len(accounts) > 1:
-		return "", httpx.Errorf(http.StatusBadRequest, CodeMissingAccount, "several Threads accounts are connected: say which with accountId")
+	a, err := s.onlyAccount(ctx, uid)
+	if err != nil {
+		return "", err
 	}
-	return accounts[0].AccountID, nil
+	return a.AccountID, nil
 }
 
 var (
