@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -16,6 +18,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 
 	"threadsfunctions.dev/shared/config"
 	"threadsfunctions.dev/shared/fakes/cloudtasksfake"
@@ -335,6 +339,11 @@ type RoundResult struct {
 	// OtherCPUPerReqMs is the CPU time other processes (the emulators, the
 	// benchmark itself) used per request during the load.
 	OtherCPUPerReqMs map[string]float64 `json:"otherCpuPerRequestMs,omitempty"`
+	// GuardDeliveries is how many of the load's guard tasks were delivered
+	// after it (thPublish only; see deliverGuards), and
+	// GuardCPUPerDeliveryMs the function's CPU per delivery.
+	GuardDeliveries       int     `json:"guardDeliveries,omitempty"`
+	GuardCPUPerDeliveryMs float64 `json:"guardCpuPerDeliveryMs,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -524,7 +533,70 @@ func (b *bench) measureRound(ctx context.Context, name string, round int) (*Roun
 	if lr.Errors > 0 {
 		fmt.Fprintf(b.log, "  %s round %d: %d of %d requests failed; first: %s\n", wl.fn.Name, round, lr.Errors, lr.Requests, lr.FirstError)
 	}
+	if wl.fn.Name == namePublish {
+		if err := b.deliverGuards(ctx, r, p, proj.ID, hc); err != nil {
+			return nil, fmt.Errorf("%s round %d: guard deliveries: %w\n%s", wl.fn.Name, round, err, p.logs.String())
+		}
+	}
 	return r, nil
+}
+
+// deliverGuards delivers to instance p, at the load's concurrency, the
+// guard tasks the measured load left in project projectID (thPublish
+// creates one per publish, due after the attempt's lease: see its
+// guardDelay), as Cloud Tasks would minutes later, and records the CPU per
+// delivery. The fake only stores tasks, so the load's CPU per request does
+// not include this cost of every publish.
+func (b *bench) deliverGuards(ctx context.Context, r *RoundResult, p *fnProcess, projectID string, hc *http.Client) error {
+	env := b.fnEnv(projectID)
+	prefix := env["TASKS_QUEUE"] + "/tasks/"
+	var guards []*cloudtaskspb.Task
+	for _, t := range b.tasks.Tasks() {
+		if strings.HasPrefix(t.GetName(), prefix) && strings.HasSuffix(t.GetName(), "-guard") {
+			guards = append(guards, t)
+		}
+	}
+	// Tasks are listed in creation order: the measured load's come last.
+	guards = guards[len(guards)-min(len(guards), r.Requests-r.Errors):]
+	if len(guards) == 0 {
+		return errors.New("the load left no guard task")
+	}
+	token, err := b.tasks.IDToken(env["TASKS_TARGET_URL"], env["TASKS_SERVICE_ACCOUNT"])
+	if err != nil {
+		return err
+	}
+	queue := env["TASKS_QUEUE"][strings.LastIndex(env["TASKS_QUEUE"], "/")+1:]
+	build := func(ctx context.Context, i int) (*http.Request, error) {
+		t := guards[i]
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, bytes.NewReader(t.GetHttpRequest().GetBody()))
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range t.GetHttpRequest().GetHeaders() {
+			req.Header.Set(k, v)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("User-Agent", "Google-Cloud-Tasks")
+		req.Header.Set("X-CloudTasks-QueueName", queue)
+		req.Header.Set("X-CloudTasks-TaskName", t.GetName()[len(prefix):])
+		req.Header.Set("X-CloudTasks-TaskRetryCount", "0")
+		return req, nil
+	}
+	cpu0, err := cpuTime(p.PID)
+	if err != nil {
+		return err
+	}
+	lr := runLoad(ctx, hc, 0, len(guards), b.cfg.Concurrency, build, expectStatus(http.StatusOK))
+	cpu1, err := cpuTime(p.PID)
+	if err != nil {
+		return err
+	}
+	if lr.Errors > 0 {
+		return fmt.Errorf("%d of %d failed; first: %s", lr.Errors, lr.Requests, lr.FirstError)
+	}
+	r.GuardDeliveries = lr.Requests
+	r.GuardCPUPerDeliveryMs = ms(cpu1-cpu0) / float64(lr.Requests)
+	return nil
 }
 
 // warmSingle is how many requests are sent one at a time after the first,
@@ -580,6 +652,9 @@ type FunctionResult struct {
 	MachineBusy       Stat `json:"machineBusy"`
 	FunctionCores     Stat `json:"functionCores"`
 	ThreadsConns      Stat `json:"threadsConnectionsPerLoad"`
+	// GuardCPUPerDeliveryMs: thPublish's CPU per delivery of a guard task
+	// left by the load (see deliverGuards); zero for the other functions.
+	GuardCPUPerDeliveryMs Stat `json:"guardCpuPerDeliveryMs"`
 	// OtherCPUPerReqMs is the CPU other processes used per request.
 	OtherCPUPerReqMs map[string]Stat `json:"otherCpuPerRequestMs"`
 	Errors           int             `json:"errors"`
@@ -660,6 +735,9 @@ func (b *bench) measureFunction(ctx context.Context, name string) (*FunctionResu
 	fr.MachineBusy = statBy(rs, func(r *RoundResult) float64 { return r.MachineBusy })
 	fr.FunctionCores = statBy(rs, func(r *RoundResult) float64 { return r.FunctionCores })
 	fr.ThreadsConns = statBy(rs, func(r *RoundResult) float64 { return float64(r.ThreadsConnections) })
+	if name == namePublish {
+		fr.GuardCPUPerDeliveryMs = statBy(rs, func(r *RoundResult) float64 { return r.GuardCPUPerDeliveryMs })
+	}
 	fr.OtherCPUPerReqMs = map[string]Stat{}
 	for _, o := range b.observed {
 		if _, ok := rs[0].OtherCPUPerReqMs[o.Name]; ok {

@@ -91,6 +91,10 @@ func TestSmoke(t *testing.T) {
 		if len(f.OtherCPUPerReqMs) == 0 {
 			t.Errorf("%s: no CPU read for the other processes", f.Name)
 		}
+		// Every publish of the load leaves a guard task, delivered after it.
+		if guarded := f.Name == namePublish; guarded != (r.GuardDeliveries == cfg.Requests) || guarded != (f.GuardCPUPerDeliveryMs.N == 1) {
+			t.Errorf("%s: %d guard tasks delivered (want %d for thPublish, else none), stat %+v", f.Name, r.GuardDeliveries, cfg.Requests, f.GuardCPUPerDeliveryMs)
+		}
 	}
 	if f := rep.Functions[1]; f.Name != nameAuthCallback || !(f.ColdThreadsWaitMs.Median > 0) {
 		t.Errorf("%s: no Threads wait measured in the cold start: %+v", f.Name, f.ColdThreadsWaitMs)
