@@ -78,8 +78,9 @@ func newBench(ctx context.Context, cfg Config) (b *bench, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// Tasks are only stored, never delivered: thPublish's happy path
-	// creates one guard task per job, due minutes later.
+	// Tasks are only stored: thPublish's happy path creates one guard task
+	// per job, due minutes later, which deliverGuards delivers after each
+	// thPublish load.
 	b.tasks, b.stopTasks = cloudtasksfake.StartListener(lis)
 
 	if b.keyText, err = tokencrypt.GenerateKeyText("k1"); err != nil {
