@@ -38,8 +38,8 @@ func TestDeployedEnv(t *testing.T) {
 	}
 }
 
-// TestStillWarming: the warm-up goes on while a load is over 10 % faster
-// than the one before it.
+// TestStillWarming: the warm-up runs three loads, then goes on while a load
+// is over 10 % faster than the one before it.
 func TestStillWarming(t *testing.T) {
 	cases := []struct {
 		rps  []float64
@@ -47,11 +47,13 @@ func TestStillWarming(t *testing.T) {
 	}{
 		{nil, true},
 		{[]float64{300}, true},
-		{[]float64{300, 540}, true},
+		{[]float64{340, 358}, true},
+		{[]float64{600, 450}, true},
 		{[]float64{300, 540, 590}, false},
-		{[]float64{500, 550}, false},
-		{[]float64{500, 551}, true},
-		{[]float64{600, 450}, false},
+		{[]float64{300, 500, 550}, false},
+		{[]float64{300, 500, 551}, true},
+		{[]float64{300, 600, 450}, false},
+		{[]float64{300, 450, 600, 610}, false},
 	}
 	for _, tc := range cases {
 		if got := stillWarming(tc.rps); got != tc.want {

@@ -50,8 +50,8 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("%d functions measured, want 3", len(rep.Functions))
 	}
 	for _, f := range rep.Functions {
-		if len(f.WarmupRPS) < 2 || len(f.WarmupRPS) > maxWarmLoads {
-			t.Errorf("%s: %d emulator warm-up loads, want 2 to %d", f.Name, len(f.WarmupRPS), maxWarmLoads)
+		if len(f.WarmupRPS) < minWarmLoads || len(f.WarmupRPS) > maxWarmLoads {
+			t.Errorf("%s: %d emulator warm-up loads, want %d to %d", f.Name, len(f.WarmupRPS), minWarmLoads, maxWarmLoads)
 		}
 		if len(f.Rounds) != 1 {
 			t.Errorf("%s: %d rounds, want 1", f.Name, len(f.Rounds))
