@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -552,8 +551,7 @@ func (b *bench) measureRound(ctx context.Context, name string, round int) (*Roun
 // delivery. The fake only stores tasks, so the load's CPU per request does
 // not include this cost of every publish.
 func (b *bench) deliverGuards(ctx context.Context, r *RoundResult, p *fnProcess, projectID string, hc *http.Client) error {
-	env := b.fnEnv(projectID)
-	prefix := env["TASKS_QUEUE"] + "/tasks/"
+	prefix := b.fnEnv(projectID)["TASKS_QUEUE"] + "/tasks/"
 	var guards []*cloudtaskspb.Task
 	for _, t := range b.tasks.Tasks() {
 		if strings.HasPrefix(t.GetName(), prefix) && strings.HasSuffix(t.GetName(), "-guard") {
@@ -565,26 +563,9 @@ func (b *bench) deliverGuards(ctx context.Context, r *RoundResult, p *fnProcess,
 	if len(guards) == 0 {
 		return errors.New("the load left no guard task")
 	}
-	token, err := b.tasks.IDToken(env["TASKS_TARGET_URL"], env["TASKS_SERVICE_ACCOUNT"])
-	if err != nil {
-		return err
-	}
-	queue := env["TASKS_QUEUE"][strings.LastIndex(env["TASKS_QUEUE"], "/")+1:]
+	// Each delivery as the fake would send it (a token signed for it), to p.
 	build := func(ctx context.Context, i int) (*http.Request, error) {
-		t := guards[i]
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, bytes.NewReader(t.GetHttpRequest().GetBody()))
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range t.GetHttpRequest().GetHeaders() {
-			req.Header.Set(k, v)
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("User-Agent", "Google-Cloud-Tasks")
-		req.Header.Set("X-CloudTasks-QueueName", queue)
-		req.Header.Set("X-CloudTasks-TaskName", t.GetName()[len(prefix):])
-		req.Header.Set("X-CloudTasks-TaskRetryCount", "0")
-		return req, nil
+		return b.tasks.DeliveryRequest(ctx, guards[i], p.URL)
 	}
 	cpu0, err := cpuTime(p.PID)
 	if err != nil {
@@ -657,7 +638,7 @@ type FunctionResult struct {
 	FunctionCores     Stat `json:"functionCores"`
 	ThreadsConns      Stat `json:"threadsConnectionsPerLoad"`
 	// GuardCPUPerDeliveryMs: thPublish's CPU per delivery of a guard task
-	// left by the load (see deliverGuards); zero for the other functions.
+	// left by the load (see deliverGuards); empty (N 0) for the others.
 	GuardCPUPerDeliveryMs Stat `json:"guardCpuPerDeliveryMs"`
 	// OtherCPUPerReqMs is the CPU other processes used per request.
 	OtherCPUPerReqMs map[string]Stat `json:"otherCpuPerRequestMs"`

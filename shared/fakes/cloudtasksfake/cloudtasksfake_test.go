@@ -294,6 +294,52 @@ func TestDeliverySignsTokensTheVerifierAccepts(t *testing.T) {
 	}
 }
 
+// TestDeliveryRequest: a stored task's delivery, built for another URL, is
+// what the fake would send (headers, body, a token for the task's audience
+// that the verifier accepts), and cannot be built for what is not the
+// fake's HTTP task.
+func TestDeliveryRequest(t *testing.T) {
+	t.Parallel()
+	s := cloudtasksfake.Start(t) // tasks stored, not delivered
+	const target = "https://fn.example.com/thPublish"
+	e := enqueuer(t, s, target)
+	if err := e.Enqueue(t.Context(), tasks.Task{ID: "job-guard", Body: []byte(`{"jobId":"j"}`), ScheduleTime: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatalf("Enqueue: %v", err)
+	}
+	stored := s.Tasks()
+	if len(stored) != 1 {
+		t.Fatalf("%d tasks stored, want 1", len(stored))
+	}
+	req, err := s.DeliveryRequest(t.Context(), stored[0], "http://127.0.0.1:1/elsewhere")
+	if err != nil {
+		t.Fatalf("DeliveryRequest: %v", err)
+	}
+	if req.Method != http.MethodPost || req.URL.String() != "http://127.0.0.1:1/elsewhere" {
+		t.Errorf("request = %s %s, want POST to the URL given", req.Method, req.URL)
+	}
+	for name, want := range map[string]string{
+		"Content-Type":                "application/json",
+		"User-Agent":                  "Google-Cloud-Tasks",
+		"X-Cloudtasks-Queuename":      "publish",
+		"X-Cloudtasks-Taskname":       "job-guard",
+		"X-Cloudtasks-Taskretrycount": "0",
+	} {
+		if req.Header.Get(name) != want {
+			t.Errorf("header %s = %q, want %q", name, req.Header.Get(name), want)
+		}
+	}
+	if body, _ := io.ReadAll(req.Body); string(body) != `{"jobId":"j"}` {
+		t.Errorf("body = %q", body)
+	}
+	// The token is for the task's audience (its target URL), not the URL given.
+	if err := tasks.NewVerifier(target, sa, s.JWKSURL(), nil).Verify(t.Context(), req); err != nil {
+		t.Errorf("token refused for the task's audience: %v", err)
+	}
+	if _, err := s.DeliveryRequest(t.Context(), &cloudtaskspb.Task{Name: "not-a-task"}, "http://127.0.0.1:1/"); err == nil {
+		t.Error("DeliveryRequest accepted a task the fake does not hold the shape of")
+	}
+}
+
 func TestDeliveryAudienceDefaultsToURL(t *testing.T) {
 	t.Parallel()
 	s := cloudtasksfake.Start(t, cloudtasksfake.WithDelivery(fastRetries()))

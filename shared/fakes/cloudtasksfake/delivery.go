@@ -166,10 +166,33 @@ type dispatchArgs struct {
 func (s *Server) dispatch(a dispatchArgs) (code int, retryAfter time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(s.ctx, a.deadline)
 	defer cancel()
-	hr := a.req
-	req, err := http.NewRequestWithContext(ctx, hr.GetHttpMethod().String(), hr.GetUrl(), bytes.NewReader(hr.GetBody()))
+	req, err := s.request(ctx, a, a.req.GetUrl())
 	if err != nil {
-		return 0, -1, fmt.Errorf("build request: %w", err)
+		return 0, -1, err
+	}
+
+	resp, err := s.client.Do(req)
+	if err != nil {
+		// The error names the method and URL, never the headers.
+		return 0, -1, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	_ = resp.Body.Close()
+	retryAfter = -1
+	if n, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && n >= 0 {
+		retryAfter = time.Duration(min(n, 1<<20)) * time.Second
+	}
+	return resp.StatusCode, retryAfter, nil
+}
+
+// request builds what one attempt sends to url: the task's method, body
+// and headers, Cloud Tasks' X-CloudTasks-* headers and, for a task with an
+// oidc_token, an ID token signed with the fake's key.
+func (s *Server) request(ctx context.Context, a dispatchArgs, url string) (*http.Request, error) {
+	hr := a.req
+	req, err := http.NewRequestWithContext(ctx, hr.GetHttpMethod().String(), url, bytes.NewReader(hr.GetBody()))
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
 	}
 	for k, v := range hr.GetHeaders() {
 		switch http.CanonicalHeaderKey(k) {
@@ -196,23 +219,23 @@ func (s *Server) dispatch(a dispatchArgs) (code int, retryAfter time.Duration, e
 		}
 		tok, err := s.IDToken(aud, o.GetServiceAccountEmail())
 		if err != nil {
-			return 0, -1, err
+			return nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
+	return req, nil
+}
 
-	resp, err := s.client.Do(req)
-	if err != nil {
-		// The error names the method and URL, never the headers.
-		return 0, -1, err
+// DeliveryRequest returns the request of t's first delivery attempt, as the
+// fake would send it (see WithDelivery) but addressed to url instead of the
+// task's URL: for harnesses that deliver stored tasks themselves, to an
+// instance of their choosing. t is a task as Tasks returns it.
+func (s *Server) DeliveryRequest(ctx context.Context, t *cloudtaskspb.Task, url string) (*http.Request, error) {
+	_, id, ok := splitTaskName(t.GetName())
+	if !ok || t.GetHttpRequest() == nil {
+		return nil, fmt.Errorf("cloudtasksfake: %q is not an HTTP task of the fake", t.GetName())
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-	_ = resp.Body.Close()
-	retryAfter = -1
-	if n, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && n >= 0 {
-		retryAfter = time.Duration(min(n, 1<<20)) * time.Second
-	}
-	return resp.StatusCode, retryAfter, nil
+	return s.request(ctx, dispatchArgs{req: t.GetHttpRequest(), name: t.GetName(), id: id, eta: t.GetScheduleTime().AsTime()}, url)
 }
 
 // IDToken returns an OIDC ID token signed with the fake's key, as Cloud
