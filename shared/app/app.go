@@ -230,26 +230,35 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 		handler http.Handler
 		cfgErr  error
 	)
+	// start loads the configuration (once) and builds the handler; called
+	// with mu held.
+	start := func(ctx context.Context) (http.Handler, error) {
+		if cfg == nil {
+			c, err := loadConfig(opts)
+			if err != nil {
+				return nil, err
+			}
+			cfg = c
+		}
+		d, err := build(ctx, opts, cfg)
+		if err != nil {
+			return nil, err
+		}
+		h, err := newHandler(d)
+		if err != nil {
+			// The next request starts again: release these clients.
+			_ = d.Close()
+			return nil, err
+		}
+		return h, nil
+	}
 	get := func(ctx context.Context) (http.Handler, *config.Config, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if handler != nil || cfgErr != nil {
 			return handler, cfg, cfgErr
 		}
-		var err error
-		if cfg == nil {
-			cfg, err = loadConfig(opts)
-		}
-		var h http.Handler
-		if err == nil {
-			var d *Deps
-			if d, err = build(ctx, opts, cfg); err == nil {
-				if h, err = newHandler(d); err != nil {
-					// Build is tried again by the next request: release these clients.
-					_ = d.Close()
-				}
-			}
-		}
+		h, err := start(ctx)
 		if err != nil {
 			log := opts.Logger
 			if log == nil {
