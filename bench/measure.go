@@ -152,11 +152,16 @@ func (b *bench) fnEnvVia(projectID, fsHost, authHost string) map[string]string {
 		"DEFAULT_RETURN_TO":           defaultBack,
 		"CORS_ALLOWED_ORIGINS":        appOrigin,
 		"TOKEN_ENCRYPTION_KEY":        b.keyText,
-		"TASKS_QUEUE":                 "projects/" + p + "/locations/local/queues/publish",
+		"TASKS_QUEUE":                 taskQueue(p),
 		"TASKS_TARGET_URL":            "http://127.0.0.1:9/thPublish",
 		"TASKS_SERVICE_ACCOUNT":       "tasks-invoker@" + p + ".iam.gserviceaccount.com",
 		"TASKS_EMULATOR_HOST":         b.tasks.Addr(),
 	}, b.cfg.Env)
+}
+
+// taskQueue is thPublish's Cloud Tasks queue in project projectID.
+func taskQueue(projectID string) string {
+	return "projects/" + projectID + "/locations/local/queues/publish"
 }
 
 // deployedEnv is a function's whole environment: its configuration, the Go
@@ -551,7 +556,7 @@ func (b *bench) measureRound(ctx context.Context, name string, round int) (*Roun
 // delivery. The fake only stores tasks, so the load's CPU per request does
 // not include this cost of every publish.
 func (b *bench) deliverGuards(ctx context.Context, r *RoundResult, p *fnProcess, projectID string, hc *http.Client) error {
-	prefix := b.fnEnv(projectID)["TASKS_QUEUE"] + "/tasks/"
+	prefix := taskQueue(projectID) + "/tasks/"
 	var guards []*cloudtaskspb.Task
 	for _, t := range b.tasks.Tasks() {
 		if strings.HasPrefix(t.GetName(), prefix) && strings.HasSuffix(t.GetName(), "-guard") {
