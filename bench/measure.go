@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -17,8 +16,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 
 	"threadsfunctions.dev/shared/config"
 	"threadsfunctions.dev/shared/fakes/cloudtasksfake"
@@ -77,9 +74,8 @@ func newBench(ctx context.Context, cfg Config) (b *bench, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// Tasks are only stored: thPublish's happy path creates one guard task
-	// per job, due minutes later, which deliverGuards delivers after each
-	// thPublish load.
+	// Tasks are only stored (and counted): thPublish's happy path creates
+	// none.
 	b.tasks, b.stopTasks = cloudtasksfake.StartListener(lis)
 
 	if b.keyText, err = tokencrypt.GenerateKeyText("k1"); err != nil {
@@ -250,8 +246,7 @@ func connected(resp *http.Response, body []byte) error {
 }
 
 // publishWorkload: POST {"text"} for a user with one connected account; 200
-// published (job written and leased, quota checked, container created and
-// published, guard task created).
+// published (job written and leased, container created and published).
 func (b *bench) publishWorkload(users []user) workload {
 	return workload{
 		fn: fn(namePublish),
@@ -344,11 +339,6 @@ type RoundResult struct {
 	// OtherCPUPerReqMs is the CPU time other processes (the emulators, the
 	// benchmark itself) used per request during the load.
 	OtherCPUPerReqMs map[string]float64 `json:"otherCpuPerRequestMs,omitempty"`
-	// GuardDeliveries is how many of the load's guard tasks were delivered
-	// after it (thPublish only; see deliverGuards), and
-	// GuardCPUPerDeliveryMs the function's CPU per delivery.
-	GuardDeliveries       int     `json:"guardDeliveries,omitempty"`
-	GuardCPUPerDeliveryMs float64 `json:"guardCpuPerDeliveryMs,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -541,52 +531,7 @@ func (b *bench) measureRound(ctx context.Context, name string, round int) (*Roun
 	if lr.Errors > 0 {
 		fmt.Fprintf(b.log, "  %s round %d: %d of %d requests failed; first: %s\n", wl.fn.Name, round, lr.Errors, lr.Requests, lr.FirstError)
 	}
-	if wl.fn.Name == namePublish {
-		if err := b.deliverGuards(ctx, r, p, proj.ID, hc); err != nil {
-			return nil, fmt.Errorf("%s round %d: guard deliveries: %w\n%s", wl.fn.Name, round, err, p.logs.String())
-		}
-	}
 	return r, nil
-}
-
-// deliverGuards delivers to instance p, at the load's concurrency, the
-// guard tasks the measured load left in project projectID (thPublish
-// creates one per publish, due after the attempt's lease: see its
-// guardDelay), as Cloud Tasks would minutes later, and records the CPU per
-// delivery. The fake only stores tasks, so the load's CPU per request does
-// not include this cost of every publish.
-func (b *bench) deliverGuards(ctx context.Context, r *RoundResult, p *fnProcess, projectID string, hc *http.Client) error {
-	prefix := taskQueue(projectID) + "/tasks/"
-	var guards []*cloudtaskspb.Task
-	for _, t := range b.tasks.Tasks() {
-		if strings.HasPrefix(t.GetName(), prefix) && strings.HasSuffix(t.GetName(), "-guard") {
-			guards = append(guards, t)
-		}
-	}
-	// Tasks are listed in creation order: the measured load's come last.
-	guards = guards[len(guards)-min(len(guards), r.Requests-r.Errors):]
-	if len(guards) == 0 {
-		return errors.New("the load left no guard task")
-	}
-	// Each delivery as the fake would send it (a token signed for it), to p.
-	build := func(ctx context.Context, i int) (*http.Request, error) {
-		return b.tasks.DeliveryRequest(ctx, guards[i], p.URL)
-	}
-	cpu0, err := cpuTime(p.PID)
-	if err != nil {
-		return err
-	}
-	lr := runLoad(ctx, hc, 0, len(guards), b.cfg.Concurrency, build, expectStatus(http.StatusOK))
-	cpu1, err := cpuTime(p.PID)
-	if err != nil {
-		return err
-	}
-	if lr.Errors > 0 {
-		return fmt.Errorf("%d of %d failed; first: %s", lr.Errors, lr.Requests, lr.FirstError)
-	}
-	r.GuardDeliveries = lr.Requests
-	r.GuardCPUPerDeliveryMs = ms(cpu1-cpu0) / float64(lr.Requests)
-	return nil
 }
 
 // warmSingle is how many requests are sent one at a time after the first,
@@ -642,9 +587,6 @@ type FunctionResult struct {
 	MachineBusy       Stat `json:"machineBusy"`
 	FunctionCores     Stat `json:"functionCores"`
 	ThreadsConns      Stat `json:"threadsConnectionsPerLoad"`
-	// GuardCPUPerDeliveryMs: thPublish's CPU per delivery of a guard task
-	// left by the load (see deliverGuards); empty (N 0) for the others.
-	GuardCPUPerDeliveryMs Stat `json:"guardCpuPerDeliveryMs"`
 	// OtherCPUPerReqMs is the CPU other processes used per request.
 	OtherCPUPerReqMs map[string]Stat `json:"otherCpuPerRequestMs"`
 	Errors           int             `json:"errors"`
@@ -725,9 +667,6 @@ func (b *bench) measureFunction(ctx context.Context, name string) (*FunctionResu
 	fr.MachineBusy = statBy(rs, func(r *RoundResult) float64 { return r.MachineBusy })
 	fr.FunctionCores = statBy(rs, func(r *RoundResult) float64 { return r.FunctionCores })
 	fr.ThreadsConns = statBy(rs, func(r *RoundResult) float64 { return float64(r.ThreadsConnections) })
-	if name == namePublish {
-		fr.GuardCPUPerDeliveryMs = statBy(rs, func(r *RoundResult) float64 { return r.GuardCPUPerDeliveryMs })
-	}
 	fr.OtherCPUPerReqMs = map[string]Stat{}
 	for _, o := range b.observed {
 		if _, ok := rs[0].OtherCPUPerReqMs[o.Name]; ok {

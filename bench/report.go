@@ -216,7 +216,6 @@ func (r *Report) printTable(w io.Writer) {
 	row("CPU per request, ms", func(f *FunctionResult) Stat { return f.CPUPerReqMs }, 3, "CPU per request", nil)
 	fmt.Fprintf(tw, "  CPU targets\t≤ %g\t≤ %g\t≤ %g\t\t%s / – / %s\n", cpu[nameAuthStart].limit, cpu[nameAuthCallback].limit, cpu[namePublish].limit,
 		cpu[nameAuthStart].node, cpu[namePublish].node)
-	row("  later, per guard-task delivery, ms", func(f *FunctionResult) Stat { return f.GuardCPUPerDeliveryMs }, 3, "", nil)
 	row(fmt.Sprintf("throughput at %d concurrent, req/s", s.Concurrency), func(f *FunctionResult) Stat { return f.RPS }, 0, rps.what, nil)
 	fmt.Fprintf(tw, "  throughput target\t≥ %g\t\t\t\t\n", rps.limit)
 	row("latency p50, ms", func(f *FunctionResult) Stat { return f.P50Ms }, 1, "", nil)

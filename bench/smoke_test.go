@@ -91,10 +91,6 @@ func TestSmoke(t *testing.T) {
 		if len(f.OtherCPUPerReqMs) == 0 {
 			t.Errorf("%s: no CPU read for the other processes", f.Name)
 		}
-		// Every publish of the load leaves a guard task, delivered after it.
-		if guarded := f.Name == namePublish; guarded != (r.GuardDeliveries == cfg.Requests) || guarded != (f.GuardCPUPerDeliveryMs.N == 1) {
-			t.Errorf("%s: %d guard tasks delivered (want %d for thPublish, else none), stat %+v", f.Name, r.GuardDeliveries, cfg.Requests, f.GuardCPUPerDeliveryMs)
-		}
 	}
 	if f := rep.Functions[1]; f.Name != nameAuthCallback || !(f.ColdThreadsWaitMs.Median > 0) {
 		t.Errorf("%s: no Threads wait measured in the cold start: %+v", f.Name, f.ColdThreadsWaitMs)
@@ -123,8 +119,13 @@ func TestSmoke(t *testing.T) {
 	// IN_PROGRESS once, so it is read twice.
 	wantReads := map[string]int{"text": 0, "image": 1, "carousel (2 images)": 3, kindVideo: 2}
 	for _, p := range rep.Publish {
-		if p.ThreadsCallsTotal == 0 || p.SequentialThreads == 0 || p.FirestoreTotal == 0 || p.TasksCreated == 0 || !(p.LatencyMs.Median > 0) {
+		if p.ThreadsCallsTotal == 0 || p.SequentialThreads == 0 || p.FirestoreTotal == 0 || !(p.LatencyMs.Median > 0) {
 			t.Errorf("publish %s not counted: %+v", p.Kind, p)
+		}
+		// Done in the request, a post needs no task (the sweep covers a
+		// dead instance's job).
+		if p.TasksCreated != 0 {
+			t.Errorf("publish %s: %d Cloud Tasks created on the happy path, want none", p.Kind, p.TasksCreated)
 		}
 		if want, ok := wantReads[p.Kind]; !ok || p.StatusReads != want {
 			t.Errorf("publish %s: %d status reads, want %d", p.Kind, p.StatusReads, want)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"threadsfunctions.dev/shared/publish"
+	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
 	"threadsfunctions.dev/shared/testenv/apicheck"
 	"threadsfunctions.dev/shared/threads/threadstest"
@@ -136,6 +138,8 @@ func TestWholeFlowThroughLocalRunnerLeaksNothing(t *testing.T) {
 		"TASKS_TARGET_URL":            "http://127.0.0.1:" + port + "/thPublish",
 		"TASKS_SERVICE_ACCOUNT":       "tasks-invoker@" + e.ProjectID + ".iam.gserviceaccount.com",
 		"TASKS_EMULATOR_HOST":         "127.0.0.1:" + freePort(t),
+		// No sweep: it would read every job of the project other tests share.
+		"LOCAL_SWEEP_INTERVAL": "0",
 	}
 	r := startRunner(t, env)
 	user := e.SignUp(t)
@@ -238,5 +242,73 @@ func TestWholeFlowThroughLocalRunnerLeaksNothing(t *testing.T) {
 	}
 	if !connected || !failed {
 		t.Errorf("expected log lines missing (connected %v, failure with Threads error %v):\n%s", connected, failed, logs)
+	}
+}
+
+// TestLocalRunnerSweepsStuckJobs: the runner stands in for Cloud Scheduler's
+// sweep job, so a job whose attempt died (its lease run out) is taken up and
+// published locally too.
+func TestLocalRunnerSweepsStuckJobs(t *testing.T) {
+	e := testenv.Require(t)
+	e.ProjectID = "demo-lsw-" + testenv.RandomID(t) // the sweep reads every job of its project
+	port := freePort(t)
+	fake := threadstest.Start(t, appID, appSecret, "http://127.0.0.1:"+port+"/thAuthCallback")
+	keyring, keyText := testenv.Keyring(t, "k1")
+	r := startRunner(t, map[string]string{
+		"PORT":                        port,
+		"GOOGLE_CLOUD_PROJECT":        e.ProjectID,
+		"FIRESTORE_EMULATOR_HOST":     e.FirestoreHost,
+		"FIREBASE_AUTH_EMULATOR_HOST": e.AuthHost,
+		"THREADS_APP_ID":              appID,
+		"THREADS_APP_SECRET":          appSecret,
+		"THREADS_REDIRECT_URI":        "http://127.0.0.1:" + port + "/thAuthCallback",
+		"THREADS_GRAPH_URL":           fake.URL,
+		"ALLOWED_RETURN_ORIGINS":      "http://localhost:5173",
+		"DEFAULT_RETURN_TO":           defaultBack,
+		"TOKEN_ENCRYPTION_KEY":        keyText,
+		"TASKS_QUEUE":                 "projects/" + e.ProjectID + "/locations/local/queues/publish",
+		"TASKS_TARGET_URL":            "http://127.0.0.1:" + port + "/thPublish",
+		"TASKS_SERVICE_ACCOUNT":       "tasks-invoker@" + e.ProjectID + ".iam.gserviceaccount.com",
+		"TASKS_EMULATOR_HOST":         "127.0.0.1:" + freePort(t),
+		"LOCAL_SWEEP_INTERVAL":        "200ms",
+	})
+
+	ctx := t.Context()
+	st := store.New(e.Firestore(t), keyring)
+	uid, acct := "uid-"+testenv.RandomID(t), "17841400000000031"
+	tok := fake.AddAccount(threadstest.User{ID: acct, Username: "stuck"})
+	now := time.Now().UTC()
+	if err := st.SaveAccount(ctx, uid, store.Account{AccountID: acct, TokenType: "bearer", ExpiresIn: 5184000,
+		ExpiresAt: now.Add(60 * 24 * time.Hour), TokenIssuedAt: now, UpdatedAt: now, Status: store.StatusActive}, tok); err != nil {
+		t.Fatal(err)
+	}
+	req := publish.Request{Text: "left behind by a dead instance"}
+	body, _ := json.Marshal(req)
+	job := &store.Job{JobID: "k" + testenv.RandomID(t) + testenv.RandomID(t), UID: uid, AccountID: acct, Status: store.JobAccepted,
+		Kind: string(req.Kind()), Text: req.Text, Request: string(body), RequestHash: req.Hash(), Attempts: 1,
+		LeaseOwner: "dead-instance", LeaseUntil: now.Add(-2 * time.Minute), CreatedAt: now.Add(-3 * time.Minute), UpdatedAt: now.Add(-3 * time.Minute)}
+	if _, _, err := st.CreateJob(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		j, err := st.GetJob(ctx, uid, acct, job.JobID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status == store.JobPublished {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stuck job is still %s; runner logs:\n%s", j.Status, r.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if posts := fake.Published(acct); len(posts) != 1 || posts[0].Text != req.Text {
+		t.Errorf("published posts: %+v", posts)
+	}
+	if !strings.Contains(r.logs.String(), `"component":"cloud-scheduler-stand-in"`) {
+		t.Errorf("the sweep that found the job is not logged:\n%s", r.logs.String())
 	}
 }

@@ -61,6 +61,24 @@ resource "google_firestore_field" "accounts_threads_user_id" {
   }
 }
 
+# thPublish's sweep: jobs overdue, across all users.
+resource "google_firestore_field" "jobs_due_by" {
+  database   = google_firestore_database.default.name
+  collection = "jobs"
+  field      = "dueBy"
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION"
+    }
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION_GROUP"
+    }
+  }
+}
+
 # Security rules for client SDKs, from the same file the emulators and the
 # rules tests use (firebase.json names it too).
 resource "google_firebaserules_ruleset" "firestore" {

@@ -16,7 +16,8 @@ locals {
 
   # thAuthCallback's URL: THREADS_REDIRECT_URI, registered in the Meta app.
   redirect_uri = "${local.function_base_url}/thAuthCallback"
-  # thPublish's own URL: where Cloud Tasks delivers retries, and their OIDC audience.
+  # thPublish's own URL: where Cloud Tasks delivers retries (and Cloud
+  # Scheduler the sweep, ?sweep=1), and the OIDC audience of both.
   publish_url = "${local.function_base_url}/thPublish"
   # thDataDeletion's URL: the status page link Meta shows the user.
   data_deletion_url = "${local.function_base_url}/thDataDeletion"

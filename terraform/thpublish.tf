@@ -1,9 +1,9 @@
 # thPublish: publishes posts to a connected Threads account, exactly once.
 # Callers: the web app in a browser (POST, CORS preflight), authenticated in
-# code with a Firebase ID token; and Cloud Tasks (retries), whose deliveries
-# carry an OIDC token of the task-invoker service account with thPublish's URL
-# as audience, verified in code against Google's keys. Public at the Cloud Run
-# layer, since browsers call it.
+# code with a Firebase ID token; Cloud Tasks (retries) and Cloud Scheduler
+# (the sweep, ?sweep=1), both with an OIDC token of the task-invoker service
+# account with thPublish's URL as audience, verified in code against Google's
+# keys. Public at the Cloud Run layer, since browsers call it.
 
 resource "google_service_account" "thpublish" {
   account_id   = "fn-thpublish"
@@ -56,7 +56,7 @@ resource "google_cloudfunctions2_function" "thpublish" {
 }
 
 # Browsers call it: anyone may invoke; the code checks the ID token, or the
-# task's OIDC token (issuer, audience, service account).
+# OIDC token of a task or of the sweep (issuer, audience, service account).
 resource "google_cloud_run_service_iam_member" "thpublish_invoker" {
   location = google_cloudfunctions2_function.thpublish.location
   service  = google_cloudfunctions2_function.thpublish.service_config[0].service
@@ -122,12 +122,13 @@ resource "google_cloud_tasks_queue" "publish" {
   }
 }
 
-# The identity whose OIDC token Cloud Tasks attaches to deliveries
-# (TASKS_SERVICE_ACCOUNT). It has no role of its own: thPublish checks the
-# token's email, and thPublish's service account may attach it (below).
+# The identity whose OIDC token Cloud Tasks attaches to deliveries, and Cloud
+# Scheduler to the sweep's calls (TASKS_SERVICE_ACCOUNT). It has no role of
+# its own: thPublish checks the token's email, and thPublish's service account
+# may attach it (below).
 resource "google_service_account" "tasks_invoker" {
   account_id   = "tasks-invoker"
-  display_name = "Cloud Tasks deliveries to thPublish (OIDC identity only)"
+  display_name = "Cloud Tasks deliveries and sweeps to thPublish (OIDC identity only)"
 }
 
 # thPublish creates tasks on this queue only.
@@ -143,4 +144,41 @@ resource "google_service_account_iam_member" "thpublish_acts_as_tasks_invoker" {
   service_account_id = google_service_account.tasks_invoker.name
   role               = "roles/iam.serviceAccountUser"
   member             = "serviceAccount:${google_service_account.thpublish.email}"
+}
+
+# --- The sweep ----------------------------------------------------------------
+
+# Every job carries dueBy, the time by which something must touch it again.
+# Some jobs nobody will finish: an instance that died mid-attempt leaves a
+# claimed job whose lease runs out; a follow-up task could not be created, or
+# Cloud Tasks dropped it after its retries. Every minute
+# (publish_sweep_schedule) thPublish finds the jobs overdue (collection-group
+# query on dueBy, see firestore.tf) and enqueues them again.
+# It calls with the task invoker's identity and audience: thPublish already
+# accepts exactly those for Cloud Tasks deliveries, so no new service account
+# or configuration.
+resource "google_cloud_scheduler_job" "publish_sweep" {
+  name             = "threads-publish-sweep"
+  region           = var.region
+  description      = "Re-enqueues overdue publish jobs (thPublish ?sweep=1)."
+  schedule         = var.publish_sweep_schedule
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "60s"
+
+  # No retry: the next minute's sweep catches up.
+  retry_config {
+    retry_count = 0
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = "${local.publish_url}?sweep=1"
+
+    oidc_token {
+      service_account_email = google_service_account.tasks_invoker.email
+      audience              = local.publish_url
+    }
+  }
+
+  depends_on = [google_cloud_run_service_iam_member.thpublish_invoker]
 }

@@ -4,7 +4,7 @@ variable "project" {
 }
 
 variable "region" {
-  description = "Region of the functions, the Cloud Tasks queue and the scheduler job."
+  description = "Region of the functions, the Cloud Tasks queue and the scheduler jobs."
   type        = string
   default     = "europe-west1"
 }
@@ -92,4 +92,10 @@ variable "tasks_queue_name" {
   description = "Name of the Cloud Tasks queue thPublish retries through."
   type        = string
   default     = "threads-publish"
+}
+
+variable "publish_sweep_schedule" {
+  description = "When Cloud Scheduler calls thPublish's sweep of overdue publish jobs (cron syntax, Etc/UTC)."
+  type        = string
+  default     = "* * * * *"
 }

@@ -144,7 +144,7 @@ func TestScheduleValidation(t *testing.T) {
 }
 
 func TestThreadAndSplitAnswerEveryID(t *testing.T) {
-	h := newHarnessWith(t, 0, true)
+	h := newHarnessWith(t, harnessOptions{gifs: true})
 	acct := "17841400000000024"
 	h.connect(acct)
 	resp, a := h.post(`{"thread":["first","second","third"],"gif":{"id":"g1","provider":"GIPHY"}}`, nil)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"threadsfunctions.dev/shared/auth"
@@ -51,8 +52,13 @@ const (
 	userBudget = 20 * time.Second
 	// taskBudget is a task delivery's (Cloud Tasks waits up to 10 minutes by default).
 	taskBudget = 60 * time.Second
-	// guardDelay puts the guard task after the attempt's lease has run out.
-	guardDelay = publish.DefaultLease + time.Minute
+	// sweepGrace is how late a job must be before the sweep hands it on:
+	// Cloud Tasks delivers a little after a task's time, and an attempt may
+	// be writing as its lease runs out.
+	sweepGrace = time.Minute
+	// sweepLimit bounds the jobs one sweep hands on (the next takes the rest),
+	// sweepWorkers the tasks it creates at a time.
+	sweepLimit, sweepWorkers = 500, 8
 )
 
 // TaskVerifier authenticates Cloud Tasks deliveries (the OIDC token).
@@ -109,12 +115,16 @@ type Answer struct {
 }
 
 // Handle routes a request: DELETE is a user cancelling a scheduled job;
-// a POST with X-CloudTasks-* headers is a Cloud Tasks delivery, which must
-// prove itself with an OIDC token; any other POST is a user's publish,
-// with a Firebase ID token.
+// a POST with ?sweep=1 is Cloud Scheduler's call for the sweep, and one
+// with X-CloudTasks-* headers a Cloud Tasks delivery, both of which must
+// prove themselves with the task invoker's OIDC token; any other POST is a
+// user's publish, with a Firebase ID token.
 func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodDelete {
 		return s.handleCancel(w, r)
+	}
+	if r.URL.Query().Has("sweep") {
+		return s.handleSweep(w, r)
 	}
 	if r.Header.Get("X-CloudTasks-QueueName") != "" || r.Header.Get("X-CloudTasks-TaskName") != "" {
 		return s.handleTask(w, r)
@@ -198,26 +208,13 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 		return s.schedule(ctx, w, job, created)
 	}
 
-	// A guard task, due after this attempt's lease, finishes the job should
-	// this instance die mid-attempt; for a job already done it is a no-op.
-	// It is created while the attempt runs.
-	guard := make(chan error, 1)
-	if !job.Status.Terminal() {
-		go func() {
-			guard <- s.enqueueID(context.WithoutCancel(ctx), jobID+"-guard", TaskBody{UID: user.UID, AccountID: acct.AccountID, JobID: jobID}, now.Add(guardDelay))
-		}()
-	} else {
-		guard <- nil
-	}
+	// Should this instance die mid-attempt, the job stays due by its
+	// lease's end and the sweep hands it to Cloud Tasks then.
 	var res *publish.Result
 	if created {
 		res, err = s.Engine.RunClaimed(ctx, job, acct, budget(s.UserBudget, userBudget))
 	} else {
 		res, err = s.Engine.Run(ctx, user.UID, acct.AccountID, jobID, budget(s.UserBudget, userBudget))
-	}
-	guardErr := <-guard
-	if guardErr != nil {
-		log.Warn("publish: could not create the guard task", "error", guardErr.Error())
 	}
 	if err != nil {
 		return s.deferAfterError(ctx, w, user.UID, acct.AccountID, jobID, err)
@@ -415,17 +412,8 @@ type failedAnswer struct {
 // Retry-After makes it retry with its backoff.
 func (s *Server) handleTask(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	if s.TaskVerifier == nil {
-		return httpx.Errorf(http.StatusUnauthorized, CodeTaskUnauthorized, "task deliveries are not configured")
-	}
-	if err := s.TaskVerifier.Verify(ctx, r); err != nil {
-		if errors.Is(err, tasks.ErrKeysUnavailable) {
-			// Google's keys could not be fetched: not the task's fault, so
-			// answer 5xx and let Cloud Tasks deliver it again.
-			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not check the task's token")
-		}
-		logging.FromContext(ctx).Warn("publish: task delivery refused", "error", err.Error())
-		return httpx.Errorf(http.StatusUnauthorized, CodeTaskUnauthorized, "the task delivery's OIDC token is not valid")
+	if err := s.verifyTask(r); err != nil {
+		return err
 	}
 	var tb TaskBody
 	if err := httpx.DecodeJSON(r, &tb, maxBody, false); err != nil {
@@ -473,6 +461,107 @@ func (s *Server) handleTask(w http.ResponseWriter, r *http.Request) error {
 			Error: httpx.ErrorDetail{Code: httpx.CodeServiceUnavailable, Message: "not done yet; retry"}})
 		return nil
 	}
+}
+
+// verifyTask checks the OIDC token of a Cloud Tasks delivery or of Cloud
+// Scheduler's sweep call: both come as the task invoker, for thPublish.
+func (s *Server) verifyTask(r *http.Request) error {
+	ctx := r.Context()
+	if s.TaskVerifier == nil {
+		return httpx.Errorf(http.StatusUnauthorized, CodeTaskUnauthorized, "task deliveries are not configured")
+	}
+	if err := s.TaskVerifier.Verify(ctx, r); err != nil {
+		if errors.Is(err, tasks.ErrKeysUnavailable) {
+			// Google's keys could not be fetched: not the caller's fault, so
+			// answer 5xx and let Cloud Tasks deliver it again.
+			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not check the task's token")
+		}
+		logging.FromContext(ctx).Warn("publish: task delivery refused", "error", err.Error())
+		return httpx.Errorf(http.StatusUnauthorized, CodeTaskUnauthorized, "the task delivery's OIDC token is not valid")
+	}
+	return nil
+}
+
+// SweepAnswer is the sweep's answer: how many overdue jobs it found, handed
+// to Cloud Tasks, and found ended but still due (cleared).
+type SweepAnswer struct {
+	OK       bool `json:"ok"`
+	Overdue  int  `json:"overdue"`
+	Enqueued int  `json:"enqueued"`
+	Cleared  int  `json:"cleared"`
+}
+
+// handleSweep hands to Cloud Tasks the jobs nobody is going to take up:
+// those overdue by their dueBy (an attempt whose instance died and whose
+// lease ran out, a follow-up task that could not be created or that Cloud
+// Tasks gave up on). Cloud Scheduler calls it every minute. Each job gets a
+// task named after the dueBy it missed, so sweeps that find it again before
+// that task has run create nothing more; the delivery claims the job as any
+// other does, so a job is never attempted twice at once.
+func (s *Server) handleSweep(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if err := s.verifyTask(r); err != nil {
+		return err
+	}
+	now := s.now()
+	jobs, err := s.Store.OverdueJobs(ctx, now.Add(-sweepGrace), sweepLimit)
+	if err != nil {
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not list the overdue jobs")
+	}
+	var (
+		mu   sync.Mutex
+		ans  = SweepAnswer{OK: true, Overdue: len(jobs)}
+		errs []error
+		next = make(chan *store.Job)
+		wg   sync.WaitGroup
+	)
+	for range min(sweepWorkers, len(jobs)) {
+		wg.Go(func() {
+			for j := range next {
+				enqueued, cleared, err := s.sweepJob(ctx, j, now)
+				mu.Lock()
+				ans.Enqueued += enqueued
+				ans.Cleared += cleared
+				if err != nil {
+					errs = append(errs, fmt.Errorf("job %s: %w", j.JobID, err))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	log := logging.FromContext(ctx)
+	if err := errors.Join(errs...); err != nil {
+		log.Warn("publish: sweep incomplete", "overdue", ans.Overdue, "enqueued", ans.Enqueued, "cleared", ans.Cleared, "error", err.Error())
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
+			fmt.Sprintf("%d of %d overdue jobs could not be handed on; the next sweep tries again", len(errs), ans.Overdue))
+	}
+	if ans.Overdue > 0 {
+		log.Info("publish: sweep", "overdue", ans.Overdue, "enqueued", ans.Enqueued, "cleared", ans.Cleared)
+	}
+	httpx.WriteJSON(w, http.StatusOK, ans)
+	return nil
+}
+
+// sweepJob hands one overdue job to Cloud Tasks, or clears the dueBy of one
+// that has ended.
+func (s *Server) sweepJob(ctx context.Context, j *store.Job, now time.Time) (enqueued, cleared int, err error) {
+	if j.Status.Terminal() {
+		ok, err := s.Store.ClearDueBy(ctx, j)
+		if ok {
+			cleared = 1
+		}
+		return 0, cleared, err
+	}
+	id := fmt.Sprintf("%s-sweep-%d", j.JobID, j.DueBy.UnixMilli())
+	if err := s.enqueueID(ctx, id, TaskBody{UID: j.UID, AccountID: j.AccountID, JobID: j.JobID}, now); err != nil {
+		return 0, 0, err
+	}
+	return 1, 0, nil
 }
 
 // handleCancel cancels a scheduled job for its owner:

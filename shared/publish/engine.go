@@ -129,6 +129,11 @@ const (
 	WaitingRetry = 30 * time.Second
 	// TransientRetry is the suggested delay after a transient failure.
 	TransientRetry = 15 * time.Second
+	// MaxTaskBackoff is the longest Cloud Tasks waits before delivering a
+	// task again after a non-2xx answer (the queue's max_backoff in
+	// terraform/thpublish.tf). A job released for a retry that a task
+	// delivery answers with 503 is due again by then at the latest.
+	MaxTaskBackoff = 10 * time.Minute
 	// refreshWindow: a token at least 24 h old and within 7 days of expiry
 	// is refreshed before publishing.
 	refreshWindow = 7 * 24 * time.Hour
@@ -189,7 +194,7 @@ func (e *Engine) attempt(ctx context.Context, job *store.Job, owner string, acct
 	res, err := a.run(ctx)
 	if err != nil {
 		// Give the lease back so a retry need not wait for it to expire.
-		a.release(ctx)
+		a.release(ctx, a.retryDue(0))
 		return nil, err
 	}
 	res.Attempt = job.Attempts
@@ -219,14 +224,14 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 	if j.Status == store.JobScheduled {
 		if wait := j.PublishAt.Sub(a.now()); wait > 0 {
 			// Delivered early: not due yet.
-			a.release(ctx)
+			a.release(ctx, j.PublishAt)
 			return &Result{State: Scheduled, Job: j, RetryAfter: wait}, nil
 		}
 		// Due: from here on it runs like a job accepted now, the account,
 		// its token and the quota checked again. The write also makes sure
 		// the owner has not cancelled it meanwhile.
 		j.Status = store.JobAccepted
-		if err := a.save(ctx, false); err != nil {
+		if err := a.save(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -261,7 +266,7 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 	for start := j.Part; ; {
 		if j.Part > start && a.now().After(a.deadline) {
 			// Out of budget between parts: the rest continues in a task.
-			if err := a.save(ctx, true); err != nil {
+			if err := a.saveReleased(ctx, a.retryDue(time.Second)); err != nil {
 				return nil, err
 			}
 			return &Result{State: Retry, Job: j, RetryAfter: time.Second}, nil
@@ -359,7 +364,7 @@ func (a *attempt) checkQuota(ctx context.Context) (*Result, error) {
 			"the account's publishing quota was spent when the post was due (%d of %d posts, %d of %d replies in the last 24 hours)",
 			lim.QuotaUsage, lim.QuotaTotal, lim.ReplyQuotaUsage, lim.ReplyQuotaTotal)})
 	}
-	a.release(ctx)
+	a.release(ctx, a.now().Add(wait))
 	return &Result{State: QuotaExceeded, Job: a.job, RetryAfter: wait}, nil
 }
 
@@ -389,7 +394,7 @@ func (a *attempt) createContainers(ctx context.Context) (*Result, error) {
 				return a.threadsError(ctx, err)
 			}
 			j.Children = children
-			if err := a.save(ctx, false); err != nil {
+			if err := a.save(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -415,7 +420,7 @@ func (a *attempt) createContainers(ctx context.Context) (*Result, error) {
 		// Media processes for a while: record the container now. A text
 		// container goes straight on to "publishing", whose write records
 		// it (a retry before that just creates another, which is harmless).
-		if err := a.save(ctx, false); err != nil {
+		if err := a.save(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -470,7 +475,7 @@ func (a *attempt) publish(ctx context.Context) (*Result, error) {
 		}
 	}
 	j.Status = store.JobPublishing
-	if err := a.save(ctx, false); err != nil {
+	if err := a.save(ctx); err != nil {
 		return nil, err
 	}
 	return a.sendPublish(ctx)
@@ -520,7 +525,7 @@ func (a *attempt) resolvePublishing(ctx context.Context) (*Result, error) {
 		// waiting out the quota): start the part again with new containers.
 		a.log(ctx).Info("publish: container expired unpublished; creating it again", "jobId", j.JobID)
 		j.Status, j.ContainerID, j.Children = store.JobAccepted, "", nil
-		if err := a.save(ctx, false); err != nil {
+		if err := a.save(ctx); err != nil {
 			return nil, err
 		}
 		return nil, nil
@@ -563,7 +568,8 @@ func (a *attempt) waitFinished(ctx context.Context, ids ...string) (*Result, err
 		pending = still
 		d := backoff[min(i, len(backoff)-1)]
 		if a.now().Add(d).After(a.deadline) {
-			if err := a.save(ctx, true); err != nil {
+			// Both callers enqueue the next look for when it is due.
+			if err := a.saveReleased(ctx, a.now().Add(a.waitDelay())); err != nil {
 				return nil, err
 			}
 			return &Result{State: Waiting, Job: a.job, RetryAfter: a.waitDelay()}, nil
@@ -628,12 +634,12 @@ func (a *attempt) threadsError(ctx context.Context, err error) (*Result, error) 
 	if !isAPI || apiErr.Temporary() || apiErr.MediaNotReady() || threads.IsUnknownOutcome(err) {
 		a.job.LastError = jobError("transient", err)
 		a.log(ctx).Warn("publish: transient Threads failure", append(errAttrs(err), "jobId", a.job.JobID, "status", string(a.job.Status))...)
-		if serr := a.save(ctx, true); serr != nil {
-			return nil, serr
-		}
 		wait := a.retryDelay()
 		if isAPI && apiErr.MediaNotReady() {
 			wait = a.waitDelay()
+		}
+		if serr := a.saveReleased(ctx, a.retryDue(wait)); serr != nil {
+			return nil, serr
 		}
 		return &Result{State: Retry, Job: a.job, RetryAfter: wait}, nil
 	}
@@ -667,7 +673,7 @@ func (a *attempt) published(ctx context.Context, mediaID string) (*Result, error
 			}
 			j.Part++
 			j.Status, j.ContainerID, j.Children, j.LastError = store.JobAccepted, "", nil, nil
-			if err := a.save(ctx, false); err != nil {
+			if err := a.save(ctx); err != nil {
 				return nil, err
 			}
 			a.log(ctx).Info("publish: chain part published", "jobId", j.JobID, "part", j.Part, "of", len(j.Parts), "mediaId", mediaID)
@@ -676,7 +682,7 @@ func (a *attempt) published(ctx context.Context, mediaID string) (*Result, error
 		mediaID = j.MediaID
 	}
 	j.Status, j.MediaID, j.PublishedAt, j.LastError = store.JobPublished, mediaID, a.now(), nil
-	if err := a.save(ctx, true); err != nil {
+	if err := a.saveReleased(ctx, time.Time{}); err != nil {
 		return nil, err
 	}
 	a.log(ctx).Info("publish: published", "jobId", j.JobID, "accountId", j.AccountID, "mediaId", mediaID)
@@ -686,25 +692,45 @@ func (a *attempt) published(ctx context.Context, mediaID string) (*Result, error
 func (a *attempt) fail(ctx context.Context, je *store.JobError) (*Result, error) {
 	j := a.job
 	j.Status, j.Error = store.JobFailed, je
-	if err := a.save(ctx, true); err != nil {
+	if err := a.saveReleased(ctx, time.Time{}); err != nil {
 		return nil, err
 	}
 	a.log(ctx).Warn("publish: job failed", "jobId", j.JobID, "reason", je.Reason, "code", je.Code, "subcode", je.Subcode, "fbtrace_id", je.FBTraceID, "threadsMessage", je.Message)
 	return &Result{State: Done, Job: j}, nil
 }
 
-func (a *attempt) save(ctx context.Context, release bool) error {
+// save records the job's progress; the attempt keeps its lease (and the
+// job stays due by the lease's end).
+func (a *attempt) save(ctx context.Context) error {
 	syncPart(a.job)
-	if err := a.Store.UpdateJob(ctx, a.job, a.owner, a.now(), release); err != nil {
-		return err
-	}
-	return nil
+	return a.Store.UpdateJob(ctx, a.job, a.owner, a.now(), false)
 }
 
-func (a *attempt) release(ctx context.Context) {
+// saveReleased records the job's progress and gives up the lease: the job
+// is due again by due, when its next task should have taken it up (the
+// sweep re-hands it to Cloud Tasks if nothing has); a job that has ended is
+// due never (the store drops due).
+func (a *attempt) saveReleased(ctx context.Context, due time.Time) error {
+	syncPart(a.job)
+	a.job.DueBy = due
+	return a.Store.UpdateJob(ctx, a.job, a.owner, a.now(), true)
+}
+
+// release gives up the lease, best effort (a failed write leaves the lease
+// to run out), the job due again by due.
+func (a *attempt) release(ctx context.Context, due time.Time) {
+	a.job.DueBy = due
 	if err := a.Store.UpdateJob(context.WithoutCancel(ctx), a.job, a.owner, a.now(), true); err != nil && !errors.Is(err, store.ErrLeaseLost) {
 		a.log(ctx).Warn("publish: could not release the job", "jobId", a.job.JobID, "error", err.Error())
 	}
+}
+
+// retryDue is when a job released for a retry after wait must have been
+// taken up again: a user's request enqueues its task for then, but a task
+// delivery answered 503 comes back on Cloud Tasks' backoff, up to
+// MaxTaskBackoff later.
+func (a *attempt) retryDue(wait time.Duration) time.Time {
+	return a.now().Add(max(wait, MaxTaskBackoff))
 }
 
 // syncPart mirrors the job's step into the record of the part in progress.

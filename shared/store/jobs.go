@@ -93,10 +93,15 @@ type Job struct {
 	// Parts are a reply chain's parts (empty for a single post); Part is
 	// the index of the part in progress, whose step Status, ContainerID
 	// and Children describe. MediaID is then the first part's id.
-	Parts       []JobPart `firestore:"parts,omitempty"`
-	Part        int       `firestore:"part"`
-	LeaseOwner  string    `firestore:"leaseOwner"`
-	LeaseUntil  time.Time `firestore:"leaseUntil"`
+	Parts      []JobPart `firestore:"parts,omitempty"`
+	Part       int       `firestore:"part"`
+	LeaseOwner string    `firestore:"leaseOwner"`
+	LeaseUntil time.Time `firestore:"leaseUntil"`
+	// DueBy is when something must have taken the job up again: its
+	// lease's end while an attempt holds it, the time its next task is due
+	// while it waits, publishAt while scheduled; none once it has ended.
+	// thPublish's sweep hands jobs overdue by it to Cloud Tasks (OverdueJobs).
+	DueBy       time.Time `firestore:"dueBy,omitempty"`
 	CreatedAt   time.Time `firestore:"createdAt"`
 	UpdatedAt   time.Time `firestore:"updatedAt"`
 	PublishedAt time.Time `firestore:"publishedAt,omitempty"`
@@ -134,9 +139,21 @@ func (s *Store) jobRef(j *Job) *firestore.DocumentRef {
 // CreateJob stores a new job. When a job with that id exists already (a
 // repeated idempotency key), it is returned with created false. A job given
 // with LeaseOwner set is created already claimed by that owner (Attempts
-// should then be 1), so its first attempt needs no ClaimJob.
+// should then be 1), so its first attempt needs no ClaimJob. Unless given,
+// DueBy is the lease's end for a claimed job, PublishAt for a scheduled one,
+// else the job's creation.
 func (s *Store) CreateJob(ctx context.Context, j *Job) (stored *Job, created bool, err error) {
 	ref := s.jobDoc(j.UID, j.AccountID, j.JobID)
+	if j.DueBy.IsZero() {
+		switch {
+		case j.LeaseOwner != "":
+			j.DueBy = j.LeaseUntil
+		case !j.PublishAt.IsZero():
+			j.DueBy = j.PublishAt
+		default:
+			j.DueBy = j.CreatedAt
+		}
+	}
 	wr, err := ref.Create(ctx, j)
 	if status.Code(err) == codes.AlreadyExists {
 		existing, err := s.GetJob(ctx, j.UID, j.AccountID, j.JobID)
@@ -193,10 +210,12 @@ func (s *Store) ClaimJob(ctx context.Context, uid, accountID, jobID, owner strin
 			return nil, ErrJobBusy
 		}
 		j.LeaseOwner, j.LeaseUntil, j.UpdatedAt = owner, now.Add(lease), now
+		j.DueBy = j.LeaseUntil
 		j.Attempts++
 		wr, err := j.ref.Update(ctx, []firestore.Update{
 			{Path: "leaseOwner", Value: owner},
 			{Path: "leaseUntil", Value: j.LeaseUntil},
+			{Path: "dueBy", Value: j.DueBy},
 			{Path: "attempts", Value: j.Attempts},
 			{Path: "updatedAt", Value: now},
 		}, firestore.LastUpdateTime(j.Version))
@@ -218,7 +237,9 @@ func (s *Store) ClaimJob(ctx context.Context, uid, accountID, jobID, owner strin
 // still as owner last read or wrote it (j.Version): any other write in
 // between (another attempt's claim after the lease ran out, a cancel)
 // makes it change nothing and return ErrLeaseLost. One write, no
-// transaction. With release, the lease is given up in the same write.
+// transaction. With release, the lease is given up in the same write, and
+// j.DueBy is written with it (the caller sets it to when the job's next task
+// is due), or removed once the job has ended.
 func (s *Store) UpdateJob(ctx context.Context, j *Job, owner string, now time.Time, release bool) error {
 	if j.LeaseOwner != owner || j.Version.IsZero() {
 		return ErrLeaseLost
@@ -241,7 +262,11 @@ func (s *Store) UpdateJob(ctx context.Context, j *Job, owner string, now time.Ti
 		updates = append(updates, firestore.Update{Path: "publishedAt", Value: j.PublishedAt})
 	}
 	if release {
-		updates = append(updates, firestore.Update{Path: "leaseOwner", Value: ""}, firestore.Update{Path: "leaseUntil", Value: time.Time{}})
+		if j.Status.Terminal() {
+			j.DueBy = time.Time{}
+		}
+		updates = append(updates, firestore.Update{Path: "leaseOwner", Value: ""}, firestore.Update{Path: "leaseUntil", Value: time.Time{}},
+			firestore.Update{Path: "dueBy", Value: dueByValue(j.DueBy)})
 	}
 	wr, err := s.jobRef(j).Update(ctx, updates, firestore.LastUpdateTime(j.Version))
 	switch status.Code(err) {
@@ -256,6 +281,48 @@ func (s *Store) UpdateJob(ctx context.Context, j *Job, owner string, now time.Ti
 		j.LeaseOwner, j.LeaseUntil = "", time.Time{}
 	}
 	return nil
+}
+
+// dueByValue is what a write stores as dueBy: the time, or no field at all
+// (a job without one is never overdue).
+func dueByValue(t time.Time) any {
+	if t.IsZero() {
+		return firestore.Delete
+	}
+	return t
+}
+
+// OverdueJobs returns the jobs of all users whose DueBy is before the given
+// time, most overdue first, at most limit of them (a collection-group query
+// on the jobs' dueBy field: an index of that scope, firestore.indexes.json).
+func (s *Store) OverdueJobs(ctx context.Context, before time.Time, limit int) ([]*Job, error) {
+	docs, err := s.fs.CollectionGroup("jobs").Where("dueBy", "<", before).OrderBy("dueBy", firestore.Asc).Limit(limit).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("list overdue jobs: %w", err)
+	}
+	out := make([]*Job, 0, len(docs))
+	for _, d := range docs {
+		j, err := decodeJob(d)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Ref.Path, err)
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// ClearDueBy removes the DueBy of a job that has ended yet still carries one,
+// if the job is still as read (j.Version); false when it changed meanwhile.
+func (s *Store) ClearDueBy(ctx context.Context, j *Job) (bool, error) {
+	_, err := s.jobRef(j).Update(ctx, []firestore.Update{{Path: "dueBy", Value: firestore.Delete}}, firestore.LastUpdateTime(j.Version))
+	switch status.Code(err) {
+	case codes.OK:
+		j.DueBy = time.Time{}
+		return true, nil
+	case codes.FailedPrecondition, codes.NotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("clear dueBy: %w", err)
 }
 
 // ListAccounts returns the user's connected accounts.
@@ -372,11 +439,12 @@ func (s *Store) CancelJob(ctx context.Context, uid, accountID, jobID, reason str
 		default:
 			return ErrJobStarted
 		}
-		j.Status, j.Error, j.LeaseOwner, j.UpdatedAt = JobCancelled, cancelError(reason), "", now
+		j.Status, j.Error, j.LeaseOwner, j.DueBy, j.UpdatedAt = JobCancelled, cancelError(reason), "", time.Time{}, now
 		return tx.Update(ref, []firestore.Update{
 			{Path: "status", Value: string(JobCancelled)},
 			{Path: "error", Value: j.Error},
 			{Path: "leaseOwner", Value: ""},
+			{Path: "dueBy", Value: firestore.Delete},
 			{Path: "updatedAt", Value: now},
 		})
 	})

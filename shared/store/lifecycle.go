@@ -132,6 +132,7 @@ func (s *Store) CancelPendingJobs(ctx context.Context, uid, accountID, reason st
 				{Path: "status", Value: string(JobCancelled)},
 				{Path: "error", Value: cancelError(reason)},
 				{Path: "leaseOwner", Value: ""},
+				{Path: "dueBy", Value: firestore.Delete},
 				{Path: "updatedAt", Value: now},
 			})
 		})

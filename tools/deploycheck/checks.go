@@ -617,9 +617,21 @@ func CheckURLs(r *Repo) []error {
 	return errs
 }
 
+// schedulerJob is a google_cloud_scheduler_job's target and OIDC token.
+type schedulerJob struct {
+	addr, uri, audience, sa string
+}
+
+// sweepQuery is what a scheduler job appends to a Cloud Tasks function's own
+// URL to have it sweep its overdue jobs.
+const sweepQuery = "?sweep=1"
+
 // CheckTasksAndScheduler: the queue and the invoker identities the
 // functions name exist; a scheduled function has a job calling it with the
-// identity and audience it checks.
+// identity and audience it checks (SCHEDULER_*); a function with Cloud Tasks
+// has exactly one job calling its sweep (its own URL + "?sweep=1") with the
+// identity and audience it checks for tasks (TASKS_*); every job calls one
+// of these.
 func CheckTasksAndScheduler(r *Repo) []error {
 	queues := map[string]*Block{}
 	for _, b := range r.TF.Resources("google_cloud_tasks_queue") {
@@ -633,13 +645,10 @@ func CheckTasksAndScheduler(r *Repo) []error {
 			serviceAccounts[e] = true
 		}
 	}
-	type job struct {
-		addr, uri, audience, sa string
-	}
-	var jobs []job
+	var jobs []schedulerJob
 	var errs []error
 	for _, b := range r.TF.Resources("google_cloud_scheduler_job") {
-		j := job{addr: b.Addr()}
+		j := schedulerJob{addr: b.Addr()}
 		for _, ht := range b.Nested("http_target") {
 			j.uri, _ = r.TF.StringAttr(ht, "uri")
 			for _, o := range ht.Blocks {
@@ -654,6 +663,17 @@ func CheckTasksAndScheduler(r *Repo) []error {
 		}
 		jobs = append(jobs, j)
 	}
+	fns, _ := r.functions() // CheckFunctionsMatch reports their errors
+	for _, j := range jobs {
+		calls := false
+		for _, f := range fns {
+			own := r.ownURLs(f)
+			calls = calls || slices.Contains(own, j.uri) || slices.Contains(own, strings.TrimSuffix(j.uri, sweepQuery))
+		}
+		if !calls {
+			errs = append(errs, fmt.Errorf("%s calls %q, which is no function's URL (nor its URL + %q)", j.addr, j.uri, sweepQuery))
+		}
+	}
 	errs = append(errs, r.forEach(func(f *tfFunction) []error {
 		var errs []error
 		if f.Deployed.Needs.Tasks {
@@ -666,12 +686,20 @@ func CheckTasksAndScheduler(r *Repo) []error {
 				errs = append(errs, fmt.Errorf("%s: TASKS_SERVICE_ACCOUNT %q is no google_service_account here", f, f.Env["TASKS_SERVICE_ACCOUNT"]))
 			}
 		}
-		var mine []job
+		var mine, sweeps []schedulerJob
+		var sweepURLs []string
+		for _, u := range r.ownURLs(f) {
+			sweepURLs = append(sweepURLs, u+sweepQuery)
+		}
 		for _, j := range jobs {
-			if slices.Contains(r.ownURLs(f), j.uri) {
+			switch {
+			case slices.Contains(r.ownURLs(f), j.uri):
 				mine = append(mine, j)
+			case slices.Contains(sweepURLs, j.uri):
+				sweeps = append(sweeps, j)
 			}
 		}
+		errs = append(errs, r.checkSweep(f, sweeps, sweepURLs)...)
 		if !f.Deployed.Needs.Scheduler {
 			for _, j := range mine {
 				errs = append(errs, fmt.Errorf("%s calls %s, which is not a scheduled function", j.addr, f))
@@ -694,6 +722,39 @@ func CheckTasksAndScheduler(r *Repo) []error {
 		}
 		return errs
 	})...)
+	return errs
+}
+
+// checkSweep: a function with Cloud Tasks has exactly one job calling its
+// sweep, which comes with the identity and audience it accepts from Cloud
+// Tasks; a function without has none.
+func (r *Repo) checkSweep(f *tfFunction, sweeps []schedulerJob, sweepURLs []string) []error {
+	var errs []error
+	if !f.Deployed.Needs.Tasks {
+		for _, j := range sweeps {
+			errs = append(errs, fmt.Errorf("%s calls %s's sweep (%s), but it has no Cloud Tasks jobs to sweep", j.addr, f, j.uri))
+		}
+		return errs
+	}
+	switch len(sweeps) {
+	case 0:
+		errs = append(errs, fmt.Errorf("%s needs a google_cloud_scheduler_job calling its sweep of overdue jobs (no job's uri is one of %v)", f, sweepURLs))
+	case 1:
+	default:
+		var addrs []string
+		for _, j := range sweeps {
+			addrs = append(addrs, j.addr)
+		}
+		errs = append(errs, fmt.Errorf("%s: %d scheduler jobs call its sweep (%s), want exactly one", f, len(sweeps), strings.Join(addrs, ", ")))
+	}
+	for _, j := range sweeps {
+		if j.sa != f.Env["TASKS_SERVICE_ACCOUNT"] {
+			errs = append(errs, fmt.Errorf("%s: OIDC token of %q, but %s's sweep accepts only %q (TASKS_SERVICE_ACCOUNT)", j.addr, j.sa, f, f.Env["TASKS_SERVICE_ACCOUNT"]))
+		}
+		if j.audience != f.Env["TASKS_TARGET_URL"] {
+			errs = append(errs, fmt.Errorf("%s: audience %q, but %s's sweep checks %q (TASKS_TARGET_URL)", j.addr, j.audience, f, f.Env["TASKS_TARGET_URL"]))
+		}
+	}
 	return errs
 }
 

@@ -186,6 +186,37 @@ func TestChecksCatchMistakes(t *testing.T) {
 			check: "TasksAndScheduler", want: "calls google_cloudfunctions2_function.thpublish, which is not a scheduled function",
 		},
 		{
+			name: "no sweep job",
+			edits: []edit{{File: "terraform/thpublish.tf", Old: `resource "google_cloud_scheduler_job" "publish_sweep" {`, New: `resource "google_cloud_scheduler_job" "publish_sweep" {
+  count            = 0`}},
+			check: "TasksAndScheduler", want: "thpublish needs a google_cloud_scheduler_job calling its sweep of overdue jobs",
+		},
+		{
+			name:  "sweep job calls another URL",
+			edits: []edit{{File: "terraform/thpublish.tf", Old: `uri         = "${local.publish_url}?sweep=1"`, New: `uri         = "${local.publish_url}?sweep=true"`}},
+			check: "TasksAndScheduler", want: "thPublish?sweep=true\", which is no function's URL",
+		},
+		{
+			name:  "sweep job with another identity",
+			edits: []edit{{File: "terraform/thpublish.tf", Old: "      service_account_email = google_service_account.tasks_invoker.email", New: "      service_account_email = google_service_account.refresh_scheduler.email"}},
+			check: "TasksAndScheduler", want: "OIDC token of \"refresh-scheduler@my-project.iam.gserviceaccount.com\", but google_cloudfunctions2_function.thpublish's sweep accepts only \"tasks-invoker@",
+		},
+		{
+			name:  "sweep job asks for another audience",
+			edits: []edit{{File: "terraform/thpublish.tf", Old: "      audience              = local.publish_url", New: "      audience              = local.refresh_url"}},
+			check: "TasksAndScheduler", want: "audience \"https://threfresh-123456789012.europe-west1.run.app\", but google_cloudfunctions2_function.thpublish's sweep checks",
+		},
+		{
+			name:  "sweep job with the default audience",
+			edits: []edit{{File: "terraform/thpublish.tf", Old: "      audience              = local.publish_url\n"}},
+			check: "TasksAndScheduler", want: "audience \"https://europe-west1-my-project.cloudfunctions.net/thPublish?sweep=1\", but",
+		},
+		{
+			name:  "sweep of a function without tasks",
+			edits: []edit{{File: "terraform/threfresh.tf", Old: "    uri         = local.refresh_url", New: "    uri         = \"${local.refresh_url}?sweep=1\""}},
+			check: "TasksAndScheduler", want: "calls google_cloudfunctions2_function.threfresh's sweep",
+		},
+		{
 			name:  "rules file differs from firebase.json's",
 			edits: []edit{{File: "firebase.json", Old: `"rules": "firestore.rules"`, New: `"rules": "other.rules"`}, {File: "other.rules", New: "rules_version = '2';\n"}},
 			check: "Firestore", want: "its content is not other.rules",
@@ -199,6 +230,30 @@ func TestChecksCatchMistakes(t *testing.T) {
 			name:  "index differs from firestore.indexes.json",
 			edits: []edit{{File: "terraform/firestore.tf", Old: "    field_path = \"expiresAt\"\n    order      = \"ASCENDING\"", New: "    field_path = \"expiresAt\"\n    order      = \"DESCENDING\""}},
 			check: "Firestore", want: "which Terraform does not create",
+		},
+		{
+			name: "sweep index missing from firestore.indexes.json",
+			edits: []edit{{File: "firestore.indexes.json", Old: `,
+    {
+      "collectionGroup": "jobs",
+      "fieldPath": "dueBy",
+      "indexes": [
+        { "order": "ASCENDING", "queryScope": "COLLECTION" },
+        { "order": "ASCENDING", "queryScope": "COLLECTION_GROUP" }
+      ]
+    }`}},
+			check: "Firestore", want: "google_firestore_field.jobs_due_by overrides jobs.dueBy's indexes, which firestore.indexes.json does not declare",
+		},
+		{
+			name: "sweep index missing from Terraform",
+			edits: []edit{{File: "terraform/firestore.tf", Old: `resource "google_firestore_field" "jobs_due_by" {`, New: `resource "google_firestore_field" "jobs_due_by" {
+  count      = 0`}},
+			check: "Firestore", want: "firestore.indexes.json overrides jobs.dueBy, which has no google_firestore_field",
+		},
+		{
+			name:  "sweep index for one collection only",
+			edits: []edit{{File: "terraform/firestore.tf", Old: "  field      = \"dueBy\"\n\n  index_config {\n    indexes {\n      order       = \"ASCENDING\"\n      query_scope = \"COLLECTION\"\n    }\n", New: "  field      = \"dueBy\"\n\n  index_config {\n"}},
+			check: "Firestore", want: "google_firestore_field.jobs_due_by: indexes [COLLECTION_GROUP:ASCENDING], but firestore.indexes.json declares",
 		},
 	}
 	root := repoRoot(t)

@@ -67,7 +67,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Publish or schedule a post (users); continue a job (Cloud Tasks deliveries)
+         * Publish or schedule a post (users); continue a job (Cloud Tasks deliveries); hand on overdue jobs (Cloud Scheduler)
          * @description **Users** send a `PublishRequest` with a Firebase ID token (at most 64 KiB, unknown fields
          *     refused). Everything in it is checked before any Threads call and before scheduling, each
          *     rule with its own `400` code. An `Idempotency-Key` header (or the `idempotencyKey` field;
@@ -86,6 +86,15 @@ export interface paths {
          *     a follow-up task queued, or no such job), or `200 invalid_task` for a body that lacks
          *     `uid`, `accountId` or `jobId` (retrying cannot fix it). `503` with `Retry-After` makes
          *     Cloud Tasks deliver it again.
+         *
+         *     **The sweep**: Cloud Scheduler calls `POST ?sweep=1`, without a body, every minute, with
+         *     the same OIDC identity and audience as Cloud Tasks (`cloudTasksOidc`). Every job carries
+         *     `dueBy`, the time by which something must take it up again (its lease's end while an
+         *     attempt holds it, its next task's time while it waits); the sweep creates a task
+         *     (`<jobId>-sweep-<dueBy in ms>`, so never twice) for each job more than a minute past it,
+         *     at most 500 per call, and removes `dueBy` from jobs that ended. `200` with the counts
+         *     (`SweepOutcome`); `503` when the jobs could not be listed or some tasks not created (the
+         *     next sweep tries again).
          */
         post: operations["thPublish"];
         /**
@@ -444,6 +453,14 @@ export interface components {
             jobId: string;
             /** @enum {string} */
             status: "published" | "failed" | "cancelled" | "pending" | "scheduled" | "missing";
+        };
+        /** @description the sweep's counts: jobs found overdue, handed to Cloud Tasks (a task already queued counts), and found ended with a `dueBy` left (removed) */
+        SweepOutcome: {
+            /** @constant */
+            ok: true;
+            overdue: number;
+            enqueued: number;
+            cleared: number;
         };
         InvalidTask: components["schemas"]["Error"] & {
             error?: {
@@ -808,13 +825,16 @@ export interface operations {
     };
     thPublish: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description present (`1`) on Cloud Scheduler's sweep calls only */
+                sweep?: "1";
+            };
             header?: {
                 /** @description 1 to 255 printable ASCII characters; the same as the `idempotencyKey` field */
                 "Idempotency-Key"?: components["schemas"]["IdempotencyKey"];
                 /** @description set by Cloud Tasks; with `X-CloudTasks-TaskName`, marks a task delivery */
                 "X-CloudTasks-QueueName"?: string;
-                /** @description set by Cloud Tasks (`<jobId>-a<attempt>`, `<jobId>-guard`, `<jobId>-at`) */
+                /** @description set by Cloud Tasks (`<jobId>-a<attempt>`, `<jobId>-at`, `<jobId>-sweep-<ms>`) */
                 "X-CloudTasks-TaskName"?: string;
                 /** @description set by Cloud Tasks; logged */
                 "X-CloudTasks-TaskRetryCount"?: string;
@@ -826,7 +846,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        /** @description required, except on the sweep's calls (`?sweep=1`), which have none */
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["PublishRequest"] | components["schemas"]["TaskDelivery"];
             };
@@ -834,14 +855,14 @@ export interface operations {
         responses: {
             /**
              * @description Users: published (`Published`). Task deliveries: the task is done (`TaskOutcome`,
-             *     or `InvalidTask` for a malformed body).
+             *     or `InvalidTask` for a malformed body). The sweep: what it did (`SweepOutcome`).
              */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Published"] | components["schemas"]["TaskOutcome"] | components["schemas"]["InvalidTask"];
+                    "application/json": components["schemas"]["Published"] | components["schemas"]["TaskOutcome"] | components["schemas"]["InvalidTask"] | components["schemas"]["SweepOutcome"];
                 };
             };
             /** @description accepted, not published yet */

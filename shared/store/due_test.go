@@ -1,0 +1,185 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/testenv"
+)
+
+// newStoreAlone is a store on a project of its own in the emulator, so that
+// collection-group queries see only the test's documents.
+func newStoreAlone(t *testing.T) *store.Store {
+	env := testenv.Require(t)
+	env.ProjectID = "demo-due-" + testenv.RandomID(t)
+	return store.New(env.Firestore(t), newKeyring(t, "k1"))
+}
+
+// storedDueBy reads the job's dueBy as stored: zero when the field is absent.
+func storedDueBy(t *testing.T, s *store.Store, j *store.Job) time.Time {
+	t.Helper()
+	got, err := s.GetJob(t.Context(), j.UID, j.AccountID, j.JobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.DueBy
+}
+
+// TestDueByFollowsTheJob: every write that hands a job on says by when it
+// must be taken up again, and a job that has ended has no dueBy at all.
+func TestDueByFollowsTheJob(t *testing.T) {
+	s := newStoreAlone(t)
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	uid, acct := "uid-"+testenv.RandomID(t), "17841400000000001"
+	create := func(j store.Job) *store.Job {
+		t.Helper()
+		j.JobID, j.UID, j.AccountID, j.Kind, j.CreatedAt, j.UpdatedAt = "job-"+testenv.RandomID(t), uid, acct, "text", now, now
+		got, created, err := s.CreateJob(ctx, &j)
+		if err != nil || !created {
+			t.Fatalf("CreateJob: created %v, %v", created, err)
+		}
+		return got
+	}
+	retryAt := now.Add(10 * time.Minute)
+
+	for _, tc := range []struct {
+		name string
+		// run makes the job and the writes under test, and returns it and
+		// the dueBy it must have (zero: none).
+		run func(t *testing.T) (*store.Job, time.Time)
+	}{
+		{"created claimed: the lease's end", func(t *testing.T) (*store.Job, time.Time) {
+			j := create(store.Job{Status: store.JobAccepted, LeaseOwner: "o1", LeaseUntil: now.Add(time.Minute), Attempts: 1})
+			return j, now.Add(time.Minute)
+		}},
+		{"created scheduled: publishAt", func(t *testing.T) (*store.Job, time.Time) {
+			return create(store.Job{Status: store.JobScheduled, PublishAt: now.Add(time.Hour)}), now.Add(time.Hour)
+		}},
+		{"claimed: the new lease's end", func(t *testing.T) (*store.Job, time.Time) {
+			j := create(store.Job{Status: store.JobScheduled, PublishAt: now.Add(-time.Second)})
+			claimed, err := s.ClaimJob(ctx, uid, acct, j.JobID, "o2", now, 2*time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !claimed.DueBy.Equal(now.Add(2 * time.Minute)) {
+				t.Errorf("ClaimJob's job: DueBy %v", claimed.DueBy)
+			}
+			return j, now.Add(2 * time.Minute)
+		}},
+		{"progress kept under the lease: unchanged", func(t *testing.T) (*store.Job, time.Time) {
+			j := create(store.Job{Status: store.JobAccepted, LeaseOwner: "o1", LeaseUntil: now.Add(time.Minute), Attempts: 1})
+			j.Status, j.DueBy = store.JobPublishing, retryAt // not written without release
+			if err := s.UpdateJob(ctx, j, "o1", now, false); err != nil {
+				t.Fatal(err)
+			}
+			return j, now.Add(time.Minute)
+		}},
+		{"released for a retry: the caller's time", func(t *testing.T) (*store.Job, time.Time) {
+			j := create(store.Job{Status: store.JobAccepted, LeaseOwner: "o1", LeaseUntil: now.Add(time.Minute), Attempts: 1})
+			j.DueBy = retryAt
+			if err := s.UpdateJob(ctx, j, "o1", now, true); err != nil {
+				t.Fatal(err)
+			}
+			return j, retryAt
+		}},
+		{"released ended: none", func(t *testing.T) (*store.Job, time.Time) {
+			j := create(store.Job{Status: store.JobAccepted, LeaseOwner: "o1", LeaseUntil: now.Add(time.Minute), Attempts: 1})
+			j.Status, j.DueBy = store.JobPublished, retryAt
+			if err := s.UpdateJob(ctx, j, "o1", now, true); err != nil {
+				t.Fatal(err)
+			}
+			if !j.DueBy.IsZero() {
+				t.Errorf("the written job keeps DueBy %v", j.DueBy)
+			}
+			return j, time.Time{}
+		}},
+		{"cancelled by its owner: none", func(t *testing.T) (*store.Job, time.Time) {
+			j := create(store.Job{Status: store.JobScheduled, PublishAt: now.Add(time.Hour)})
+			if _, err := s.CancelJob(ctx, uid, acct, j.JobID, "cancelled_by_owner", now); err != nil {
+				t.Fatal(err)
+			}
+			return j, time.Time{}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j, want := tc.run(t)
+			if got := storedDueBy(t, s, j); !got.Equal(want) {
+				t.Errorf("stored dueBy %v, want %v", got, want)
+			}
+		})
+	}
+
+	// The account disconnected: its pending jobs are cancelled, dueBy gone.
+	j := create(store.Job{Status: store.JobAccepted, DueBy: retryAt})
+	if n, err := s.CancelPendingJobs(ctx, uid, acct, "account_disconnected", now); err != nil || n == 0 {
+		t.Fatalf("CancelPendingJobs = %d, %v", n, err)
+	}
+	if got := storedDueBy(t, s, j); !got.IsZero() {
+		t.Errorf("after CancelPendingJobs: dueBy %v", got)
+	}
+}
+
+// TestOverdueJobs: the query across all users finds the jobs due before a
+// time, most overdue first, within the limit, and none without a dueBy.
+func TestOverdueJobs(t *testing.T) {
+	s := newStoreAlone(t)
+	ctx := t.Context()
+	t0 := time.Now().UTC().Truncate(time.Microsecond)
+	mk := func(uid string, st store.JobStatus, due time.Time) *store.Job {
+		t.Helper()
+		j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: uid, AccountID: "17841400000000001", Status: st,
+			Kind: "text", CreatedAt: t0, UpdatedAt: t0, DueBy: due}
+		if _, _, err := s.CreateJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	late := mk("uid-a", store.JobAccepted, t0.Add(-3*time.Minute))
+	later := mk("uid-b", store.JobPublishing, t0.Add(-2*time.Minute))
+	mk("uid-a", store.JobAccepted, t0.Add(time.Minute)) // not yet due
+	ended := mk("uid-b", store.JobPublished, t0.Add(-5*time.Minute))
+	if ok, err := s.ClearDueBy(ctx, ended); err != nil || !ok {
+		t.Fatalf("ClearDueBy = %v, %v", ok, err)
+	}
+
+	ids := func(js []*store.Job) []string {
+		var out []string
+		for _, j := range js {
+			out = append(out, j.JobID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		limit int
+		want  []string
+	}{
+		{10, []string{late.JobID, later.JobID}},
+		{1, []string{late.JobID}},
+	} {
+		got, err := s.OverdueJobs(ctx, t0, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := ids(got); len(g) != len(tc.want) || (len(g) > 0 && g[0] != tc.want[0]) || (len(g) > 1 && g[1] != tc.want[1]) {
+			t.Errorf("OverdueJobs(limit %d) = %v, want %v", tc.limit, g, tc.want)
+		}
+	}
+
+	// ClearDueBy writes only a job still as it was read.
+	got, err := s.OverdueJobs(ctx, t0, 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("OverdueJobs = %v, %v", got, err)
+	}
+	stale := *got[0]
+	if _, err := s.ClaimJob(ctx, late.UID, late.AccountID, late.JobID, "o1", t0, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.ClearDueBy(ctx, &stale); err != nil || ok {
+		t.Errorf("ClearDueBy of a job changed since = %v, %v; want false", ok, err)
+	}
+	if d := storedDueBy(t, s, late); !d.Equal(t0.Add(time.Minute)) {
+		t.Errorf("dueBy after the claim %v, want the lease's end", d)
+	}
+}
