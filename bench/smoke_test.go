@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -126,6 +127,12 @@ func TestSmoke(t *testing.T) {
 		// dead instance's job).
 		if p.TasksCreated != 0 {
 			t.Errorf("publish %s: %d Cloud Tasks created on the happy path, want none", p.Kind, p.TasksCreated)
+		}
+		// A text post's container is created before its job, which is
+		// stored already "publishing": the job is written twice (created,
+		// published), after the accounts query.
+		if want := map[string]int{"Commit": 2, "RunQuery": 1}; p.Kind == "text" && !maps.Equal(p.FirestoreRPCs, want) {
+			t.Errorf("publish text: Firestore RPCs %v, want %v", p.FirestoreRPCs, want)
 		}
 		if want, ok := wantReads[p.Kind]; !ok || p.StatusReads != want {
 			t.Errorf("publish %s: %d status reads, want %d", p.Kind, p.StatusReads, want)

@@ -194,8 +194,20 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 		}
 		newJob.Parts = append(newJob.Parts, store.JobPart{Text: t, Status: store.PartPending})
 	}
-	job, created, err := s.Store.CreateJob(ctx, newJob)
-	if err != nil {
+	// A post due now is stored and attempted at once (its first attempt
+	// needs no claim); should this instance die mid-attempt, the job stays
+	// due by its lease's end and the sweep hands it to Cloud Tasks then.
+	var (
+		res     *publish.Result
+		job     *store.Job
+		created bool
+	)
+	if newJob.Status == store.JobScheduled {
+		job, created, err = s.Store.CreateJob(ctx, newJob)
+	} else {
+		res, job, created, err = s.Engine.Start(ctx, newJob, acct, budget(s.UserBudget, userBudget))
+	}
+	if err != nil && !created {
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not record the publish job; try again")
 	}
 	if !created && job.RequestHash != hash {
@@ -208,12 +220,7 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 		return s.schedule(ctx, w, job, created)
 	}
 
-	// Should this instance die mid-attempt, the job stays due by its
-	// lease's end and the sweep hands it to Cloud Tasks then.
-	var res *publish.Result
-	if created {
-		res, err = s.Engine.RunClaimed(ctx, job, acct, budget(s.UserBudget, userBudget))
-	} else {
+	if !created {
 		res, err = s.Engine.Run(ctx, user.UID, acct.AccountID, jobID, budget(s.UserBudget, userBudget))
 	}
 	if err != nil {

@@ -176,28 +176,87 @@ func (e *Engine) Run(ctx context.Context, uid, accountID, jobID string, budget t
 }
 
 // NewClaim returns the lease fields of a job created already claimed (see
-// store.CreateJob), for RunClaimed: its owner and lease end.
+// store.CreateJob), for Start: its owner and lease end.
 func (e *Engine) NewClaim(now time.Time) (owner string, until time.Time) {
 	return newOwner(), now.Add(e.lease())
 }
 
-// RunClaimed makes the first attempt at a job this caller has just created
-// already claimed (LeaseOwner from NewClaim, and the Version CreateJob set),
-// with the account it was created for (nil: read it): no claim and no
-// account read are needed.
-func (e *Engine) RunClaimed(ctx context.Context, job *store.Job, acct *store.Account, budget time.Duration) (*Result, error) {
-	return e.attempt(ctx, job, job.LeaseOwner, acct, e.now().Add(budget))
+// Start stores a new job, already claimed by the caller (LeaseOwner and
+// LeaseUntil from NewClaim), and makes its first attempt with the account
+// it is for: no claim and no account read are needed.
+//
+// A single text post's container is created before the job is stored, so
+// that the job is stored already "publishing" with the container's id and
+// the attempt goes straight on to the publish call: one write fewer than
+// storing the job first. A crash before the job is stored leaves only an
+// unpublished container, which expires; a failed container call is
+// classified once the job is stored, as in any attempt.
+//
+// When a job with this id exists already (a repeated idempotency key) it is
+// returned with created false and no attempt is made (a container created
+// for the repeat stays unpublished and expires); err is then the store's.
+// With created true, res and err are the attempt's.
+func (e *Engine) Start(ctx context.Context, job *store.Job, acct *store.Account, budget time.Duration) (res *Result, stored *store.Job, created bool, err error) {
+	a := &attempt{Engine: e, job: job, owner: job.LeaseOwner, deadline: e.now().Add(budget), acct: acct}
+	containerErr := a.containerFirst(ctx)
+	stored, created, err = e.Store.CreateJob(ctx, job)
+	if err != nil || !created {
+		return nil, stored, created, err
+	}
+	res, err = a.do(ctx, func(ctx context.Context) (*Result, error) {
+		switch {
+		case containerErr != nil:
+			return a.threadsError(ctx, containerErr)
+		case a.job.Status == store.JobPublishing:
+			return a.sendPublish(ctx)
+		}
+		return a.run(ctx)
+	})
+	return res, stored, true, err
+}
+
+// containerFirst creates a single text post's container before its job is
+// stored (see Start), when nothing else has to come first: the account's
+// token usable as it is (not to be refreshed). On success the job becomes
+// "publishing" with the container. The container call's error is returned,
+// to be classified once the job is stored.
+func (a *attempt) containerFirst(ctx context.Context) error {
+	j, acct, now := a.job, a.acct, a.now()
+	if acct == nil || j.Status != store.JobAccepted || j.Kind != string(KindText) || len(j.Parts) > 0 || !j.PublishAt.IsZero() ||
+		acct.Status != store.StatusActive || tokens.Expired(acct, now) || tokens.Due(acct, now, refreshWindow) {
+		return nil
+	}
+	var req Request
+	if err := json.Unmarshal([]byte(j.Request), &req); err != nil {
+		return nil // the attempt fails the job
+	}
+	tok, err := a.Store.OpenToken(j.UID, acct)
+	if err != nil {
+		return nil // the attempt reports it
+	}
+	a.req, a.token, a.userID = &req, tok, acct.AccountID
+	id, err := a.Threads.CreateContainer(ctx, a.userID, a.token, containerParams(&req, nil))
+	if err != nil {
+		return err
+	}
+	j.ContainerID, j.Status = id, store.JobPublishing
+	return nil
 }
 
 func (e *Engine) attempt(ctx context.Context, job *store.Job, owner string, acct *store.Account, deadline time.Time) (*Result, error) {
 	a := &attempt{Engine: e, job: job, owner: owner, deadline: deadline, acct: acct}
-	res, err := a.run(ctx)
+	return a.do(ctx, a.run)
+}
+
+// do runs the attempt's steps; on an error it gives the lease back.
+func (a *attempt) do(ctx context.Context, steps func(context.Context) (*Result, error)) (*Result, error) {
+	res, err := steps(ctx)
 	if err != nil {
 		// Give the lease back so a retry need not wait for it to expire.
 		a.release(ctx, a.retryDue(0))
 		return nil, err
 	}
-	res.Attempt = job.Attempts
+	res.Attempt = a.job.Attempts
 	return res, nil
 }
 
