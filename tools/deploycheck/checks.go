@@ -713,12 +713,7 @@ func CheckTasksAndScheduler(r *Repo) []error {
 			errs = append(errs, fmt.Errorf("%s needs a google_cloud_scheduler_job calling it (no job's uri is one of %v)", f, r.ownURLs(f)))
 		}
 		for _, j := range mine {
-			if j.sa != f.Env["SCHEDULER_SERVICE_ACCOUNT"] {
-				errs = append(errs, fmt.Errorf("%s: OIDC token of %q, but %s accepts only %q", j.addr, j.sa, f, f.Env["SCHEDULER_SERVICE_ACCOUNT"]))
-			}
-			if j.audience != f.Env["SCHEDULER_AUDIENCE"] {
-				errs = append(errs, fmt.Errorf("%s: audience %q, but %s checks %q", j.addr, j.audience, f, f.Env["SCHEDULER_AUDIENCE"]))
-			}
+			errs = append(errs, j.checkCaller(f, f.String(), "SCHEDULER_SERVICE_ACCOUNT", "SCHEDULER_AUDIENCE")...)
 		}
 		return errs
 	})...)
@@ -748,12 +743,20 @@ func (r *Repo) checkSweep(f *tfFunction, sweeps []schedulerJob, sweepURLs []stri
 		errs = append(errs, fmt.Errorf("%s: %d scheduler jobs call its sweep (%s), want exactly one", f, len(sweeps), strings.Join(addrs, ", ")))
 	}
 	for _, j := range sweeps {
-		if j.sa != f.Env["TASKS_SERVICE_ACCOUNT"] {
-			errs = append(errs, fmt.Errorf("%s: OIDC token of %q, but %s's sweep accepts only %q (TASKS_SERVICE_ACCOUNT)", j.addr, j.sa, f, f.Env["TASKS_SERVICE_ACCOUNT"]))
-		}
-		if j.audience != f.Env["TASKS_TARGET_URL"] {
-			errs = append(errs, fmt.Errorf("%s: audience %q, but %s's sweep checks %q (TASKS_TARGET_URL)", j.addr, j.audience, f, f.Env["TASKS_TARGET_URL"]))
-		}
+		errs = append(errs, j.checkCaller(f, f.String()+"'s sweep", "TASKS_SERVICE_ACCOUNT", "TASKS_TARGET_URL")...)
+	}
+	return errs
+}
+
+// checkCaller: the job calls with the identity and audience that what (f,
+// or its sweep) checks, the values of f's settings saKey and audienceKey.
+func (j schedulerJob) checkCaller(f *tfFunction, what, saKey, audienceKey string) []error {
+	var errs []error
+	if j.sa != f.Env[saKey] {
+		errs = append(errs, fmt.Errorf("%s: OIDC token of %q, but %s accepts only %q (%s)", j.addr, j.sa, what, f.Env[saKey], saKey))
+	}
+	if j.audience != f.Env[audienceKey] {
+		errs = append(errs, fmt.Errorf("%s: audience %q, but %s checks %q (%s)", j.addr, j.audience, what, f.Env[audienceKey], audienceKey))
 	}
 	return errs
 }
