@@ -478,13 +478,7 @@ func (s *Server) verifyTask(r *http.Request) error {
 		return httpx.Errorf(http.StatusUnauthorized, CodeTaskUnauthorized, "task deliveries are not configured")
 	}
 	if err := s.TaskVerifier.Verify(ctx, r); err != nil {
-		if errors.Is(err, tasks.ErrKeysUnavailable) {
-			// Google's keys could not be fetched: not the caller's fault, so
-			// answer 5xx and let Cloud Tasks deliver it again.
-			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not check the task's token")
-		}
-		logging.FromContext(ctx).Warn("publish: task delivery refused", "error", err.Error())
-		return httpx.Errorf(http.StatusUnauthorized, CodeTaskUnauthorized, "the task delivery's OIDC token is not valid")
+		return tasks.Refusal(ctx, err, CodeTaskUnauthorized, "the task delivery's OIDC token is not valid")
 	}
 	return nil
 }

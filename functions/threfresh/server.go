@@ -2,7 +2,6 @@ package threfresh
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -49,11 +48,7 @@ type Counts struct {
 func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if err := s.Verifier.Verify(ctx, r); err != nil {
-		if errors.Is(err, tasks.ErrKeysUnavailable) {
-			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not check the caller's token")
-		}
-		logging.FromContext(ctx).Warn("refresh: call refused", "error", err.Error())
-		return httpx.Errorf(http.StatusUnauthorized, CodeUnauthorized, "only the scheduler's service account may call this function")
+		return tasks.Refusal(ctx, err, CodeUnauthorized, "only the scheduler's service account may call this function")
 	}
 	now := time.Now()
 	if s.Now != nil {

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"threadsfunctions.dev/shared/httpx"
 	"threadsfunctions.dev/shared/jws"
+	"threadsfunctions.dev/shared/logging"
 )
 
 // Errors returned by Verifier.Verify, wrapped with the reason. The token
@@ -26,6 +28,18 @@ var (
 	// Cloud Tasks retries it; it says nothing about the caller.
 	ErrKeysUnavailable = jws.ErrKeysUnavailable
 )
+
+// Refusal is the answer to a caller whose token Verify refused with err:
+// 503 when the keys could not be fetched (it says nothing about the caller,
+// and Cloud Tasks delivers again), else 401 with code and message, the
+// reason logged (never the token).
+func Refusal(ctx context.Context, err error, code, message string) error {
+	if errors.Is(err, ErrKeysUnavailable) {
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not check the caller's token")
+	}
+	logging.FromContext(ctx).Warn("caller's token refused", "code", code, "error", err.Error())
+	return httpx.Errorf(http.StatusUnauthorized, code, "%s", message)
+}
 
 // Issuers Google uses in the ID tokens it signs.
 const (

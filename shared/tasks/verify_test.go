@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"threadsfunctions.dev/shared/httpx"
 	"threadsfunctions.dev/shared/jws"
 	"threadsfunctions.dev/shared/tasks"
 )
@@ -328,6 +330,30 @@ func TestVerifyKeysUnavailable(t *testing.T) {
 			}
 			if errors.Is(err, tasks.ErrInvalidToken) {
 				t.Errorf("Verify = %v, must not blame the token", err)
+			}
+		})
+	}
+}
+
+// TestRefusal: keys that could not be fetched are the service's fault
+// (503, delivered again); any other refusal is the caller's (401, the code given).
+func TestRefusal(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		err        error
+		status     int
+		code       string
+		wantInText string
+	}{
+		{"keys unavailable", fmt.Errorf("%w: fetch: HTTP 503", tasks.ErrKeysUnavailable), http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not check"},
+		{"invalid token", fmt.Errorf("%w: audience", tasks.ErrInvalidToken), http.StatusUnauthorized, "task_unauthorized", "not valid"},
+		{"no token", tasks.ErrNoToken, http.StatusUnauthorized, "task_unauthorized", "not valid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tasks.Refusal(t.Context(), tc.err, "task_unauthorized", "the token is not valid")
+			var he *httpx.Error
+			if !errors.As(err, &he) || he.Status != tc.status || he.Code != tc.code || !strings.Contains(he.Message, tc.wantInText) {
+				t.Fatalf("Refusal = %#v, want %d %s", err, tc.status, tc.code)
 			}
 		})
 	}
