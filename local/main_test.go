@@ -76,6 +76,29 @@ func startRunner(t *testing.T, env map[string]string) *runner {
 	return &runner{base: base, logs: logs}
 }
 
+// runnerEnv is the runner's configuration on port against the emulators of
+// e, the fake Threads at graphURL and the keyring keyText, with the Cloud
+// Tasks stand-in on a port of its own.
+func runnerEnv(t *testing.T, e testenv.Env, port, graphURL, keyText string) map[string]string {
+	return map[string]string{
+		"PORT":                        port,
+		"THREADS_REDIRECT_URI":        "http://127.0.0.1:" + port + "/thAuthCallback",
+		"GOOGLE_CLOUD_PROJECT":        e.ProjectID,
+		"FIRESTORE_EMULATOR_HOST":     e.FirestoreHost,
+		"FIREBASE_AUTH_EMULATOR_HOST": e.AuthHost,
+		"THREADS_APP_ID":              appID,
+		"THREADS_APP_SECRET":          appSecret,
+		"THREADS_GRAPH_URL":           graphURL,
+		"ALLOWED_RETURN_ORIGINS":      "http://localhost:5173",
+		"DEFAULT_RETURN_TO":           defaultBack,
+		"TOKEN_ENCRYPTION_KEY":        keyText,
+		"TASKS_QUEUE":                 "projects/" + e.ProjectID + "/locations/local/queues/publish",
+		"TASKS_TARGET_URL":            "http://127.0.0.1:" + port + "/thPublish",
+		"TASKS_SERVICE_ACCOUNT":       "tasks-invoker@" + e.ProjectID + ".iam.gserviceaccount.com",
+		"TASKS_EMULATOR_HOST":         "127.0.0.1:" + freePort(t),
+	}
+}
+
 func freePort(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -120,27 +143,11 @@ func TestWholeFlowThroughLocalRunnerLeaksNothing(t *testing.T) {
 	redirectURI := "http://127.0.0.1:" + port + "/thAuthCallback"
 	fake := threadstest.Start(t, appID, appSecret, redirectURI)
 	_, keyText := testenv.Keyring(t, "k1")
-	env := map[string]string{
-		"PORT":                        port,
-		"THREADS_REDIRECT_URI":        redirectURI,
-		"GOOGLE_CLOUD_PROJECT":        e.ProjectID,
-		"FIRESTORE_EMULATOR_HOST":     e.FirestoreHost,
-		"FIREBASE_AUTH_EMULATOR_HOST": e.AuthHost,
-		"THREADS_APP_ID":              appID,
-		"THREADS_APP_SECRET":          appSecret,
-		"THREADS_GRAPH_URL":           fake.URL,
-		"THREADS_AUTHORIZE_URL":       fake.URL + "/oauth/authorize",
-		"ALLOWED_RETURN_ORIGINS":      "http://localhost:5173",
-		"DEFAULT_RETURN_TO":           defaultBack,
-		"CORS_ALLOWED_ORIGINS":        "http://localhost:5173",
-		"TOKEN_ENCRYPTION_KEY":        keyText,
-		"TASKS_QUEUE":                 "projects/" + e.ProjectID + "/locations/local/queues/publish",
-		"TASKS_TARGET_URL":            "http://127.0.0.1:" + port + "/thPublish",
-		"TASKS_SERVICE_ACCOUNT":       "tasks-invoker@" + e.ProjectID + ".iam.gserviceaccount.com",
-		"TASKS_EMULATOR_HOST":         "127.0.0.1:" + freePort(t),
-		// No sweep: it would read every job of the project other tests share.
-		"LOCAL_SWEEP_INTERVAL": "0",
-	}
+	env := runnerEnv(t, e, port, fake.URL, keyText)
+	env["THREADS_AUTHORIZE_URL"] = fake.URL + "/oauth/authorize"
+	env["CORS_ALLOWED_ORIGINS"] = "http://localhost:5173"
+	// No sweep: it would read every job of the project other tests share.
+	env["LOCAL_SWEEP_INTERVAL"] = "0"
 	r := startRunner(t, env)
 	user := e.SignUp(t)
 	secrets := []string{appSecret, keyText, strings.SplitN(keyText, ":", 2)[1], user.IDToken}
@@ -254,24 +261,9 @@ func TestLocalRunnerSweepsStuckJobs(t *testing.T) {
 	port := freePort(t)
 	fake := threadstest.Start(t, appID, appSecret, "http://127.0.0.1:"+port+"/thAuthCallback")
 	keyring, keyText := testenv.Keyring(t, "k1")
-	r := startRunner(t, map[string]string{
-		"PORT":                        port,
-		"GOOGLE_CLOUD_PROJECT":        e.ProjectID,
-		"FIRESTORE_EMULATOR_HOST":     e.FirestoreHost,
-		"FIREBASE_AUTH_EMULATOR_HOST": e.AuthHost,
-		"THREADS_APP_ID":              appID,
-		"THREADS_APP_SECRET":          appSecret,
-		"THREADS_REDIRECT_URI":        "http://127.0.0.1:" + port + "/thAuthCallback",
-		"THREADS_GRAPH_URL":           fake.URL,
-		"ALLOWED_RETURN_ORIGINS":      "http://localhost:5173",
-		"DEFAULT_RETURN_TO":           defaultBack,
-		"TOKEN_ENCRYPTION_KEY":        keyText,
-		"TASKS_QUEUE":                 "projects/" + e.ProjectID + "/locations/local/queues/publish",
-		"TASKS_TARGET_URL":            "http://127.0.0.1:" + port + "/thPublish",
-		"TASKS_SERVICE_ACCOUNT":       "tasks-invoker@" + e.ProjectID + ".iam.gserviceaccount.com",
-		"TASKS_EMULATOR_HOST":         "127.0.0.1:" + freePort(t),
-		"LOCAL_SWEEP_INTERVAL":        "200ms",
-	})
+	env := runnerEnv(t, e, port, fake.URL, keyText)
+	env["LOCAL_SWEEP_INTERVAL"] = "200ms"
+	r := startRunner(t, env)
 
 	ctx := t.Context()
 	st := store.New(e.Firestore(t), keyring)

@@ -111,7 +111,7 @@ func TestSweepHandsOnOverdueJobs(t *testing.T) {
 	if len(tasks) != 2 {
 		t.Fatalf("%d tasks, want 2: %v", len(tasks), names)
 	}
-	if d := storedDueBy(t, h, ended); !d.IsZero() {
+	if d := h.job(acct, ended.JobID).DueBy; !d.IsZero() {
 		t.Errorf("the ended job is still due by %v", d)
 	}
 
@@ -147,9 +147,4 @@ func TestSweepHandsOnOverdueJobs(t *testing.T) {
 	if code, a := h.sweep("Bearer " + tok); code != http.StatusOK || a != (sweepAnswer{OK: true}) {
 		t.Errorf("sweep after the deliveries: %d %+v, want nothing overdue", code, a)
 	}
-}
-
-func storedDueBy(t *testing.T, h *harness, j *store.Job) time.Time {
-	t.Helper()
-	return h.job(j.AccountID, j.JobID).DueBy
 }
