@@ -39,26 +39,49 @@ func TestDeployedEnv(t *testing.T) {
 }
 
 // TestStillWarming: the warm-up runs three loads, then goes on while a load
-// is over 10 % faster than the one before it.
+// is over 10 % faster than the one before it or the JVM's JIT compilers used
+// over 5 % of a core during it.
 func TestStillWarming(t *testing.T) {
+	rps := func(xs ...float64) []warmLoad {
+		out := make([]warmLoad, len(xs))
+		for i, x := range xs {
+			out[i].RPS = x
+		}
+		return out
+	}
+	jit := func(loads []warmLoad, cores float64) []warmLoad {
+		loads[len(loads)-1].JITCores = cores
+		return loads
+	}
 	cases := []struct {
-		rps  []float64
-		want bool
+		loads []warmLoad
+		want  bool
 	}{
 		{nil, true},
-		{[]float64{300}, true},
-		{[]float64{340, 358}, true},
-		{[]float64{600, 450}, true},
-		{[]float64{300, 540, 590}, false},
-		{[]float64{300, 500, 550}, false},
-		{[]float64{300, 500, 551}, true},
-		{[]float64{300, 600, 450}, false},
-		{[]float64{300, 450, 600, 610}, false},
+		{rps(300), true},
+		{rps(340, 358), true},
+		{rps(600, 450), true},
+		{rps(300, 540, 590), false},
+		{rps(300, 500, 550), false},
+		{rps(300, 500, 551), true},
+		{rps(300, 600, 450), false},
+		{rps(300, 450, 600, 610), false},
+		{jit(rps(300, 540, 590), 0.05), false},
+		{jit(rps(300, 540, 590), 0.06), true},
+		{jit(rps(300, 540, 590), 0.61), true},
+		{jit(rps(300, 540, 590, 600), 0.01), false},
+		{jit(rps(300, 540), 0), true},
 	}
 	for _, tc := range cases {
-		if got := stillWarming(tc.rps); got != tc.want {
-			t.Errorf("stillWarming(%v) = %v, want %v", tc.rps, got, tc.want)
+		if got := stillWarming(tc.loads); got != tc.want {
+			t.Errorf("stillWarming(%+v) = %v, want %v", tc.loads, got, tc.want)
 		}
+	}
+	if got, want := fmtWarmup(rps(294.4, 539.6)), "294 → 540 req/s"; got != want {
+		t.Errorf("fmtWarmup = %q, want %q", got, want)
+	}
+	if got, want := fmtWarmup(jit(rps(294.4, 539.6), 0.014)), "294 → 540 req/s, JIT 0.00 → 0.01 cores"; got != want {
+		t.Errorf("fmtWarmup = %q, want %q", got, want)
 	}
 	if got, want := fmtRates([]float64{294.4, 539.6}), "294 → 540"; got != want {
 		t.Errorf("fmtRates = %q, want %q", got, want)

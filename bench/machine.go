@@ -69,21 +69,31 @@ func cpuTime(pid int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
+	d, err := statCPU(b)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return d, nil
+}
+
+// statCPU reads utime+stime from a /proc stat line (a process's or a
+// thread's).
+func statCPU(b []byte) (time.Duration, error) {
 	// The command name (field 2) is in parentheses and may hold spaces:
 	// the fields that follow start after the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		return 0, fmt.Errorf("unexpected format")
 	}
 	f := strings.Fields(string(b[i+1:]))
 	// f[0] is field 3 (state); utime is field 14, stime field 15.
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+		return 0, fmt.Errorf("too few fields")
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
+		return 0, fmt.Errorf("bad utime/stime")
 	}
 	return time.Duration(ut+st) * clockTick, nil
 }
@@ -210,4 +220,43 @@ func listenerPID(port int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no process found holding the socket listening on port %d", port)
+}
+
+// jitThread reports whether a thread's name (/proc/<pid>/task/<tid>/comm,
+// cut to 15 bytes) is one of the JVM's JIT compiler threads, "C1
+// CompilerThread<n>" and "C2 CompilerThread<n>".
+func jitThread(comm string) bool {
+	return strings.HasPrefix(comm, "C1 CompilerThre") || strings.HasPrefix(comm, "C2 CompilerThre")
+}
+
+// jitCPU returns the CPU time a JVM's JIT compiler threads have used so far,
+// and whether the process has any (a process that is not a JVM has none).
+// A compiler thread the JVM retires takes its time with it, so a difference
+// of two readings can undercount, never overcount by more than one thread's
+// last tick.
+func jitCPU(pid int) (time.Duration, bool, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, false, err
+	}
+	var total time.Duration
+	found := false
+	for _, t := range tasks {
+		comm, err := os.ReadFile(dir + "/" + t.Name() + "/comm")
+		if err != nil || !jitThread(strings.TrimSpace(string(comm))) {
+			continue
+		}
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
+		if err != nil {
+			continue // the thread ended between the two reads
+		}
+		d, err := statCPU(b)
+		if err != nil {
+			return 0, false, fmt.Errorf("%s/%s/stat: %w", dir, t.Name(), err)
+		}
+		total += d
+		found = true
+	}
+	return total, found, nil
 }

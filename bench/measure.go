@@ -339,6 +339,10 @@ type RoundResult struct {
 	// OtherCPUPerReqMs is the CPU time other processes (the emulators, the
 	// benchmark itself) used per request during the load.
 	OtherCPUPerReqMs map[string]float64 `json:"otherCpuPerRequestMs,omitempty"`
+	// OtherJITCores is the CPU the observed JVMs' JIT compilers used during
+	// the load, in cores: a JVM still compiling competes with the function
+	// for the machine.
+	OtherJITCores map[string]float64 `json:"otherJitCores,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -346,72 +350,130 @@ func mib(b int64) float64        { return float64(b) / (1 << 20) }
 
 // Emulator warm-up: loads of the measured size through unmeasured
 // instances, at least minWarmLoads of them, until one is at most
-// warmSettled faster than the one before, and at most maxWarmLoads. Two
-// loads were not always enough: at 20:41 thAuthStart's were 340 and 358
-// req/s, and its rounds still went 459, 575, 547, 652, 598 req/s.
+// warmSettled faster than the one before and the Firestore emulator's JIT
+// compilers used at most jitQuiet of a core during it, and at most
+// maxWarmLoads. Two loads were not always enough: at 20:41 thAuthStart's
+// were 340 and 358 req/s, and its rounds still went 459, 575, 547, 652, 598
+// req/s. Throughput alone was not either: at 23:05 the JVM's compilers used
+// 0.4–0.75 of a core through all of thAuthStart's warm-up loads and its
+// rounds (a quarter of the machine, which production Firestore does not
+// spend), and went quiet only during thAuthCallback's.
 const (
 	minWarmLoads = 3
-	maxWarmLoads = 4
+	maxWarmLoads = 12
 	warmSettled  = 1.10
+	jitQuiet     = 0.05
 )
+
+// warmLoad is what one warm-up load measured.
+type warmLoad struct {
+	RPS float64
+	// JITCores is the CPU the observed JVMs' JIT compilers used during the
+	// load, in cores (CPU time over the load's wall time); 0 when no
+	// observed process is a JVM.
+	JITCores float64
+}
 
 // warmEmulators sends the function's kind of traffic through unmeasured
 // instances (each load a new one, in a new project, as a round) before its
-// first round, and returns each warm-up load's
-// throughput. The emulators are JVM and Node processes that keep getting
+// first round, and returns what each warm-up load measured. The emulators
+// are JVM and Node processes that keep getting
 // faster for thousands of requests of a kind while their JIT compilers work
 // (with 200 warm-up requests, thAuthStart's first round ran at 290-340 req/s
 // and its later ones at 400-720, the function's CPU per request following),
 // which Firestore and Firebase Auth in production are not. So the warm-up
-// repeats a load of the measured size until it stops getting faster.
-func (b *bench) warmEmulators(ctx context.Context, name string) ([]float64, error) {
+// repeats a load of the measured size until it stops getting faster and the
+// JVM's compilers have gone quiet.
+func (b *bench) warmEmulators(ctx context.Context, name string) ([]warmLoad, error) {
 	conc, n := b.cfg.Concurrency, b.cfg.Requests
 	warm := b.cfg.warmup()
 	hc := newClient(conc)
 	defer hc.CloseIdleConnections()
 	// One load: a new instance in a new project, as a round has.
-	load := func(count int) (float64, error) {
+	load := func(count int) (warmLoad, error) {
 		proj, wl, err := b.projectFor(ctx, name)
 		if err != nil {
-			return 0, err
+			return warmLoad{}, err
 		}
 		defer b.dropProject(proj)
 		build, err := wl.prepare(ctx, count)
 		if err != nil {
-			return 0, err
+			return warmLoad{}, err
 		}
 		p, err := startFunction(ctx, name, b.bins[name].Bin, b.fnEnv(proj.ID))
 		if err != nil {
-			return 0, err
+			return warmLoad{}, err
 		}
 		defer p.stop()
+		jit0 := b.otherJIT()
 		lr := runLoad(ctx, hc, 0, count, conc, withURL(p.URL, build), wl.check)
+		jit := jitCores(jit0, b.otherJIT(), lr.Elapsed)
 		if lr.Errors > 0 {
-			return 0, fmt.Errorf("%s emulator warm-up: %s\n%s", name, lr.FirstError, p.logs.String())
+			return warmLoad{}, fmt.Errorf("%s emulator warm-up: %s\n%s", name, lr.FirstError, p.logs.String())
 		}
-		return lr.Throughput(), nil
+		var w warmLoad
+		w.RPS = lr.Throughput()
+		for _, c := range jit {
+			w.JITCores += c
+		}
+		return w, nil
 	}
-	var rps []float64
-	for len(rps) < maxWarmLoads && stillWarming(rps) {
+	var loads []warmLoad
+	for len(loads) < maxWarmLoads && stillWarming(loads) {
 		// Each load starts with the instance's own warm-up, as before a
 		// measured load.
-		r, err := load(warm + n)
+		w, err := load(warm + n)
 		if err != nil {
 			return nil, err
 		}
-		rps = append(rps, r)
+		loads = append(loads, w)
 	}
-	fmt.Fprintf(b.log, "  %-14s emulators warmed up: %d unmeasured loads, %s req/s\n", name, len(rps), fmtRates(rps))
-	return rps, nil
+	fmt.Fprintf(b.log, "  %-14s emulators warmed up: %d unmeasured loads, %s\n", name, len(loads), fmtWarmup(loads))
+	return loads, nil
 }
 
 // stillWarming: fewer than minWarmLoads warm-up loads ran, or the last was
-// more than warmSettled times as fast as the one before it.
-func stillWarming(rps []float64) bool {
-	if len(rps) < minWarmLoads {
+// more than warmSettled times as fast as the one before it, or the JIT
+// compilers used more than jitQuiet of a core during it.
+func stillWarming(loads []warmLoad) bool {
+	if len(loads) < minWarmLoads {
 		return true
 	}
-	return rps[len(rps)-1] > warmSettled*rps[len(rps)-2]
+	last, before := loads[len(loads)-1], loads[len(loads)-2]
+	return last.RPS > warmSettled*before.RPS || last.JITCores > jitQuiet
+}
+
+// jitCores is the CPU each observed process's JIT compilers used between
+// two readings, in cores over elapsed.
+func jitCores(before, after map[string]time.Duration, elapsed time.Duration) map[string]float64 {
+	out := map[string]float64{}
+	if elapsed <= 0 {
+		return out
+	}
+	for k, v := range after {
+		if v0, ok := before[k]; ok {
+			out[k] = max(0, float64(v-v0)/float64(elapsed))
+		}
+	}
+	return out
+}
+
+// fmtWarmup is the warm-up loads' throughputs, and the JIT compilers' share
+// in each when a JVM is observed: "272 → 468 req/s, JIT 0.61 → 0.02 cores".
+func fmtWarmup(loads []warmLoad) string {
+	rps := make([]float64, len(loads))
+	jit := make([]string, len(loads))
+	anyJIT := false
+	for i, w := range loads {
+		rps[i] = w.RPS
+		jit[i] = strconv.FormatFloat(w.JITCores, 'f', 2, 64)
+		anyJIT = anyJIT || w.JITCores > 0
+	}
+	s := fmtRates(rps) + " req/s"
+	if anyJIT {
+		s += ", JIT " + strings.Join(jit, " → ") + " cores"
+	}
+	return s
 }
 
 func fmtRates(rps []float64) string {
@@ -492,7 +554,7 @@ func (b *bench) measureRound(ctx context.Context, name string, round int) (*Roun
 		return nil, err
 	}
 	sys0, _ := readSystemCPU()
-	other0 := b.otherCPU()
+	other0, jit0 := b.otherCPU(), b.otherJIT()
 	conns0 := b.fake.NewConnections()
 	lr := runLoad(ctx, hc, from+warm, n, conc, build, wl.check)
 	cpu1, err := cpuTime(p.PID)
@@ -500,7 +562,7 @@ func (b *bench) measureRound(ctx context.Context, name string, round int) (*Roun
 		return nil, err
 	}
 	sys1, _ := readSystemCPU()
-	other1 := b.otherCPU()
+	other1, jit1 := b.otherCPU(), b.otherJIT()
 	mem, err := processMemory(p.PID)
 	if err != nil {
 		return nil, err
@@ -521,6 +583,7 @@ func (b *bench) measureRound(ctx context.Context, name string, round int) (*Roun
 			}
 		}
 	}
+	r.OtherJITCores = jitCores(jit0, jit1, lr.Elapsed)
 	r.RPS = lr.Throughput()
 	r.P50Ms, r.P95Ms, r.P99Ms = ms(lr.Percentile(50)), ms(lr.Percentile(95)), ms(lr.Percentile(99))
 	r.MachineBusy = busyFraction(sys0, sys1)
@@ -537,6 +600,18 @@ func (b *bench) measureRound(ctx context.Context, name string, round int) (*Roun
 // warmSingle is how many requests are sent one at a time after the first,
 // for the warm latency.
 const warmSingle = 5
+
+// otherJIT reads the CPU time of the observed processes' JIT compiler
+// threads; processes that have none or cannot be read are left out.
+func (b *bench) otherJIT() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, o := range b.observed {
+		if t, ok, err := jitCPU(o.PID); err == nil && ok {
+			out[o.Name] = t
+		}
+	}
+	return out
+}
 
 // otherCPU reads the CPU time of the observed processes; those that cannot
 // be read are left out.
@@ -569,6 +644,9 @@ type FunctionResult struct {
 	// WarmupRPS is the throughput of each unmeasured load that warmed the
 	// emulators up before the rounds.
 	WarmupRPS []float64 `json:"emulatorWarmupRps,omitempty"`
+	// WarmupJITCores is the share of a core the JVM's JIT compilers used
+	// during each of those loads.
+	WarmupJITCores []float64 `json:"emulatorWarmupJitCores,omitempty"`
 
 	ColdStartMs       Stat `json:"coldStartMs"`
 	ColdExThreadsMs   Stat `json:"coldStartExThreadsMs"`
@@ -589,7 +667,10 @@ type FunctionResult struct {
 	ThreadsConns      Stat `json:"threadsConnectionsPerLoad"`
 	// OtherCPUPerReqMs is the CPU other processes used per request.
 	OtherCPUPerReqMs map[string]Stat `json:"otherCpuPerRequestMs"`
-	Errors           int             `json:"errors"`
+	// OtherJITCores is the share of a core the JVMs' JIT compilers used
+	// during the loads.
+	OtherJITCores map[string]Stat `json:"otherJitCores,omitempty"`
+	Errors        int             `json:"errors"`
 	// Init is package initialisation at start-up (GODEBUG=inittrace=1),
 	// over one extra start per round.
 	Init *InitResult `json:"init"`
@@ -627,8 +708,13 @@ func statBy(rounds []*RoundResult, f func(*RoundResult) float64) Stat {
 func (b *bench) measureFunction(ctx context.Context, name string) (*FunctionResult, error) {
 	fr := &FunctionResult{Name: name, BinaryMiB: mib(b.bins[name].Bytes)}
 	var err error
-	if fr.WarmupRPS, err = b.warmEmulators(ctx, name); err != nil {
+	loads, err := b.warmEmulators(ctx, name)
+	if err != nil {
 		return nil, err
+	}
+	for _, w := range loads {
+		fr.WarmupRPS = append(fr.WarmupRPS, w.RPS)
+		fr.WarmupJITCores = append(fr.WarmupJITCores, w.JITCores)
 	}
 	for round := 1; round <= b.cfg.Rounds; round++ {
 		r, err := b.measureRound(ctx, name, round)
@@ -671,6 +757,12 @@ func (b *bench) measureFunction(ctx context.Context, name string) (*FunctionResu
 	for _, o := range b.observed {
 		if _, ok := rs[0].OtherCPUPerReqMs[o.Name]; ok {
 			fr.OtherCPUPerReqMs[o.Name] = statBy(rs, func(r *RoundResult) float64 { return r.OtherCPUPerReqMs[o.Name] })
+		}
+		if _, ok := rs[0].OtherJITCores[o.Name]; ok {
+			if fr.OtherJITCores == nil {
+				fr.OtherJITCores = map[string]Stat{}
+			}
+			fr.OtherJITCores[o.Name] = statBy(rs, func(r *RoundResult) float64 { return r.OtherJITCores[o.Name] })
 		}
 	}
 	return fr, nil

@@ -232,6 +232,9 @@ func (r *Report) printTable(w io.Writer) {
 	}
 	for _, o := range others {
 		row("  CPU per request in "+o+", ms", func(f *FunctionResult) Stat { return f.OtherCPUPerReqMs[o] }, 3, "", nil)
+		if _, ok := r.Functions[0].OtherJITCores[o]; ok {
+			row("    "+o+"'s JIT compilers during load, cores", func(f *FunctionResult) Stat { return f.OtherJITCores[o] }, 2, "", nil)
+		}
 	}
 	row("TCP connections opened to Threads", func(f *FunctionResult) Stat { return f.ThreadsConns }, 0, "", nil)
 	binLine := "binary size, MiB"
@@ -242,7 +245,14 @@ func (r *Report) printTable(w io.Writer) {
 	_ = tw.Flush()
 	for _, f := range r.Functions {
 		if len(f.WarmupRPS) > 0 {
-			fmt.Fprintf(w, "%s: the emulators warmed up by %d unmeasured loads first, %s req/s\n", f.Name, len(f.WarmupRPS), fmtRates(f.WarmupRPS))
+			loads := make([]warmLoad, len(f.WarmupRPS))
+			for i, rps := range f.WarmupRPS {
+				loads[i].RPS = rps
+				if i < len(f.WarmupJITCores) {
+					loads[i].JITCores = f.WarmupJITCores[i]
+				}
+			}
+			fmt.Fprintf(w, "%s: the emulators warmed up by %d unmeasured loads first, %s\n", f.Name, len(loads), fmtWarmup(loads))
 		}
 	}
 	for _, f := range r.Functions {

@@ -92,6 +92,11 @@ func TestSmoke(t *testing.T) {
 		if len(f.OtherCPUPerReqMs) == 0 {
 			t.Errorf("%s: no CPU read for the other processes", f.Name)
 		}
+		// The Firestore emulator is a JVM: its JIT compilers are read
+		// around every load, as the warm-up's stopping rule needs.
+		if _, ok := f.OtherJITCores["Firestore emulator"]; !ok || len(f.WarmupJITCores) != len(f.WarmupRPS) {
+			t.Errorf("%s: the Firestore emulator's JIT compilers not read: rounds %v, warm-up %v", f.Name, f.OtherJITCores, f.WarmupJITCores)
+		}
 	}
 	if f := rep.Functions[1]; f.Name != nameAuthCallback || !(f.ColdThreadsWaitMs.Median > 0) {
 		t.Errorf("%s: no Threads wait measured in the cold start: %+v", f.Name, f.ColdThreadsWaitMs)
