@@ -360,7 +360,7 @@ func mib(b int64) float64        { return float64(b) / (1 << 20) }
 // spend), and went quiet only during thAuthCallback's.
 const (
 	minWarmLoads = 3
-	maxWarmLoads = 12
+	maxWarmLoads = 16
 	warmSettled  = 1.10
 	jitQuiet     = 0.05
 )
