@@ -3,6 +3,7 @@ package main
 import (
 	"maps"
 	"testing"
+	"time"
 )
 
 // TestDeployedEnv: the functions run with the Go runtime's settings of the
@@ -45,9 +46,13 @@ func TestStillWarming(t *testing.T) {
 	rps := func(xs ...float64) []warmLoad {
 		out := make([]warmLoad, len(xs))
 		for i, x := range xs {
-			out[i].RPS = x
+			out[i] = warmLoad{RPS: x, Elapsed: 4 * time.Second}
 		}
 		return out
+	}
+	short := func(loads []warmLoad) []warmLoad {
+		loads[len(loads)-1].Elapsed = jitWindow - time.Millisecond
+		return loads
 	}
 	jit := func(loads []warmLoad, cores float64) []warmLoad {
 		loads[len(loads)-1].JITCores = cores
@@ -71,6 +76,10 @@ func TestStillWarming(t *testing.T) {
 		{jit(rps(300, 540, 590), 0.61), true},
 		{jit(rps(300, 540, 590, 600), 0.01), false},
 		{jit(rps(300, 540), 0), true},
+		// Over a load shorter than jitWindow a single 10 ms tick reads as
+		// a busy compiler: only the throughput decides.
+		{short(jit(rps(300, 540, 590), 0.61)), false},
+		{short(jit(rps(300, 500, 551), 0.61)), true},
 	}
 	for _, tc := range cases {
 		if got := stillWarming(tc.loads); got != tc.want {

@@ -363,6 +363,10 @@ const (
 	maxWarmLoads = 16
 	warmSettled  = 1.10
 	jitQuiet     = 0.05
+	// jitWindow is the shortest load whose JIT reading the rule trusts:
+	// the kernel counts CPU in 10 ms ticks, so over a load of a fraction of
+	// a second (the smoke test's) one tick reads as a busy compiler.
+	jitWindow = time.Second
 )
 
 // warmLoad is what one warm-up load measured.
@@ -372,6 +376,8 @@ type warmLoad struct {
 	// load, in cores (CPU time over the load's wall time); 0 when no
 	// observed process is a JVM.
 	JITCores float64
+	// Elapsed is the load's wall time.
+	Elapsed time.Duration
 }
 
 // warmEmulators sends the function's kind of traffic through unmeasured
@@ -411,8 +417,7 @@ func (b *bench) warmEmulators(ctx context.Context, name string) ([]warmLoad, err
 		if lr.Errors > 0 {
 			return warmLoad{}, fmt.Errorf("%s emulator warm-up: %s\n%s", name, lr.FirstError, p.logs.String())
 		}
-		var w warmLoad
-		w.RPS = lr.Throughput()
+		w := warmLoad{RPS: lr.Throughput(), Elapsed: lr.Elapsed}
 		for _, c := range jit {
 			w.JITCores += c
 		}
@@ -434,13 +439,14 @@ func (b *bench) warmEmulators(ctx context.Context, name string) ([]warmLoad, err
 
 // stillWarming: fewer than minWarmLoads warm-up loads ran, or the last was
 // more than warmSettled times as fast as the one before it, or the JIT
-// compilers used more than jitQuiet of a core during it.
+// compilers used more than jitQuiet of a core during it (when it lasted
+// jitWindow or more).
 func stillWarming(loads []warmLoad) bool {
 	if len(loads) < minWarmLoads {
 		return true
 	}
 	last, before := loads[len(loads)-1], loads[len(loads)-2]
-	return last.RPS > warmSettled*before.RPS || last.JITCores > jitQuiet
+	return last.RPS > warmSettled*before.RPS || (last.JITCores > jitQuiet && last.Elapsed >= jitWindow)
 }
 
 // jitCores is the CPU each observed process's JIT compilers used between
