@@ -2,6 +2,8 @@ package main
 
 import (
 	"maps"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -94,5 +96,43 @@ func TestStillWarming(t *testing.T) {
 	}
 	if got, want := fmtRates([]float64{294.4, 539.6}), "294 → 540"; got != want {
 		t.Errorf("fmtRates = %q, want %q", got, want)
+	}
+}
+
+// TestFunctionsFlag: -functions picks the measured functions and their
+// order; unknown or repeated names are refused.
+func TestFunctionsFlag(t *testing.T) {
+	t.Setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
+	t.Setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:2")
+	t.Setenv("GOOGLE_CLOUD_PROJECT", "demo-flags")
+	cases := []struct {
+		args    []string
+		want    []string
+		wantErr string
+	}{
+		{nil, []string{nameAuthStart, nameAuthCallback, namePublish}, ""},
+		{[]string{"-functions", "thPublish"}, []string{namePublish}, ""},
+		{[]string{"-functions", " thPublish, thAuthStart "}, []string{namePublish, nameAuthStart}, ""},
+		{[]string{"-functions", "thPublish,thNope"}, nil, `unknown function "thNope"`},
+		{[]string{"-functions", "thPublish,thPublish"}, nil, "thPublish named twice"},
+	}
+	for _, tc := range cases {
+		cfg, err := parseFlags(tc.args)
+		if err != nil {
+			t.Fatalf("parseFlags(%q): %v", tc.args, err)
+		}
+		err = cfg.validate()
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: validate = %v, want an error with %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: validate = %v", tc.args, err)
+		}
+		if got := cfg.measured(); !slices.Equal(got, tc.want) {
+			t.Errorf("%q: measured = %q, want %q", tc.args, got, tc.want)
+		}
 	}
 }

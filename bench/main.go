@@ -43,6 +43,9 @@ type Config struct {
 	PublishRuns int
 	// Out, if set, is where the JSON report is written.
 	Out string
+	// Functions are the functions measured, in this order; empty: all
+	// three, in table order.
+	Functions []string
 	// ProfileDir, if set, is where the profiles of ProfileFunctions go.
 	ProfileDir       string
 	ProfileFunctions []string
@@ -129,6 +132,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.IntVar(&cfg.PublishRuns, "publish-runs", 3, "publishes counted per kind (text, image, carousel)")
 	fs.StringVar(&cfg.Out, "out", "", "write the JSON report here")
 	fs.StringVar(&cfg.ProfileDir, "profile", "", "profile each function under load (pprof variant binaries) and write the profiles here")
+	fns := fs.String("functions", "", "functions to measure, in this order (default: all three; e.g. thPublish alone, to compare two builds sooner)")
 	profileFns := fs.String("profile-functions", strings.Join([]string{nameAuthStart, nameAuthCallback, namePublish}, ","), "functions to profile with -profile")
 	fs.StringVar(&cfg.WorkDir, "workdir", "", "where to build the binaries (default: a temporary directory)")
 	fs.StringVar(&cfg.Repo, "repo", "", "repository root (default: found from the working directory)")
@@ -140,12 +144,9 @@ func parseFlags(args []string) (Config, error) {
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	cfg.Functions = nameList(*fns)
 	if cfg.ProfileDir != "" {
-		for _, n := range strings.Split(*profileFns, ",") {
-			if n = strings.TrimSpace(n); n != "" {
-				cfg.ProfileFunctions = append(cfg.ProfileFunctions, n)
-			}
-		}
+		cfg.ProfileFunctions = nameList(*profileFns)
 	}
 	cfg.Emulators = emulators{
 		Project:       os.Getenv("GOOGLE_CLOUD_PROJECT"),
@@ -153,6 +154,29 @@ func parseFlags(args []string) (Config, error) {
 		AuthHost:      os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"),
 	}
 	return cfg, nil
+}
+
+// nameList splits a comma-separated list of function names.
+func nameList(s string) []string {
+	var out []string
+	for _, n := range strings.Split(s, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// measured is the functions a run measures, in order.
+func (c *Config) measured() []string {
+	if len(c.Functions) > 0 {
+		return c.Functions
+	}
+	var out []string
+	for _, f := range measuredFunctions() {
+		out = append(out, f.Name)
+	}
+	return out
 }
 
 func (c *Config) validate() error {
@@ -174,6 +198,16 @@ func (c *Config) validate() error {
 		if !valid[n] {
 			errs = append(errs, fmt.Errorf("-profile-functions: unknown function %q", n))
 		}
+	}
+	seen := map[string]bool{}
+	for _, n := range c.Functions {
+		switch {
+		case !valid[n]:
+			errs = append(errs, fmt.Errorf("-functions: unknown function %q", n))
+		case seen[n]:
+			errs = append(errs, fmt.Errorf("-functions: %s named twice", n))
+		}
+		seen[n] = true
 	}
 	return errors.Join(errs...)
 }
@@ -256,9 +290,9 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer b.close()
 
-	for _, f := range measuredFunctions() {
-		fmt.Fprintf(cfg.Log, "measuring %s\n", f.Name)
-		fr, err := b.measureFunction(ctx, f.Name)
+	for _, name := range cfg.measured() {
+		fmt.Fprintf(cfg.Log, "measuring %s\n", name)
+		fr, err := b.measureFunction(ctx, name)
 		if err != nil {
 			return nil, err
 		}

@@ -214,10 +214,26 @@ func (r *Report) printTable(w io.Writer) {
 	row("memory idle (after 1st request), MiB", func(f *FunctionResult) Stat { return f.IdleRSSMiB }, 1, idle.what, &idle)
 	row("memory peak (VmHWM) at load, MiB", func(f *FunctionResult) Stat { return f.PeakHWMMiB }, 1, peak.what, &peak)
 	row("CPU per request, ms", func(f *FunctionResult) Stat { return f.CPUPerReqMs }, 3, "CPU per request", nil)
-	fmt.Fprintf(tw, "  CPU targets\t≤ %g\t≤ %g\t≤ %g\t\t%s / – / %s\n", cpu[nameAuthStart].limit, cpu[nameAuthCallback].limit, cpu[namePublish].limit,
-		cpu[nameAuthStart].node, cpu[namePublish].node)
+	cpuLine, cpuNode := "  CPU targets", []string{}
+	for _, f := range r.Functions {
+		cpuLine += fmt.Sprintf("\t≤ %g", cpu[f.Name].limit)
+		node := cpu[f.Name].node
+		if node == "" {
+			node = "–"
+		}
+		cpuNode = append(cpuNode, node)
+	}
+	fmt.Fprintf(tw, "%s\t\t%s\n", cpuLine, strings.Join(cpuNode, " / "))
 	row(fmt.Sprintf("throughput at %d concurrent, req/s", s.Concurrency), func(f *FunctionResult) Stat { return f.RPS }, 0, rps.what, nil)
-	fmt.Fprintf(tw, "  throughput target\t≥ %g\t\t\t\t\n", rps.limit)
+	rpsLine := "  throughput target"
+	for _, f := range r.Functions {
+		if f.Name == nameAuthStart {
+			rpsLine += fmt.Sprintf("\t≥ %g", rps.limit)
+		} else {
+			rpsLine += "\t"
+		}
+	}
+	fmt.Fprintln(tw, rpsLine+"\t\t")
 	row("latency p50, ms", func(f *FunctionResult) Stat { return f.P50Ms }, 1, "", nil)
 	row("latency p95, ms", func(f *FunctionResult) Stat { return f.P95Ms }, 1, "", nil)
 	row("latency p99, ms", func(f *FunctionResult) Stat { return f.P99Ms }, 1, "", nil)
