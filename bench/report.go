@@ -225,15 +225,18 @@ func (r *Report) printTable(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "%s\t\t%s\n", cpuLine, strings.Join(cpuNode, " / "))
 	row(fmt.Sprintf("throughput at %d concurrent, req/s", s.Concurrency), func(f *FunctionResult) Stat { return f.RPS }, 0, rps.what, nil)
-	rpsLine := "  throughput target"
+	rpsLine, rpsJudged := "  throughput target", false
 	for _, f := range r.Functions {
 		if f.Name == nameAuthStart {
 			rpsLine += fmt.Sprintf("\t≥ %g", rps.limit)
+			rpsJudged = true
 		} else {
 			rpsLine += "\t"
 		}
 	}
-	fmt.Fprintln(tw, rpsLine+"\t\t")
+	if rpsJudged {
+		fmt.Fprintln(tw, rpsLine+"\t\t")
+	}
 	row("latency p50, ms", func(f *FunctionResult) Stat { return f.P50Ms }, 1, "", nil)
 	row("latency p95, ms", func(f *FunctionResult) Stat { return f.P95Ms }, 1, "", nil)
 	row("latency p99, ms", func(f *FunctionResult) Stat { return f.P99Ms }, 1, "", nil)
