@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/GoogleCloudPlatform/functions-framework-go v1.9.2
+	golang.org/x/sync v0.25.0
 	threadsfunctions.dev/shared v0.0.0
 )
 
@@ -48,7 +49,6 @@ require (
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/oauth2 v0.38.0 // indirect
-	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect

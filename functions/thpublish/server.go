@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"threadsfunctions.dev/shared/auth"
 	"threadsfunctions.dev/shared/httpx"
 	"threadsfunctions.dev/shared/logging"
@@ -513,28 +515,23 @@ func (s *Server) handleSweep(w http.ResponseWriter, r *http.Request) error {
 		mu   sync.Mutex
 		ans  = SweepAnswer{OK: true, Overdue: len(jobs)}
 		errs []error
-		next = make(chan *store.Job)
-		wg   sync.WaitGroup
+		g    errgroup.Group
 	)
-	for range min(sweepWorkers, len(jobs)) {
-		wg.Go(func() {
-			for j := range next {
-				enqueued, cleared, err := s.sweepJob(ctx, j, now)
-				mu.Lock()
-				ans.Enqueued += enqueued
-				ans.Cleared += cleared
-				if err != nil {
-					errs = append(errs, fmt.Errorf("job %s: %w", j.JobID, err))
-				}
-				mu.Unlock()
+	g.SetLimit(sweepWorkers)
+	for _, j := range jobs {
+		g.Go(func() error {
+			enqueued, cleared, err := s.sweepJob(ctx, j, now)
+			mu.Lock()
+			defer mu.Unlock()
+			ans.Enqueued += enqueued
+			ans.Cleared += cleared
+			if err != nil {
+				errs = append(errs, fmt.Errorf("job %s: %w", j.JobID, err))
 			}
+			return nil // every job is tried; errs holds them all
 		})
 	}
-	for _, j := range jobs {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
+	_ = g.Wait()
 	log := logging.FromContext(ctx)
 	if err := errors.Join(errs...); err != nil {
 		log.Warn("publish: sweep incomplete", "overdue", ans.Overdue, "enqueued", ans.Enqueued, "cleared", ans.Cleared, "error", err.Error())
