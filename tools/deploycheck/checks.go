@@ -687,13 +687,14 @@ func CheckTasksAndScheduler(r *Repo) []error {
 			}
 		}
 		var mine, sweeps []schedulerJob
+		own := r.ownURLs(f)
 		var sweepURLs []string
-		for _, u := range r.ownURLs(f) {
+		for _, u := range own {
 			sweepURLs = append(sweepURLs, u+sweepQuery)
 		}
 		for _, j := range jobs {
 			switch {
-			case slices.Contains(r.ownURLs(f), j.uri):
+			case slices.Contains(own, j.uri):
 				mine = append(mine, j)
 			case slices.Contains(sweepURLs, j.uri):
 				sweeps = append(sweeps, j)
@@ -710,7 +711,7 @@ func CheckTasksAndScheduler(r *Repo) []error {
 			errs = append(errs, fmt.Errorf("%s: SCHEDULER_SERVICE_ACCOUNT %q is no google_service_account here", f, f.Env["SCHEDULER_SERVICE_ACCOUNT"]))
 		}
 		if len(mine) == 0 {
-			errs = append(errs, fmt.Errorf("%s needs a google_cloud_scheduler_job calling it (no job's uri is one of %v)", f, r.ownURLs(f)))
+			errs = append(errs, fmt.Errorf("%s needs a google_cloud_scheduler_job calling it (no job's uri is one of %v)", f, own))
 		}
 		for _, j := range mine {
 			errs = append(errs, j.checkCaller(f, f.String(), "SCHEDULER_SERVICE_ACCOUNT", "SCHEDULER_AUDIENCE")...)
