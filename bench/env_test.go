@@ -100,21 +100,28 @@ func TestStillWarming(t *testing.T) {
 }
 
 // TestFunctionsFlag: -functions picks the measured functions and their
-// order; unknown or repeated names are refused.
+// order, and with -profile the profiled ones unless -profile-functions
+// names them; unknown or repeated names are refused.
 func TestFunctionsFlag(t *testing.T) {
 	t.Setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
 	t.Setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:2")
 	t.Setenv("GOOGLE_CLOUD_PROJECT", "demo-flags")
 	cases := []struct {
-		args    []string
-		want    []string
-		wantErr string
+		args         []string
+		want         []string
+		wantProfiled []string
+		wantErr      string
 	}{
-		{nil, []string{nameAuthStart, nameAuthCallback, namePublish}, ""},
-		{[]string{"-functions", "thPublish"}, []string{namePublish}, ""},
-		{[]string{"-functions", " thPublish, thAuthStart "}, []string{namePublish, nameAuthStart}, ""},
-		{[]string{"-functions", "thPublish,thNope"}, nil, `unknown function "thNope"`},
-		{[]string{"-functions", "thPublish,thPublish"}, nil, "thPublish named twice"},
+		{nil, []string{nameAuthStart, nameAuthCallback, namePublish}, nil, ""},
+		{[]string{"-functions", "thPublish"}, []string{namePublish}, nil, ""},
+		{[]string{"-functions", " thPublish, thAuthStart "}, []string{namePublish, nameAuthStart}, nil, ""},
+		{[]string{"-functions", "thPublish,thNope"}, nil, nil, `unknown function "thNope"`},
+		{[]string{"-functions", "thPublish,thPublish"}, nil, nil, "thPublish named twice"},
+		// Profiles follow the measured functions unless named.
+		{[]string{"-profile", "p"}, []string{nameAuthStart, nameAuthCallback, namePublish}, []string{nameAuthStart, nameAuthCallback, namePublish}, ""},
+		{[]string{"-profile", "p", "-functions", "thPublish"}, []string{namePublish}, []string{namePublish}, ""},
+		{[]string{"-profile", "p", "-functions", "thPublish", "-profile-functions", "thAuthStart"}, []string{namePublish}, []string{nameAuthStart}, ""},
+		{[]string{"-profile", "p", "-profile-functions", "thNope"}, nil, nil, `-profile-functions: unknown function "thNope"`},
 	}
 	for _, tc := range cases {
 		cfg, err := parseFlags(tc.args)
@@ -133,6 +140,9 @@ func TestFunctionsFlag(t *testing.T) {
 		}
 		if got := cfg.measured(); !slices.Equal(got, tc.want) {
 			t.Errorf("%q: measured = %q, want %q", tc.args, got, tc.want)
+		}
+		if !slices.Equal(cfg.ProfileFunctions, tc.wantProfiled) {
+			t.Errorf("%q: profiled = %q, want %q", tc.args, cfg.ProfileFunctions, tc.wantProfiled)
 		}
 	}
 }

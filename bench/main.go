@@ -46,7 +46,8 @@ type Config struct {
 	// Functions are the functions measured, in this order; empty: all
 	// three, in table order.
 	Functions []string
-	// ProfileDir, if set, is where the profiles of ProfileFunctions go.
+	// ProfileDir, if set, is where the profiles of ProfileFunctions go
+	// (by default the measured functions).
 	ProfileDir       string
 	ProfileFunctions []string
 	// WorkDir holds the generated mains and binaries; empty: a temporary
@@ -133,7 +134,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&cfg.Out, "out", "", "write the JSON report here")
 	fs.StringVar(&cfg.ProfileDir, "profile", "", "profile each function under load (pprof variant binaries) and write the profiles here")
 	fns := fs.String("functions", "", "functions to measure, in this order (default: all three; e.g. thPublish alone, to compare two builds sooner)")
-	profileFns := fs.String("profile-functions", strings.Join([]string{nameAuthStart, nameAuthCallback, namePublish}, ","), "functions to profile with -profile")
+	profileFns := fs.String("profile-functions", "", "functions to profile with -profile (default: the measured ones)")
 	fs.StringVar(&cfg.WorkDir, "workdir", "", "where to build the binaries (default: a temporary directory)")
 	fs.StringVar(&cfg.Repo, "repo", "", "repository root (default: found from the working directory)")
 	fs.Var(&cfg.Env, "env", "KEY=VALUE added to each function's environment (repeatable), e.g. GOGC=200")
@@ -147,6 +148,9 @@ func parseFlags(args []string) (Config, error) {
 	cfg.Functions = nameList(*fns)
 	if cfg.ProfileDir != "" {
 		cfg.ProfileFunctions = nameList(*profileFns)
+		if len(cfg.ProfileFunctions) == 0 {
+			cfg.ProfileFunctions = cfg.measured()
+		}
 	}
 	cfg.Emulators = emulators{
 		Project:       os.Getenv("GOOGLE_CLOUD_PROJECT"),
