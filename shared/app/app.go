@@ -151,6 +151,12 @@ func build(ctx context.Context, opts Options, cfg *config.Config) (_ *Deps, err 
 			if err != nil {
 				return fmt.Errorf("threads app secret: %w", err)
 			}
+			if strings.TrimSpace(s) == "" {
+				// A version holding only a newline (an unset variable piped
+				// into gcloud) would make every signed_request signed with
+				// the empty key valid.
+				return fmt.Errorf("%w: THREADS_APP_SECRET is empty", ErrConfig)
+			}
 			appSecret = s
 			return nil
 		})

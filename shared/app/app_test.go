@@ -115,6 +115,26 @@ func TestTransientStartupFailureIsRetried(t *testing.T) {
 	}
 }
 
+// An app secret that is empty once its trailing newline is trimmed (a
+// variable left unset when the version was added) is a configuration
+// problem: with it, anyone could sign Meta's callbacks.
+func TestEmptyAppSecretIsMisconfiguration(t *testing.T) {
+	for _, version := range []string{"\n", "\r\n", "  \n"} {
+		sm := secretmanagerfake.Start(t)
+		keyText, _ := tokencrypt.GenerateKeyText("k1")
+		sm.AddVersion(appSecretName, []byte(version))
+		sm.AddVersion(keyName, []byte(keyText))
+		_, err := app.Build(context.Background(), app.Options{
+			Needs:         config.Needs{OAuthCallback: true, Tokens: true},
+			Lookup:        config.MapLookuper(callbackEnv()),
+			SecretManager: sm.ClientOptions(),
+		})
+		if !errors.Is(err, app.ErrConfig) || !strings.Contains(err.Error(), "THREADS_APP_SECRET is empty") {
+			t.Errorf("Build with app secret version %q = %v, want an empty THREADS_APP_SECRET problem", version, err)
+		}
+	}
+}
+
 // A keyring that does not parse is a configuration problem: 500, not retried.
 func TestBadKeyringIsMisconfiguration(t *testing.T) {
 	env := callbackEnv()

@@ -69,6 +69,10 @@ func Verify(signed string, secret []byte, now time.Time, maxAge time.Duration) (
 	if err != nil {
 		return nil, bad(CodeMalformed, "the payload is not base64url")
 	}
+	if len(secret) == 0 {
+		// Anyone can sign with the empty key: a misconfiguration, never a pass.
+		return nil, httpx.Errorf(http.StatusInternalServerError, httpx.CodeMisconfigured, "the app secret is not configured")
+	}
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(encPayload))
 	if !hmac.Equal(sig, mac.Sum(nil)) {

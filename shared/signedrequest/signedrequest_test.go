@@ -107,6 +107,19 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// An empty app secret is a misconfiguration: a request signed with the
+// empty key (which anyone can make) is refused with a 500, never accepted.
+func TestVerifyRefusesAnEmptySecret(t *testing.T) {
+	payload := map[string]any{"algorithm": "HMAC-SHA256", "user_id": "1", "issued_at": now.Add(-time.Minute).Unix()}
+	for _, key := range [][]byte{nil, {}} {
+		_, err := Verify(mustSign(t, payload, key), key, now, time.Hour)
+		var he *httpx.Error
+		if !errors.As(err, &he) || he.Status != 500 || he.Code != httpx.CodeMisconfigured {
+			t.Fatalf("Verify with secret %q = %v, want 500 %s", key, err, httpx.CodeMisconfigured)
+		}
+	}
+}
+
 func mustDecode(s string) []byte {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
