@@ -690,6 +690,9 @@ func (a *attempt) threadsError(ctx context.Context, err error) (*Result, error) 
 			return res, qerr
 		}
 	}
+	if isAPI && apiErr.MediaUnfetchable() {
+		return a.fail(ctx, jobError(ReasonMediaFailed, err))
+	}
 	if !isAPI || apiErr.Temporary() || apiErr.MediaNotReady() || threads.IsUnknownOutcome(err) {
 		a.job.LastError = jobError("transient", err)
 		a.log(ctx).Warn("publish: transient Threads failure", append(errAttrs(err), "jobId", a.job.JobID, "status", string(a.job.Status))...)

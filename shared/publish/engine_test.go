@@ -218,6 +218,36 @@ func TestContainerErrorFailsWithThreadsMessage(t *testing.T) {
 	}
 }
 
+// Refusals Threads documents as final fail the job at once, though code 1
+// alone means a temporary failure: retrying would only repeat them.
+func TestFinalRefusalsAreNotRetried(t *testing.T) {
+	cases := []struct {
+		name       string
+		subcode    int
+		wantReason string
+	}{
+		{"media could not be fetched", 2207052, publish.ReasonMediaFailed},
+		{"activity restricted", 2207051, publish.ReasonRejected},
+		{"user restricted", 4279013, publish.ReasonRejected},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.fake.FailNext(threadstest.EndpointCreate, 1, threadstest.Failure{HTTPStatus: 400, Code: 1, Subcode: tc.subcode, Message: "refused"})
+			res := h.run(h.newJob(publish.Request{ImageURL: "https://cdn.example.com/a.jpg"}), 5*time.Second)
+			if res.State != publish.Done || res.Job.Status != store.JobFailed || res.Job.Error == nil || res.Job.Error.Reason != tc.wantReason {
+				t.Fatalf("result %+v, job error %+v; want failed for good with %s", res, res.Job.Error, tc.wantReason)
+			}
+			if !res.Job.DueBy.IsZero() {
+				t.Errorf("failed job still due at %v: the sweep would take it up", res.Job.DueBy)
+			}
+			if n := h.fake.Calls(threadstest.EndpointCreate); n != 1 {
+				t.Errorf("%d container calls, want 1", n)
+			}
+		})
+	}
+}
+
 func TestUnknownOutcomesNeverPublishTwice(t *testing.T) {
 	cases := []struct {
 		name   string

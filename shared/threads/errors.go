@@ -79,9 +79,12 @@ func (e *APIError) Error() string {
 // Temporary reports whether the same request may succeed later: Threads
 // marked the error transient, the status is 5xx or 429, the code is a
 // temporary failure (1, 2) or a rate limit (4, 17, 32, 613), or the media is
-// not ready yet (see MediaNotReady). Retry with backoff; beware that
+// not ready yet (see MediaNotReady); never for a Final error. Retry with backoff; beware that
 // retrying a request that publishes can post twice (see IsUnknownOutcome).
 func (e *APIError) Temporary() bool {
+	if e.Final() {
+		return false
+	}
 	if e.IsTransient || e.HTTPStatus >= 500 || e.HTTPStatus == 429 || e.MediaNotReady() {
 		return true
 	}
@@ -90,6 +93,32 @@ func (e *APIError) Temporary() bool {
 		return true
 	}
 	return false
+}
+
+// Subcodes Threads documents as final: retrying the same request fails the
+// same way, whatever the code (1, otherwise temporary) or the flags say.
+const (
+	subcodeMediaUnfetchable   = 2207052 // the media at the URL could not be fetched
+	subcodeActivityRestricted = 2207051
+	subcodeUserRestricted     = 4279013
+)
+
+// Final reports whether the error is one Threads documents as not worth
+// retrying although its code alone would say temporary: the media could
+// not be fetched (2207052), or the account's activity is restricted
+// (2207051, 4279013).
+func (e *APIError) Final() bool {
+	switch e.Subcode {
+	case subcodeMediaUnfetchable, subcodeActivityRestricted, subcodeUserRestricted:
+		return true
+	}
+	return false
+}
+
+// MediaUnfetchable reports whether Threads could not fetch the post's media
+// from its URL (subcode 2207052): the URL must change, retrying does not help.
+func (e *APIError) MediaUnfetchable() bool {
+	return e.Subcode == subcodeMediaUnfetchable
 }
 
 // RateLimited reports whether Threads refused the call for a rate or quota

@@ -71,6 +71,12 @@ func TestAPIErrorPredicates(t *testing.T) {
 		{err: APIError{HTTPStatus: 400, Code: 24, Subcode: 4279009}, temporary: true}, // media not ready: wait, then publish again
 		{err: APIError{HTTPStatus: 404, Message: "unexpected response"}},
 		{err: APIError{HTTPStatus: 400, Code: 1}, temporary: true},
+		// Documented as final although code 1 (or the flags) says temporary.
+		{err: APIError{HTTPStatus: 400, Code: 1, Subcode: 2207052}},
+		{err: APIError{HTTPStatus: 400, Code: 1, Subcode: 2207052, IsTransient: true}},
+		{err: APIError{HTTPStatus: 400, Code: 1, Subcode: 2207051}},
+		{err: APIError{HTTPStatus: 400, Code: 1, Subcode: 4279013}},
+		{err: APIError{HTTPStatus: 500, Code: 2, Subcode: 4279013}},
 		{err: APIError{HTTPStatus: 400, Code: 2}, temporary: true},
 		{err: APIError{HTTPStatus: 400, Code: 4}, temporary: true, rateLimited: true},
 		{err: APIError{HTTPStatus: 400, Code: 17}, temporary: true, rateLimited: true},
