@@ -75,8 +75,10 @@ const (
 // KeySet is the RSA signing keys published at a URL, fetched on first use
 // and cached for the response's Cache-Control max-age (default 1 h, at least
 // 1 min, at most 24 h). A token whose kid is missing from fresh keys causes a
-// refetch at most once a minute (keys rotate). Concurrent callers share one
-// fetch. It is safe for concurrent use: build one per instance.
+// refetch at most once a minute (keys rotate). Until that refetch succeeds, an
+// unknown kid is ErrKeysUnavailable, not ErrInvalidToken: the kid may be a
+// rotated-in key we could not fetch. Concurrent callers share one fetch. It
+// is safe for concurrent use: build one per instance.
 type KeySet struct {
 	url    string
 	format Format
@@ -91,6 +93,7 @@ type KeySet struct {
 	keys        map[string]*rsa.PublicKey // by kid
 	expires     time.Time                 // keys are fresh until then; zero: never fetched
 	lastRefetch time.Time                 // last unknown-kid refetch, successful or not
+	refetchErr  error                     // why the last unknown-kid refetch failed; nil once any fetch succeeds
 	gen         uint64                    // counts fetch attempts
 }
 
@@ -305,11 +308,19 @@ func (k *KeySet) lookupLocked(kid string) (*rsa.PublicKey, fetchReason, error) {
 	if k.lastRefetch.IsZero() || now.Sub(k.lastRefetch) >= minRefetchInterval {
 		return nil, unknownKid, nil
 	}
+	if k.refetchErr != nil {
+		// The refetch that would have found a rotated-in key failed, so the
+		// kid is not known to be bad: a genuine token must get "try again"
+		// (503), not "invalid" (401). Refetches stay at once a minute, so
+		// made-up kids cannot make us fetch on every request.
+		return nil, noFetch, fmt.Errorf("%w: kid %q not in cached keys, and refetching them failed: %w", ErrKeysUnavailable, Truncate(kid, 64), k.refetchErr)
+	}
 	return nil, noFetch, Invalidf("unknown kid %q", Truncate(kid, 64))
 }
 
 // refresh fetches the keys and replaces the cache. An unknown-kid refetch
-// counts for the once-a-minute limit whether or not it succeeds.
+// counts for the once-a-minute limit whether or not it succeeds; if it fails,
+// unknown kids are "keys unavailable" until a fetch succeeds.
 func (k *KeySet) refresh(ctx context.Context, why fetchReason) error {
 	keys, maxAge, err := k.fetchKeys(ctx)
 	now := k.now()
@@ -320,8 +331,14 @@ func (k *KeySet) refresh(ctx context.Context, why fetchReason) error {
 		k.lastRefetch = now
 	}
 	if err != nil {
+		if why == unknownKid {
+			k.refetchErr = err
+		}
 		return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 	}
+	// Any successful fetch, stale or unknown-kid, is the current keys: a kid
+	// missing from them is unknown for real.
+	k.refetchErr = nil
 	k.keys = keys
 	k.expires = now.Add(maxAge)
 	return nil
