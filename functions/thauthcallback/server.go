@@ -35,7 +35,9 @@ const CodeInvalidState = "invalid_state"
 // defaultLongLivedSeconds is used when Threads omits expires_in (60 days).
 const defaultLongLivedSeconds = 60 * 24 * 3600
 
-// callbackTimeout bounds the Threads round trips and the write.
+// callbackTimeout bounds the whole callback: the state lookup, the Threads
+// round trips and the write. It holds even once the request no longer
+// cancels the work (see Handle).
 const callbackTimeout = 25 * time.Second
 
 // StateConsumer consumes OAuth states exactly once.
@@ -73,7 +75,8 @@ func (s *Server) now() time.Time {
 
 // Handle finishes the OAuth flow for GET ?code=&state= (or ?error=&state=).
 func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), callbackTimeout)
+	deadline := time.Now().Add(callbackTimeout)
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
 	log := logging.FromContext(ctx)
 	q := r.URL.Query()
@@ -89,6 +92,14 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	log = log.With("uid", st.UID)
+
+	// The state is spent, and the code soon will be: if the browser went
+	// away now (tab closed, navigation) and cancelled the exchanges or the
+	// save, the user would have to start over with nothing stored. Finish
+	// regardless, within the same deadline, keeping the request's values
+	// (logger, trace).
+	ctx, stop := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer stop()
 
 	if e := q.Get("error"); e != "" {
 		reason := ReasonAuthorizationFailed

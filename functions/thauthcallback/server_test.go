@@ -1,6 +1,7 @@
 package thauthcallback_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -34,10 +35,28 @@ type harness struct {
 	logs    *testenv.SyncBuffer
 }
 
+// harnessOptions change what newHarnessWith builds.
+type harnessOptions struct {
+	// wrapThreads, if set, wraps the fake Threads' handler (served then from
+	// a server of its own); wrapCallback, if set, the function's handler.
+	wrapThreads, wrapCallback func(http.Handler) http.Handler
+}
+
 func newHarness(t *testing.T) *harness {
+	t.Helper()
+	return newHarnessWith(t, harnessOptions{})
+}
+
+func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 	t.Helper()
 	e := testenv.Require(t)
 	fake := threadstest.Start(t, appID, appSecret, redirectURI)
+	graphURL := fake.URL
+	if o.wrapThreads != nil {
+		wrapped := httptest.NewServer(o.wrapThreads(fake.Handler()))
+		t.Cleanup(wrapped.Close)
+		graphURL = wrapped.URL
+	}
 	keyring, keyText := testenv.Keyring(t, "k1")
 	logs := &testenv.SyncBuffer{}
 	opts := thauthcallback.Options
@@ -45,13 +64,17 @@ func newHarness(t *testing.T) *harness {
 		"THREADS_APP_ID":         appID,
 		"THREADS_APP_SECRET":     appSecret,
 		"THREADS_REDIRECT_URI":   redirectURI,
-		"THREADS_GRAPH_URL":      fake.URL,
+		"THREADS_GRAPH_URL":      graphURL,
 		"ALLOWED_RETURN_ORIGINS": "https://app.example.com",
 		"DEFAULT_RETURN_TO":      "https://app.example.com/settings",
 		"TOKEN_ENCRYPTION_KEY":   keyText,
 	})
 	opts.Logger = logging.New(logs, slog.LevelInfo)
-	srv := httptest.NewServer(apicheck.Handler(t, thauthcallback.Name, app.Lazy(thauthcallback.Name, opts, thauthcallback.NewHandler)))
+	var fn http.Handler = app.Lazy(thauthcallback.Name, opts, thauthcallback.NewHandler)
+	if o.wrapCallback != nil {
+		fn = o.wrapCallback(fn)
+	}
+	srv := httptest.NewServer(apicheck.Handler(t, thauthcallback.Name, fn))
 	t.Cleanup(srv.Close)
 	return &harness{env: e, srv: srv, threads: fake, store: store.New(e.Firestore(t), keyring), logs: logs}
 }
@@ -190,6 +213,73 @@ func TestReconnectUpdatesInPlaceAndSeveralAccounts(t *testing.T) {
 	acct, err := h.store.GetAccount(t.Context(), uid, ada.ID)
 	if err != nil || acct.Profile.DisplayName != "Ada King" {
 		t.Errorf("reconnected account = %+v, %v", acct, err)
+	}
+}
+
+// A browser that goes away once the state is spent (tab closed, navigation)
+// must not lose the connection: the state is gone and the code spent, so
+// the exchanges and the save finish anyway. The request's context is
+// cancelled as soon as Threads has answered each call in turn.
+func TestRequestCancelledAfterStateConsumedStillStores(t *testing.T) {
+	for _, endpoint := range []string{threadstest.EndpointCode, threadstest.EndpointLongLived, threadstest.EndpointMe} {
+		t.Run(endpoint, func(t *testing.T) {
+			var (
+				mu            sync.Mutex
+				reqCtx        context.Context
+				cancelRequest context.CancelFunc
+			)
+			h := newHarnessWith(t, harnessOptions{
+				// The callback's request, with a cancel of our own standing
+				// for the browser going away.
+				wrapCallback: func(next http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						ctx, cancel := context.WithCancel(r.Context())
+						defer cancel()
+						mu.Lock()
+						reqCtx, cancelRequest = ctx, cancel
+						mu.Unlock()
+						next.ServeHTTP(w, r.WithContext(ctx))
+					})
+				},
+				wrapThreads: func(next http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						next.ServeHTTP(w, r)
+						if r.Method+" "+r.URL.Path == endpoint {
+							mu.Lock()
+							cancelRequest()
+							mu.Unlock()
+						}
+					})
+				},
+			})
+			uid := "uid-" + testenv.RandomID(t)
+			state := h.newState(t, uid, "https://app.example.com/", 10*time.Minute)
+
+			resp, _ := h.get(t, url.Values{"code": {h.threads.IssueCode(ada)}, "state": {state}})
+			mu.Lock()
+			cancelled := reqCtx != nil && reqCtx.Err() != nil
+			mu.Unlock()
+			if !cancelled {
+				t.Fatal("the request's context was not cancelled: the test tests nothing")
+			}
+			if q := redirectParams(t, resp, "https://app.example.com/"); q.Get("threads") != "connected" || q.Get("accountId") != ada.ID {
+				t.Errorf("redirect query = %v", q)
+			}
+			acct, err := h.store.GetAccount(t.Context(), uid, ada.ID)
+			if err != nil {
+				t.Fatalf("account not stored after the request was cancelled: %v", err)
+			}
+			token, err := h.store.OpenToken(uid, acct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if owner, ok := h.threads.UserOfToken(token); !ok || owner.ID != ada.ID {
+				t.Error("stored token is not the long-lived token Threads issued")
+			}
+			if c := h.threads.Calls(threadstest.EndpointCode); c != 1 {
+				t.Errorf("code exchanged %d times, want 1", c)
+			}
+		})
 	}
 }
 
