@@ -223,7 +223,7 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	if !created {
-		res, err = s.Engine.Run(ctx, user.UID, acct.AccountID, jobID, budget(s.UserBudget, userBudget))
+		res, err = s.Engine.RunRequest(ctx, user.UID, acct.AccountID, jobID, budget(s.UserBudget, userBudget))
 	}
 	if err != nil {
 		return s.deferAfterError(ctx, w, user.UID, acct.AccountID, jobID, err)

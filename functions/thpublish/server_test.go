@@ -405,6 +405,37 @@ func TestRevokedTokenAndQuota(t *testing.T) {
 	}
 }
 
+// A post refused for a spent quota is answered 429 and goes on only when
+// the request is repeated with its key: nothing (not the sweep) takes it up
+// by itself, since the user, told to try again, may post it anew.
+func TestQuotaRefusalGoesOnOnlyWhenRepeated(t *testing.T) {
+	for _, body := range []string{`{"text":"over quota"}`, `{"imageUrl":"https://cdn.example.com/q.jpg"}`} {
+		t.Run(body, func(t *testing.T) {
+			h := newHarness(t)
+			acct := "17841400000000010"
+			h.connect(acct)
+			h.threads.SetQuotaUsage(acct, threadstest.QuotaTotal)
+			key := map[string]string{"Idempotency-Key": "quota-" + testenv.RandomID(t)}
+			resp, a := h.post(body, key)
+			if resp.StatusCode != 429 || a.Error.Code != "quota_exceeded" {
+				t.Fatalf("over quota: %d %+v, want 429 quota_exceeded", resp.StatusCode, a)
+			}
+			job := h.job(acct, publish.JobIDFor(h.user.UID, key["Idempotency-Key"]))
+			if job.Status.Terminal() || !job.DueBy.IsZero() || job.LeaseOwner != "" {
+				t.Fatalf("job after 429: status %s, dueBy %v, lease %q; want kept at its step, due never, released", job.Status, job.DueBy, job.LeaseOwner)
+			}
+			h.threads.SetQuotaUsage(acct, 0)
+			resp, a = h.post(body, key)
+			if resp.StatusCode != 200 || a.Status != "published" {
+				t.Fatalf("repeat once the quota freed: %d %+v, want 200 published", resp.StatusCode, a)
+			}
+			if n := len(h.threads.Published(acct)); n != 1 {
+				t.Errorf("%d posts, want 1", n)
+			}
+		})
+	}
+}
+
 func TestSlowMediaAnswers202AndFinishesThroughATask(t *testing.T) {
 	h := newHarnessBudget(t, time.Millisecond)
 	acct := "17841400000000009"

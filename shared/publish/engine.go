@@ -155,7 +155,22 @@ func (e *Engine) log(ctx context.Context) *slog.Logger {
 
 // Run makes one attempt at a job within budget: it claims the job, resumes
 // from the recorded step, and records each step before taking the next.
+// It is a Cloud Tasks delivery's attempt: a job refused for a spent quota
+// stays due when the quota frees (its caller enqueues a task for then).
 func (e *Engine) Run(ctx context.Context, uid, accountID, jobID string, budget time.Duration) (*Result, error) {
+	return e.run(ctx, uid, accountID, jobID, budget, false)
+}
+
+// RunRequest is Run for a user's request repeated with the job's
+// idempotency key. The user is answered what comes of it; a spent quota
+// (429, "try again later") leaves the job at its step but due never: nothing
+// takes it up by itself, since the user may well post it again under a new
+// key, and a repeat with the same key takes it up from its step.
+func (e *Engine) RunRequest(ctx context.Context, uid, accountID, jobID string, budget time.Duration) (*Result, error) {
+	return e.run(ctx, uid, accountID, jobID, budget, true)
+}
+
+func (e *Engine) run(ctx context.Context, uid, accountID, jobID string, budget time.Duration, byUser bool) (*Result, error) {
 	owner := newOwner()
 	now := e.now()
 	job, err := e.Store.ClaimJob(ctx, uid, accountID, jobID, owner, now, e.lease())
@@ -172,7 +187,8 @@ func (e *Engine) Run(ctx context.Context, uid, accountID, jobID string, budget t
 	case job.Status.Terminal():
 		return &Result{State: Done, Job: job}, nil
 	}
-	return e.attempt(ctx, job, owner, nil, now.Add(budget))
+	a := &attempt{Engine: e, job: job, owner: owner, deadline: now.Add(budget), byUser: byUser}
+	return a.do(ctx, a.run)
 }
 
 // NewClaim returns the lease fields of a job created already claimed (see
@@ -197,7 +213,7 @@ func (e *Engine) NewClaim(now time.Time) (owner string, until time.Time) {
 // for the repeat stays unpublished and expires); err is then the store's.
 // With created true, res and err are the attempt's.
 func (e *Engine) Start(ctx context.Context, job *store.Job, acct *store.Account, budget time.Duration) (res *Result, stored *store.Job, created bool, err error) {
-	a := &attempt{Engine: e, job: job, owner: job.LeaseOwner, deadline: e.now().Add(budget), acct: acct}
+	a := &attempt{Engine: e, job: job, owner: job.LeaseOwner, deadline: e.now().Add(budget), acct: acct, byUser: true}
 	containerErr := a.containerFirst(ctx)
 	stored, created, err = e.Store.CreateJob(ctx, job)
 	if err != nil || !created {
@@ -243,11 +259,6 @@ func (a *attempt) containerFirst(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) attempt(ctx context.Context, job *store.Job, owner string, acct *store.Account, deadline time.Time) (*Result, error) {
-	a := &attempt{Engine: e, job: job, owner: owner, deadline: deadline, acct: acct}
-	return a.do(ctx, a.run)
-}
-
 // do runs the attempt's steps; on an error it gives the lease back.
 func (a *attempt) do(ctx context.Context, steps func(context.Context) (*Result, error)) (*Result, error) {
 	res, err := steps(ctx)
@@ -266,7 +277,9 @@ type attempt struct {
 	owner    string
 	deadline time.Time
 	acct     *store.Account // the account, when the caller has it
-	req      *Request
+	// byUser: a user's request, answered with the outcome (see RunRequest).
+	byUser bool
+	req    *Request
 	// quotaChecked: the publishing limit was read in this attempt.
 	quotaChecked bool
 	token        string
@@ -423,7 +436,11 @@ func (a *attempt) checkQuota(ctx context.Context) (*Result, error) {
 			"the account's publishing quota was spent when the post was due (%d of %d posts, %d of %d replies in the last 24 hours)",
 			lim.QuotaUsage, lim.QuotaTotal, lim.ReplyQuotaUsage, lim.ReplyQuotaTotal)})
 	}
-	a.release(ctx, a.now().Add(wait))
+	due := a.now().Add(wait)
+	if a.byUser {
+		due = time.Time{} // answered 429: goes on only when repeated (see RunRequest)
+	}
+	a.release(ctx, due)
 	return &Result{State: QuotaExceeded, Job: a.job, RetryAfter: wait}, nil
 }
 
