@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/GoogleCloudPlatform/functions-framework-go v1.9.2
 	golang.org/x/sync v0.25.0
+	google.golang.org/grpc v1.85.0
 	threadsfunctions.dev/shared v0.0.0
 )
 
@@ -56,7 +57,6 @@ require (
 	google.golang.org/genproto v0.0.0-20261012220534-4341edf3f941 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20261012220534-4341edf3f941 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261104224025-d1e00e9f33ab // indirect
-	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 

@@ -1,6 +1,7 @@
 package thpublish_test
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -8,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"threadsfunctions.dev/shared/publish"
 	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/testenv"
 	"threadsfunctions.dev/shared/threads/threadstest"
 )
 
@@ -116,6 +120,35 @@ func TestCancelScheduledPost(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+other.IDToken)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 404 {
 		t.Errorf("another user's cancel: %v %v", resp.StatusCode, err)
+	}
+}
+
+// A scheduled post whose task cannot be created is withdrawn and answered
+// 503: the caller's retry with the same key then schedules it afresh (a
+// job left cancelled would answer that retry 409 job_cancelled).
+func TestScheduleFailureLetsTheSameKeyRetry(t *testing.T) {
+	h := newHarness(t)
+	acct := "17841400000000031"
+	h.connect(acct)
+	at := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	body := `{"text":"later","publishAt":"` + at + `"}`
+	key := map[string]string{"Idempotency-Key": "sched-" + testenv.RandomID(t)}
+	jobID := publish.JobIDFor(h.user.UID, key["Idempotency-Key"])
+
+	h.tasks.FailNextCreate(1, codes.Unavailable)
+	resp, a := h.post(body, key)
+	if resp.StatusCode != 503 || a.Error.Code != "unavailable" {
+		t.Fatalf("task creation failing: %d %+v, want 503 unavailable", resp.StatusCode, a)
+	}
+	if _, err := h.store.GetJob(t.Context(), h.user.UID, acct, jobID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("job after the failed scheduling: %v, want it withdrawn (not found)", err)
+	}
+	resp, a = h.post(body, key)
+	if resp.StatusCode != 202 || a.Status != "scheduled" || a.JobID != jobID {
+		t.Fatalf("retry with the same key: %d %+v, want 202 scheduled %s", resp.StatusCode, a, jobID)
+	}
+	if j := h.job(acct, jobID); j.Status != store.JobScheduled {
+		t.Errorf("job status %s, want scheduled", j.Status)
 	}
 }
 

@@ -256,10 +256,12 @@ func (s *Server) schedule(ctx context.Context, w http.ResponseWriter, job *store
 	tb := TaskBody{UID: job.UID, AccountID: job.AccountID, JobID: job.JobID}
 	if err := s.enqueueID(ctx, job.JobID+"-at", tb, job.PublishAt); err != nil {
 		if created {
-			// Without its task the job would never run: withdraw it, so a
-			// new request (with or without the same key) starts afresh.
-			if _, cerr := s.Store.CancelJob(context.WithoutCancel(ctx), job.UID, job.AccountID, job.JobID, "not_scheduled", s.now()); cerr != nil {
-				err = errors.Join(err, cerr)
+			// Without its task the job would never run: withdraw it (delete
+			// it, untouched since its creation), so that the caller's retry
+			// with the same key, or a new request, starts afresh. A job
+			// cancelled instead would answer that retry 409 job_cancelled.
+			if _, werr := s.Store.WithdrawJob(context.WithoutCancel(ctx), job); werr != nil {
+				err = errors.Join(err, werr)
 			}
 		}
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "the post could not be scheduled; try again")
@@ -274,8 +276,14 @@ func (s *Server) schedule(ctx context.Context, w http.ResponseWriter, job *store
 // lost; if even that fails the caller is told to retry.
 func (s *Server) deferAfterError(ctx context.Context, w http.ResponseWriter, uid, accountID, jobID string, cause error) error {
 	logging.FromContext(ctx).Warn("publish: attempt failed; handing the job to a task", "jobId", jobID, "error", cause.Error())
-	res := &publish.Result{State: publish.Retry, Job: &store.Job{JobID: jobID}, RetryAfter: publish.TransientRetry}
-	if err := s.enqueue(ctx, res, uid, accountID); err != nil {
+	// The failed attempt's number is not known here: the task is named after
+	// this hand-over's time, so that a later one for the same job is not
+	// taken for a repeat of this one (a no-op). Enqueued even if the caller
+	// went away (the likely cause of a cancelled attempt), so that the job
+	// goes on now rather than when the sweep finds it overdue.
+	id := fmt.Sprintf("%s-d%d", jobID, s.now().UnixNano())
+	tb := TaskBody{UID: uid, AccountID: accountID, JobID: jobID}
+	if err := s.enqueueID(context.WithoutCancel(ctx), id, tb, s.now().Add(s.Engine.TransientWait())); err != nil {
 		return httpx.Wrap(errors.Join(cause, err), http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
 			"the post could not be processed now; send the request again with the same idempotency key")
 	}

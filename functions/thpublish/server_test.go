@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,9 @@ type harnessOptions struct {
 	ownProject bool
 	// holdTasks keeps tasks in the stand-in: the test delivers them.
 	holdTasks bool
+	// wrapThreads, if set, wraps the fake Threads' handler (then served
+	// from a server of its own).
+	wrapThreads func(http.Handler) http.Handler
 }
 
 func newHarnessWith(t *testing.T, o harnessOptions) *harness {
@@ -64,6 +68,12 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 		e.ProjectID = "demo-sweep-" + testenv.RandomID(t)
 	}
 	fake := threadstest.Start(t, "app", "secret", "https://fn.example.com/cb")
+	graphURL := fake.URL
+	if o.wrapThreads != nil {
+		wrapped := httptest.NewServer(o.wrapThreads(fake.Handler()))
+		t.Cleanup(wrapped.Close)
+		graphURL = wrapped.URL
+	}
 	var ctOpts []cloudtasksfake.Option
 	if !o.holdTasks {
 		ctOpts = append(ctOpts, cloudtasksfake.WithDelivery(cloudtasksfake.DeliveryConfig{
@@ -80,7 +90,7 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 	url := "http://" + lis.Addr().String() + "/"
 	opts := thpublish.Options
 	opts.Lookup = e.Lookup(map[string]string{
-		"THREADS_GRAPH_URL":     fake.URL,
+		"THREADS_GRAPH_URL":     graphURL,
 		"TOKEN_ENCRYPTION_KEY":  keyText,
 		"CORS_ALLOWED_ORIGINS":  "https://app.example.com",
 		"TASKS_QUEUE":           "projects/" + e.ProjectID + "/locations/local/queues/publish",
@@ -402,6 +412,63 @@ func TestRevokedTokenAndQuota(t *testing.T) {
 	}
 	if acct, _ := h.store.GetAccount(t.Context(), h.user.UID, "17841400000000008"); acct.Status != store.StatusNeedsReauth {
 		t.Errorf("account status %q", acct.Status)
+	}
+}
+
+// A caller that goes away mid-attempt cancels the attempt; the job is
+// handed to a task at once all the same (not left for the sweep, minutes
+// later), and the task publishes it once.
+func TestAbandonedRequestHandsTheJobToATask(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		abandon context.CancelFunc
+	)
+	h := newHarnessWith(t, harnessOptions{wrapThreads: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			stop := abandon
+			abandon = nil
+			mu.Unlock()
+			if stop != nil && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/threads") {
+				stop() // the caller gives up while the container is being created
+				select {
+				case <-r.Context().Done(): // the function's call, cancelled with its request
+				case <-time.After(5 * time.Second):
+				}
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	acct := "17841400000000011"
+	h.connect(acct)
+	key := "gone-" + testenv.RandomID(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	mu.Lock()
+	abandon = cancel
+	mu.Unlock()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.url, strings.NewReader(`{"imageUrl":"https://cdn.example.com/gone.jpg"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+h.user.IDToken)
+	req.Header.Set("Idempotency-Key", key)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the abandoned request was answered %d", resp.StatusCode)
+	}
+	jobID := publish.JobIDFor(h.user.UID, key)
+	deadline := time.Now().Add(10 * time.Second)
+	for h.tasks.CreateCount() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if h.tasks.CreateCount() == 0 {
+		t.Fatalf("no task created for the abandoned job (it would wait for the sweep)")
+	}
+	job := h.waitJob(acct, jobID)
+	if job.Status != store.JobPublished {
+		t.Fatalf("job %s: %+v", job.Status, job.Error)
+	}
+	if n := len(h.threads.Published(acct)); n != 1 {
+		t.Errorf("%d posts, want 1", n)
 	}
 }
 

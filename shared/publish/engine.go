@@ -109,7 +109,9 @@ func (e *Engine) lease() time.Duration {
 	return DefaultLease
 }
 
-func (e *Engine) retryDelay() time.Duration {
+// TransientWait is how long to wait before retrying after a transient
+// failure: TransientRetry, or RetryDelay when set.
+func (e *Engine) TransientWait() time.Duration {
 	if e.RetryDelay > 0 {
 		return e.RetryDelay
 	}
@@ -713,7 +715,7 @@ func (a *attempt) threadsError(ctx context.Context, err error) (*Result, error) 
 	if !isAPI || apiErr.Temporary() || apiErr.MediaNotReady() || threads.IsUnknownOutcome(err) {
 		a.job.LastError = jobError("transient", err)
 		a.log(ctx).Warn("publish: transient Threads failure", append(errAttrs(err), "jobId", a.job.JobID, "status", string(a.job.Status))...)
-		wait := a.retryDelay()
+		wait := a.TransientWait()
 		if isAPI && apiErr.MediaNotReady() {
 			wait = a.waitDelay()
 		}

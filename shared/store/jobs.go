@@ -325,6 +325,20 @@ func (s *Store) ClearDueBy(ctx context.Context, j *Job) (bool, error) {
 	return false, fmt.Errorf("clear dueBy: %w", err)
 }
 
+// WithdrawJob deletes a job that nothing has touched since it was created
+// or read (j.Version), so that its idempotency key starts afresh; false when
+// the job changed or is gone meanwhile.
+func (s *Store) WithdrawJob(ctx context.Context, j *Job) (bool, error) {
+	_, err := s.jobRef(j).Delete(ctx, firestore.LastUpdateTime(j.Version))
+	switch status.Code(err) {
+	case codes.OK:
+		return true, nil
+	case codes.FailedPrecondition, codes.NotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("withdraw job: %w", err)
+}
+
 // ListAccounts returns the user's connected accounts.
 func (s *Store) ListAccounts(ctx context.Context, uid string) ([]*Account, error) {
 	docs, err := s.fs.Collection("users/" + uid + "/integrations/threads/accounts").Documents(ctx).GetAll()

@@ -126,6 +126,7 @@ type Server struct {
 	seq        int
 	deliveries []Delivery
 	givenUp    []string
+	failCreate []codes.Code  // answers of the next CreateTask calls (FailNextCreate)
 	changed    chan struct{} // closed and replaced on every state change
 }
 
@@ -369,6 +370,16 @@ func splitTaskName(name string) (queue, id string, ok bool) {
 	return queue, id, queueNameRE.MatchString(queue) && taskIDRE.MatchString(id)
 }
 
+// FailNextCreate makes the next n CreateTask calls fail with code (an
+// outage of Cloud Tasks, a missing permission); nothing is stored.
+func (s *Server) FailNextCreate(n int, code codes.Code) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failCreate = append(s.failCreate, code)
+	}
+}
+
 // CreateTask implements cloudtaskspb.CloudTasksServer. It stores an HTTP task
 // under a valid parent queue, generating a name if none is given, and refuses
 // a name it has seen before with codes.AlreadyExists.
@@ -378,6 +389,11 @@ func (s *Server) CreateTask(_ context.Context, req *cloudtaskspb.CreateTaskReque
 	s.creates++
 	if s.stopped {
 		return nil, status.Error(codes.Unavailable, "server stopped")
+	}
+	if len(s.failCreate) > 0 {
+		c := s.failCreate[0]
+		s.failCreate = s.failCreate[1:]
+		return nil, status.Errorf(c, "injected failure (%s)", c)
 	}
 
 	parent := req.GetParent()
