@@ -53,6 +53,14 @@ func TestScheduledPostPublishesAtItsTime(t *testing.T) {
 	if j.PublishedAt.Before(at) {
 		t.Errorf("published at %v, before %v", j.PublishedAt, at)
 	}
+	// A repeat once publishAt has passed gets the first request's result,
+	// not a refusal of the past time.
+	if resp, again := h.post(body, map[string]string{"Idempotency-Key": "sched-1"}); resp.StatusCode != 200 || again.Status != "published" || again.JobID != a.JobID || again.ID != j.MediaID {
+		t.Errorf("repeat after publishAt: %d %+v, want 200 published %s", resp.StatusCode, again, j.MediaID)
+	}
+	if resp, other := h.post(body, map[string]string{"Idempotency-Key": "sched-other"}); resp.StatusCode != 400 || other.Error.Code != "invalid_publish_at" {
+		t.Errorf("a new key with a past publishAt: %d %+v, want 400 invalid_publish_at", resp.StatusCode, other)
+	}
 	scheduled := h.tasksDue("-at")
 	for _, due := range scheduled {
 		if !due.Equal(at) {

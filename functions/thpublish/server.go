@@ -159,11 +159,11 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	publishAt, err := req.ScheduledAt(s.now())
 	if err != nil {
-		return err
+		return s.orRepeat(ctx, w, user.UID, &req, err)
 	}
 	acct, err := s.account(ctx, user.UID, req.AccountID)
 	if err != nil {
-		return err
+		return s.orRepeat(ctx, w, user.UID, &req, err)
 	}
 
 	jobID := publish.JobIDFor(user.UID, req.IdempotencyKey)
@@ -216,17 +216,50 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusUnprocessableEntity, CodeIdempotencyConflict,
 			"this idempotency key was used for a different request")
 	}
-	log := logging.FromContext(ctx).With("jobId", jobID, "accountId", acct.AccountID)
-	log.Info("publish: request", "kind", string(req.Kind()), "repeat", !created, "parts", len(job.Parts), "scheduled", !job.PublishAt.IsZero())
+	return s.carryOn(ctx, w, req.Kind(), job, created, res, err)
+}
+
+// orRepeat answers a request refused by a check of the present (publishAt
+// now past, the account since needing reauth) from the job it repeats, if
+// its idempotency key names one made by the same request: a repeat gets
+// the first request's result, whatever changed since. Otherwise the request
+// is refused. The job is looked for only on this refusal path.
+func (s *Server) orRepeat(ctx context.Context, w http.ResponseWriter, uid string, req *publish.Request, refused error) error {
+	if req.IdempotencyKey == "" {
+		return refused
+	}
+	accountID := req.AccountID
+	if accountID == "" {
+		// The first request named no account either: the user's only one.
+		accts, err := s.Store.ListAccounts(ctx, uid)
+		if err != nil || len(accts) != 1 {
+			return refused
+		}
+		accountID = accts[0].AccountID
+	}
+	job, err := s.Store.GetJob(ctx, uid, accountID, publish.JobIDFor(uid, req.IdempotencyKey))
+	if err != nil || job.RequestHash != req.Hash() {
+		return refused
+	}
+	return s.carryOn(ctx, w, req.Kind(), job, false, nil, nil)
+}
+
+// carryOn answers a user's request for its job: a new one (created, with
+// its first attempt's outcome res or err) or an existing one, which is
+// attempted again unless it has ended.
+func (s *Server) carryOn(ctx context.Context, w http.ResponseWriter, kind publish.Kind, job *store.Job, created bool, res *publish.Result, err error) error {
+	uid, accountID, jobID := job.UID, job.AccountID, job.JobID
+	log := logging.FromContext(ctx).With("jobId", jobID, "accountId", accountID)
+	log.Info("publish: request", "kind", string(kind), "repeat", !created, "parts", len(job.Parts), "scheduled", !job.PublishAt.IsZero())
 	if job.Status == store.JobScheduled {
 		return s.schedule(ctx, w, job, created)
 	}
 
 	if !created {
-		res, err = s.Engine.RunRequest(ctx, user.UID, acct.AccountID, jobID, budget(s.UserBudget, userBudget))
+		res, err = s.Engine.RunRequest(ctx, uid, accountID, jobID, budget(s.UserBudget, userBudget))
 	}
 	if err != nil {
-		return s.deferAfterError(ctx, w, user.UID, acct.AccountID, jobID, err)
+		return s.deferAfterError(ctx, w, uid, accountID, jobID, err)
 	}
 	switch res.State {
 	case publish.Done:
@@ -235,17 +268,17 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Retry-After", strconv.Itoa(int(res.RetryAfter.Seconds())))
 		return httpx.Errorf(http.StatusTooManyRequests, CodeQuotaExceeded,
 			"the account's publishing quota is spent; it frees up within %s (at %s at the latest)",
-			res.RetryAfter.Round(time.Minute), now.Add(res.RetryAfter).Format(time.RFC3339))
+			res.RetryAfter.Round(time.Minute), s.now().Add(res.RetryAfter).Format(time.RFC3339))
 	case publish.Busy:
 		// Another attempt (a task, or an earlier request) is working on it.
-		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, AccountID: acct.AccountID, Status: "pending"})
+		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, AccountID: accountID, Status: "pending"})
 		return nil
 	default: // Waiting, Retry: continue through Cloud Tasks.
-		if err := s.enqueue(ctx, res, user.UID, acct.AccountID); err != nil {
+		if err := s.enqueue(ctx, res, uid, accountID); err != nil {
 			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
 				"the post could not be scheduled for a retry; send the request again with the same idempotency key")
 		}
-		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, AccountID: acct.AccountID, Status: "pending"})
+		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, AccountID: accountID, Status: "pending"})
 		return nil
 	}
 }

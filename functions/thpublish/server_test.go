@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -412,6 +413,41 @@ func TestRevokedTokenAndQuota(t *testing.T) {
 	}
 	if acct, _ := h.store.GetAccount(t.Context(), h.user.UID, "17841400000000008"); acct.Status != store.StatusNeedsReauth {
 		t.Errorf("account status %q", acct.Status)
+	}
+}
+
+// A repeat gets the first request's result although the account has since
+// come to need reauth; a new request is refused for it.
+func TestRepeatAnsweredAfterTheAccountNeedsReauth(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		t.Run(fmt.Sprintf("accountId named %v", named), func(t *testing.T) {
+			h := newHarness(t)
+			acct := "17841400000000012"
+			h.connect(acct)
+			body := `{"text":"before reauth"}`
+			if named {
+				body = `{"text":"before reauth","accountId":"` + acct + `"}`
+			}
+			key := map[string]string{"Idempotency-Key": "reauth-" + testenv.RandomID(t)}
+			resp, first := h.post(body, key)
+			if resp.StatusCode != 200 || first.Status != "published" {
+				t.Fatalf("first: %d %+v", resp.StatusCode, first)
+			}
+			if err := h.store.SetAccountStatus(t.Context(), h.user.UID, acct, store.StatusNeedsReauth, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			resp, again := h.post(body, key)
+			if resp.StatusCode != 200 || again.Status != "published" || again.ID != first.ID || again.JobID != first.JobID {
+				t.Errorf("repeat: %d %+v, want the first answer %+v", resp.StatusCode, again, first)
+			}
+			resp, other := h.post(body, map[string]string{"Idempotency-Key": "reauth-new-" + testenv.RandomID(t)})
+			if resp.StatusCode != 409 || other.Error.Code != "reauth_required" {
+				t.Errorf("new key: %d %+v, want 409 reauth_required", resp.StatusCode, other)
+			}
+			if n := len(h.threads.Published(acct)); n != 1 {
+				t.Errorf("%d posts, want 1", n)
+			}
+		})
 	}
 }
 
