@@ -174,6 +174,18 @@ func (h *harness) do(method, url, body string, header map[string]string) (*http.
 	return resp, a
 }
 
+// markNeedsReauth marks the account as Threads' refusal of its token would.
+func (h *harness) markNeedsReauth(accountID string) error {
+	a, err := h.store.GetAccount(h.t.Context(), h.user.UID, accountID)
+	if err != nil {
+		return err
+	}
+	if ok, err := h.store.MarkNeedsReauth(h.t.Context(), h.user.UID, accountID, a.TokenIssuedAt, time.Now()); err != nil || !ok {
+		return fmt.Errorf("mark needs reauth: %v, %w", ok, err)
+	}
+	return nil
+}
+
 func (h *harness) job(accountID, jobID string) *store.Job {
 	h.t.Helper()
 	j, err := h.store.GetJob(h.t.Context(), h.user.UID, accountID, jobID)
@@ -278,7 +290,7 @@ func TestAccountChoice(t *testing.T) {
 	for _, id := range []string{"17841400000000003", "17841400000000004", "17841400000000006"} {
 		h.connect(id)
 	}
-	if err := h.store.SetAccountStatus(t.Context(), h.user.UID, "17841400000000003", store.StatusNeedsReauth, time.Now()); err != nil {
+	if err := h.markNeedsReauth("17841400000000003"); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.store.Revoke(t.Context(), h.user.UID, "17841400000000006", time.Now()); err != nil {
@@ -433,7 +445,7 @@ func TestRepeatAnsweredAfterTheAccountNeedsReauth(t *testing.T) {
 			if resp.StatusCode != 200 || first.Status != "published" {
 				t.Fatalf("first: %d %+v", resp.StatusCode, first)
 			}
-			if err := h.store.SetAccountStatus(t.Context(), h.user.UID, acct, store.StatusNeedsReauth, time.Now()); err != nil {
+			if err := h.markNeedsReauth(acct); err != nil {
 				t.Fatal(err)
 			}
 			resp, again := h.post(body, key)

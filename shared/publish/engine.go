@@ -252,7 +252,7 @@ func (a *attempt) containerFirst(ctx context.Context) error {
 	if err != nil {
 		return nil // the attempt reports it
 	}
-	a.req, a.token, a.userID = &req, tok, acct.AccountID
+	a.req, a.token, a.tokenIssuedAt, a.userID = &req, tok, acct.TokenIssuedAt, acct.AccountID
 	id, err := a.Threads.CreateContainer(ctx, a.userID, a.token, containerParams(&req, nil))
 	if err != nil {
 		return err
@@ -285,7 +285,10 @@ type attempt struct {
 	// quotaChecked: the publishing limit was read in this attempt.
 	quotaChecked bool
 	token        string
-	userID       string
+	// tokenIssuedAt identifies token: a refusal of it marks the account
+	// needs_reauth only while the account still holds it.
+	tokenIssuedAt time.Time
+	userID        string
 }
 
 func (a *attempt) run(ctx context.Context) (*Result, error) {
@@ -394,7 +397,7 @@ func (a *attempt) prepareToken(ctx context.Context, acct *store.Account) (*Resul
 	case tokens.Refreshed:
 		a.log(ctx).Info("publish: token refreshed", "accountId", acct.AccountID)
 	}
-	a.token = tok
+	a.token, a.tokenIssuedAt = tok, acct.TokenIssuedAt
 	return nil, nil
 }
 
@@ -728,7 +731,7 @@ func (a *attempt) threadsError(ctx context.Context, err error) (*Result, error) 
 }
 
 func (a *attempt) reauth(ctx context.Context, err error) (*Result, error) {
-	if serr := a.Store.SetAccountStatus(ctx, a.job.UID, a.job.AccountID, store.StatusNeedsReauth, a.now()); serr != nil {
+	if _, serr := a.Store.MarkNeedsReauth(ctx, a.job.UID, a.job.AccountID, a.tokenIssuedAt, a.now()); serr != nil {
 		return nil, serr
 	}
 	je := jobError(ReasonReauthRequired, err)

@@ -356,16 +356,51 @@ func (s *Store) ListAccounts(ctx context.Context, uid string) ([]*Account, error
 	return out, nil
 }
 
-// SetAccountStatus changes an account's status (e.g. StatusNeedsReauth).
-func (s *Store) SetAccountStatus(ctx context.Context, uid, accountID, st string, now time.Time) error {
-	_, err := s.accountDoc(uid, accountID).Update(ctx, []firestore.Update{
-		{Path: "status", Value: st},
+// MarkNeedsReauth marks the account needs_reauth after Threads refused its
+// token, if the account is active and still holds that token (issued at
+// issuedAt): a refusal of an older token says nothing of a connection made
+// since, and a revoked account stays revoked. It reports whether it marked.
+func (s *Store) MarkNeedsReauth(ctx context.Context, uid, accountID string, issuedAt, now time.Time) (bool, error) {
+	return s.updateIfCurrent(ctx, "mark needs reauth", uid, accountID, issuedAt, []firestore.Update{
+		{Path: "status", Value: StatusNeedsReauth},
 		{Path: "updatedAt", Value: now},
 	})
+}
+
+// updateIfCurrent applies updates to the account, in a transaction, if it
+// is active and still holds the token issued at issuedAt; false (and no
+// write) otherwise, or when the account is gone.
+func (s *Store) updateIfCurrent(ctx context.Context, what, uid, accountID string, issuedAt time.Time, updates []firestore.Update) (bool, error) {
+	ref := s.accountDoc(uid, accountID)
+	done := false
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		done = false
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		a, err := decodeAccount(snap)
+		if err != nil {
+			return err
+		}
+		if a.Status != StatusActive || !sameInstant(a.TokenIssuedAt, issuedAt) {
+			return nil
+		}
+		done = true
+		return tx.Update(ref, updates)
+	})
 	if err != nil {
-		return fmt.Errorf("set account status: %w", err)
+		return false, fmt.Errorf("%s: %w", what, err)
 	}
-	return nil
+	return done, nil
+}
+
+// sameInstant compares times as Firestore stores them (to the microsecond).
+func sameInstant(a, b time.Time) bool {
+	return a.Truncate(time.Microsecond).Equal(b.Truncate(time.Microsecond))
 }
 
 // ClaimTokenRefresh marks the account's token as being refreshed by one
@@ -398,16 +433,19 @@ func (s *Store) ClaimTokenRefresh(ctx context.Context, uid, accountID string, is
 	return claimed, nil
 }
 
-// SaveRefreshedToken seals and stores a refreshed long-lived token.
-func (s *Store) SaveRefreshedToken(ctx context.Context, uid, accountID, token string, expiresIn int64, now time.Time) error {
+// SaveRefreshedToken seals and stores a refreshed long-lived token in place
+// of the one issued at issuedAt, if the account is active and still holds
+// that one: a reconnection or a revocation meanwhile wins, and the refreshed
+// token is dropped (false).
+func (s *Store) SaveRefreshedToken(ctx context.Context, uid, accountID, token string, expiresIn int64, issuedAt, now time.Time) (bool, error) {
 	if s.keyring == nil {
-		return ErrNoKeyring
+		return false, ErrNoKeyring
 	}
 	sealed, keyID, err := s.keyring.Seal([]byte(token), []byte(AccountPath(uid, accountID)))
 	if err != nil {
-		return fmt.Errorf("seal access token: %w", err)
+		return false, fmt.Errorf("seal access token: %w", err)
 	}
-	_, err = s.accountDoc(uid, accountID).Update(ctx, []firestore.Update{
+	return s.updateIfCurrent(ctx, "save refreshed token", uid, accountID, issuedAt, []firestore.Update{
 		{Path: "accessToken", Value: sealed},
 		{Path: "accessTokenKeyId", Value: keyID},
 		{Path: "expiresIn", Value: expiresIn},
@@ -416,10 +454,6 @@ func (s *Store) SaveRefreshedToken(ctx context.Context, uid, accountID, token st
 		{Path: "refreshLeaseUntil", Value: time.Time{}},
 		{Path: "updatedAt", Value: now},
 	})
-	if err != nil {
-		return fmt.Errorf("save refreshed token: %w", err)
-	}
-	return nil
 }
 
 // ErrJobStarted: a job can no longer be cancelled by its owner (it has

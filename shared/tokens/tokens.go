@@ -80,13 +80,16 @@ func Due(a *store.Account, now time.Time, window time.Duration) bool {
 }
 
 // Refresh refreshes the account's token when it is due and returns the
-// token to use from now on (the refreshed one, or token as given). Of
-// concurrent callers for one account, one refreshes (a mark claimed in a
-// transaction on the account); the others get Busy.
+// token to use from now on (the refreshed one, or token as given); on
+// Refreshed, a's token times become the new token's. Of concurrent callers
+// for one account, one refreshes (a mark claimed in a transaction on the
+// account); the others get Busy, as does a refresh whose account was
+// reconnected or revoked meanwhile (its token is dropped). An account is
+// marked needs_reauth only while it still holds the refused token.
 func (r *Refresher) Refresh(ctx context.Context, uid string, a *store.Account, token string, window time.Duration) (string, Outcome, error) {
 	now := r.now()
 	if Expired(a, now) {
-		if err := r.Store.SetAccountStatus(ctx, uid, a.AccountID, store.StatusNeedsReauth, now); err != nil {
+		if _, err := r.Store.MarkNeedsReauth(ctx, uid, a.AccountID, a.TokenIssuedAt, now); err != nil {
 			return token, Failed, err
 		}
 		return token, NeedsReauth, nil
@@ -105,7 +108,7 @@ func (r *Refresher) Refresh(ctx context.Context, uid string, a *store.Account, t
 	if err != nil {
 		var apiErr *threads.APIError
 		if errors.As(err, &apiErr) && apiErr.TokenInvalid() {
-			if serr := r.Store.SetAccountStatus(ctx, uid, a.AccountID, store.StatusNeedsReauth, now); serr != nil {
+			if _, serr := r.Store.MarkNeedsReauth(ctx, uid, a.AccountID, a.TokenIssuedAt, now); serr != nil {
 				return token, Failed, serr
 			}
 			return token, NeedsReauth, nil
@@ -116,8 +119,15 @@ func (r *Refresher) Refresh(ctx context.Context, uid string, a *store.Account, t
 	if lifetime <= 0 {
 		lifetime = defaultLifetime
 	}
-	if err := r.Store.SaveRefreshedToken(ctx, uid, a.AccountID, fresh.AccessToken, int64(lifetime.Seconds()), now); err != nil {
+	saved, err := r.Store.SaveRefreshedToken(ctx, uid, a.AccountID, fresh.AccessToken, int64(lifetime.Seconds()), a.TokenIssuedAt, now)
+	if err != nil {
 		return token, Failed, err
 	}
+	if !saved {
+		// Reconnected or revoked while refreshing: the account's own token
+		// wins, and this one is dropped, as if another caller refreshed.
+		return token, Busy, nil
+	}
+	a.TokenIssuedAt, a.ExpiresIn, a.ExpiresAt = now, int64(lifetime.Seconds()), now.Add(lifetime)
 	return fresh.AccessToken, Refreshed, nil
 }
