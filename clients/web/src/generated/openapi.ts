@@ -72,8 +72,8 @@ export interface paths {
          *     refused). Everything in it is checked before any Threads call and before scheduling, each
          *     rule with its own `400` code. An `Idempotency-Key` header (or the `idempotencyKey` field;
          *     both given, they must match) makes repeats return the first request's result and never
-         *     post again; the same key with a different body is `422 idempotency_key_reused`.
-         *     Answers: `200` published (`Published`), `202` pending (`Pending`: media still
+         *     post again; the same key with a different body is `422 idempotency_key_reused`. A key
+         *     is scoped to the user and the post's account. Answers: `200` published (`Published`), `202` pending (`Pending`: media still
          *     processing or a transient failure; the job continues through Cloud Tasks, or another
          *     attempt holds it) or scheduled (`Scheduled`, with `publishAt`), or an error; a job that
          *     ended failed or cancelled answers with `JobFailure` (its `jobId`, `status` and the ids
