@@ -61,6 +61,43 @@ resource "google_firestore_field" "accounts_threads_user_id" {
   }
 }
 
+# thDataDeletion: the tombstones of a Threads user's disconnected accounts,
+# across all Firebase users (their jobs outlive the account document). By
+# threadsUserId; tombstones written before they recorded it, by accountId.
+resource "google_firestore_field" "disconnected_threads_user_id" {
+  database   = google_firestore_database.default.name
+  collection = "disconnected"
+  field      = "threadsUserId"
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION"
+    }
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION_GROUP"
+    }
+  }
+}
+
+resource "google_firestore_field" "disconnected_account_id" {
+  database   = google_firestore_database.default.name
+  collection = "disconnected"
+  field      = "accountId"
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION"
+    }
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION_GROUP"
+    }
+  }
+}
+
 # thPublish's sweep: jobs overdue, across all users.
 resource "google_firestore_field" "jobs_due_by" {
   database   = google_firestore_database.default.name

@@ -1,11 +1,13 @@
 package thdatadeletion
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"html/template"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -43,16 +45,34 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	if s.Now != nil {
 		now = s.Now()
 	}
-	p, err := signedrequest.VerifyRequest(r, s.Secret, now, s.MaxAge)
+	signed, err := signedrequest.FromRequest(r)
 	if err != nil {
 		return err
 	}
-	// The same callback (user and issue time) resumes the same request, so
-	// a deletion interrupted half-way completes when Meta retries.
-	sum := sha256.Sum256([]byte(p.UserID + "|" + strconv.FormatInt(p.IssuedAt.Unix(), 10)))
-	req, err := s.Store.StartDeletion(ctx, hex.EncodeToString(sum[:]), newCode(), p.UserID, now)
-	if err != nil {
-		return unavailable(err)
+	var req *store.DeletionRequest
+	p, err := signedrequest.Verify(signed, s.Secret, now, s.MaxAge)
+	switch {
+	case err == nil:
+		// The same callback (user and issue time) resumes the same request, so
+		// a deletion interrupted half-way completes when Meta retries.
+		req, err = s.Store.StartDeletion(ctx, deletionKey(p), newCode(), p.UserID, now)
+		if err != nil {
+			return unavailable(err)
+		}
+	case isStale(err):
+		// Meta may retry after SIGNED_REQUEST_MAX_AGE. A request this old,
+		// validly signed, that repeats a deletion already recorded resumes it:
+		// it only finishes what Meta asked for while it was fresh. Anything
+		// else stays refused, as stale, and nothing is recorded.
+		var lookupErr error
+		if req, p, lookupErr = s.recorded(ctx, signed, now); lookupErr != nil {
+			return unavailable(lookupErr)
+		}
+		if req == nil {
+			return err
+		}
+	default:
+		return err
 	}
 	if req.Status != store.DeletionDone {
 		accounts, err := s.Store.AccountsByThreadsUser(ctx, p.UserID)
@@ -64,13 +84,59 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 				return unavailable(err)
 			}
 		}
+		// Accounts the user disconnected before have no account document, but
+		// their jobs and tombstones remain: found through the tombstones.
+		disconnected, err := s.Store.DisconnectedByThreadsUser(ctx, p.UserID)
+		if err != nil {
+			return unavailable(err)
+		}
+		for _, d := range disconnected {
+			if err := s.Store.DeleteAccountData(ctx, d.UID, d.AccountID); err != nil {
+				return unavailable(err)
+			}
+		}
 		if err := s.Store.CompleteDeletion(ctx, req.Code, now); err != nil {
 			return unavailable(err)
 		}
-		logging.FromContext(ctx).Info("data deleted", "threadsUserId", p.UserID, "accounts", len(accounts), "confirmationCode", req.Code)
+		logging.FromContext(ctx).Info("data deleted", "threadsUserId", p.UserID, "accounts", len(accounts),
+			"disconnectedAccounts", len(disconnected), "confirmationCode", req.Code)
 	}
 	httpx.WriteJSON(w, http.StatusOK, Answer{URL: s.statusURL(r, req.Code), ConfirmationCode: req.Code})
 	return nil
+}
+
+// deletionKey is the retry key of a callback: its user and issue time.
+func deletionKey(p *signedrequest.Payload) string {
+	sum := sha256.Sum256([]byte(p.UserID + "|" + strconv.FormatInt(p.IssuedAt.Unix(), 10)))
+	return hex.EncodeToString(sum[:])
+}
+
+func isStale(err error) bool {
+	var he *httpx.Error
+	return errors.As(err, &he) && he.Code == signedrequest.CodeStale
+}
+
+// noAgeLimit makes Verify check all but a request's age (a time in the
+// future beyond its minute of tolerance is still stale).
+const noAgeLimit = time.Duration(math.MaxInt64)
+
+// recorded returns the deletion request a stale signed_request repeats,
+// with its payload, once its signature is checked; nil when it repeats none
+// (or its signature or time is wrong). Only a validly signed request is
+// looked up, so the lookup is no oracle for forged ones.
+func (s *Server) recorded(ctx context.Context, signed string, now time.Time) (*store.DeletionRequest, *signedrequest.Payload, error) {
+	p, err := signedrequest.Verify(signed, s.Secret, now, noAgeLimit)
+	if err != nil {
+		return nil, nil, nil
+	}
+	req, err := s.Store.FindDeletion(ctx, deletionKey(p))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return req, p, nil
 }
 
 func unavailable(err error) error {

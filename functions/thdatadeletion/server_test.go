@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -188,5 +189,169 @@ func TestRefusedRequestDeletesNothing(t *testing.T) {
 	}
 	if a, j := h.countDocs(uid, threadsID); a != 1 || j != 1 {
 		t.Errorf("data deleted by a refused request: %d, %d", a, j)
+	}
+}
+
+// deletionKey is the retry key thDataDeletion records a request under.
+func deletionKey(threadsID string, issued time.Time) string {
+	sum := sha256.Sum256([]byte(threadsID + "|" + strconv.FormatInt(issued.Unix(), 10)))
+	return hex.EncodeToString(sum[:])
+}
+
+func (h *harness) tombstoneExists(uid, accountID string) bool {
+	h.t.Helper()
+	snap, err := h.env.Firestore(h.t).Doc("users/" + uid + "/integrations/threads/disconnected/" + accountID).Get(h.t.Context())
+	return err == nil && snap.Exists()
+}
+
+// A deletion request reaches the jobs and tombstones of the accounts the
+// Threads user disconnected before (their account documents are gone), as
+// well as the accounts still connected.
+func TestDeletionReachesDisconnectedAccounts(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		// setup connects and disconnects accounts of threadsID and returns
+		// the Firebase users that held them.
+		setup func(t *testing.T, threadsID string) []string
+	}{
+		{"disconnected by its owner", func(t *testing.T, threadsID string) []string {
+			alice := "uid-a-" + testenv.RandomID(t)
+			h.connectWithJobs(alice, threadsID, 3)
+			if _, err := h.store.Disconnect(ctx, alice, threadsID, now); err != nil {
+				t.Fatal(err)
+			}
+			return []string{alice}
+		}},
+		{"disconnected before tombstones recorded the Threads user", func(t *testing.T, threadsID string) []string {
+			alice := "uid-a-" + testenv.RandomID(t)
+			h.connectWithJobs(alice, threadsID, 2)
+			if _, err := h.store.Disconnect(ctx, alice, threadsID, now); err != nil {
+				t.Fatal(err)
+			}
+			// The tombstone as Disconnect wrote it before this change.
+			if _, err := h.env.Firestore(t).Doc("users/"+alice+"/integrations/threads/disconnected/"+threadsID).Set(ctx,
+				map[string]any{"accountId": threadsID, "disconnectedAt": now}); err != nil {
+				t.Fatal(err)
+			}
+			return []string{alice}
+		}},
+		{"disconnected under one user, connected under another", func(t *testing.T, threadsID string) []string {
+			alice, bob := "uid-a-"+testenv.RandomID(t), "uid-b-"+testenv.RandomID(t)
+			h.connectWithJobs(alice, threadsID, 3)
+			h.connectWithJobs(bob, threadsID, 3)
+			if _, err := h.store.Disconnect(ctx, alice, threadsID, now); err != nil {
+				t.Fatal(err)
+			}
+			return []string{alice, bob}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			threadsID := newThreadsID()
+			uids := tc.setup(t, threadsID)
+			// Someone else's disconnected account stays as it is.
+			other, otherID := "uid-o-"+testenv.RandomID(t), newThreadsID()
+			h.connectWithJobs(other, otherID, 1)
+			if _, err := h.store.Disconnect(ctx, other, otherID, now); err != nil {
+				t.Fatal(err)
+			}
+
+			signed, _ := signedrequest.Sign(map[string]any{"algorithm": "HMAC-SHA256", "user_id": threadsID, "issued_at": time.Now().Unix()}, []byte(secret))
+			code, ans, body := h.post(signed)
+			if code != 200 || ans.ConfirmationCode == "" {
+				t.Fatalf("answer %d %s", code, body)
+			}
+			for _, uid := range uids {
+				if a, j := h.countDocs(uid, threadsID); a+j != 0 || h.tombstoneExists(uid, threadsID) {
+					t.Errorf("%s: %d account and %d job documents left, tombstone %v", uid, a, j, h.tombstoneExists(uid, threadsID))
+				}
+			}
+			if _, j := h.countDocs(other, otherID); j != 1 || !h.tombstoneExists(other, otherID) {
+				t.Errorf("another Threads user's disconnected account touched: %d jobs, tombstone %v", j, h.tombstoneExists(other, otherID))
+			}
+			if _, page := h.statusPage(ans.ConfirmationCode); !strings.Contains(page, `data-status="done"`) {
+				t.Errorf("status: %s", page)
+			}
+		})
+	}
+}
+
+// A retry of a recorded deletion resumes it even once its signed_request is
+// older than SIGNED_REQUEST_MAX_AGE; the age still refuses new requests.
+func TestStaleRetryResumesRecordedDeletion(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	stale := time.Unix(time.Now().Add(-3*time.Hour).Unix(), 0)
+	for _, tc := range []struct {
+		name   string
+		issued time.Time
+		key    string // the signing key; "": the app secret
+		// record: the state a first, fresh attempt left ("": none).
+		record   string
+		wantCode int
+		wantErr  string // the error code of a refusal
+	}{
+		{name: "interrupted, retried after the max age", issued: stale, record: store.DeletionInProgress, wantCode: 200},
+		{name: "done, repeated after the max age", issued: stale, record: store.DeletionDone, wantCode: 200},
+		{name: "never recorded", issued: stale, wantCode: 400, wantErr: signedrequest.CodeStale},
+		{name: "recorded, but not signed with the app secret", issued: stale, key: "wrong", record: store.DeletionInProgress, wantCode: 400, wantErr: signedrequest.CodeBadSig},
+		{name: "recorded, issued too far ahead", issued: time.Unix(time.Now().Add(2*time.Hour).Unix(), 0), record: store.DeletionInProgress, wantCode: 400, wantErr: signedrequest.CodeStale},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			threadsID := newThreadsID()
+			alice, bob := "uid-a-"+testenv.RandomID(t), "uid-b-"+testenv.RandomID(t)
+			h.connectWithJobs(alice, threadsID, 2)
+			h.connectWithJobs(bob, threadsID, 2)
+			var started *store.DeletionRequest
+			if tc.record != "" {
+				var err error
+				started, err = h.store.StartDeletion(ctx, deletionKey(threadsID, tc.issued), "code-"+testenv.RandomID(t), threadsID, tc.issued)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The first attempt deleted alice's data, then stopped (or finished).
+				if err := h.store.DeleteAccountData(ctx, alice, threadsID); err != nil {
+					t.Fatal(err)
+				}
+				if tc.record == store.DeletionDone {
+					if err := h.store.CompleteDeletion(ctx, started.Code, tc.issued); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+
+			key := tc.key
+			if key == "" {
+				key = secret
+			}
+			signed, _ := signedrequest.Sign(map[string]any{"algorithm": "HMAC-SHA256", "user_id": threadsID, "issued_at": tc.issued.Unix()}, []byte(key))
+			code, ans, body := h.post(signed)
+			if code != tc.wantCode || (tc.wantErr != "" && !strings.Contains(body, `"`+tc.wantErr+`"`)) {
+				t.Fatalf("answer %d %s, want %d %s", code, body, tc.wantCode, tc.wantErr)
+			}
+			_, bobJobs := h.countDocs(bob, threadsID)
+			switch {
+			case tc.wantCode != 200:
+				if bobJobs != 2 {
+					t.Errorf("a refused request deleted data: bob has %d jobs", bobJobs)
+				}
+				if tc.record == "" {
+					if _, err := h.store.FindDeletion(ctx, deletionKey(threadsID, tc.issued)); !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("a refused request was recorded: %v", err)
+					}
+				}
+			case ans.ConfirmationCode != started.Code:
+				t.Errorf("code %q, want the recorded %q", ans.ConfirmationCode, started.Code)
+			case tc.record == store.DeletionInProgress:
+				if a, j := h.countDocs(bob, threadsID); a+j != 0 {
+					t.Errorf("bob's data left: %d account, %d jobs", a, j)
+				}
+				if _, page := h.statusPage(started.Code); !strings.Contains(page, `data-status="done"`) {
+					t.Errorf("status after the resumed deletion: %s", page)
+				}
+			}
+		})
 	}
 }

@@ -24,7 +24,10 @@ type Server struct {
 // Handle verifies the signed_request, then marks every account of that
 // Threads user, under any Firebase user, revoked: its token deleted and its
 // pending jobs cancelled. The owners still see the accounts, with their
-// status, so the app can offer to reconnect. Answers 200 {"ok": true}.
+// status, so the app can offer to reconnect. An account connected again
+// after the request was issued (Meta delivers it late, or retries it after
+// the user reconnected) is skipped: that newer connection and its jobs are
+// left as they are, and the log counts it. Answers 200 {"ok": true}.
 func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	now := time.Now()
@@ -39,18 +42,35 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "try again")
 	}
-	cancelled := 0
+	cancelled, revoked, skipped := 0, 0, 0
 	for _, a := range accounts {
+		// Skipped before its jobs are cancelled: a newer connection's
+		// pending posts are its owner's, made after the removal.
+		if store.ConnectedAfter(a.Account, p.IssuedAt) {
+			skipped++
+			continue
+		}
 		n, err := s.Store.CancelPendingJobs(ctx, a.UID, a.Account.AccountID, ReasonRevoked, now)
 		if err != nil {
 			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "try again")
 		}
 		cancelled += n
-		if err := s.Store.Revoke(ctx, a.UID, a.Account.AccountID, now); err != nil {
+		// Checked again with the write, in one transaction: a reconnection
+		// since the query above keeps its token (the jobs just cancelled were
+		// the removed connection's, but for any created in the milliseconds
+		// between the query and this check).
+		ok, err := s.Store.RevokeIfConnectedBefore(ctx, a.UID, a.Account.AccountID, p.IssuedAt, now)
+		if err != nil {
 			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "try again")
 		}
+		if ok {
+			revoked++
+		} else {
+			skipped++ // reconnected meanwhile, or gone
+		}
 	}
-	logging.FromContext(ctx).Info("deauthorized", "threadsUserId", p.UserID, "accounts", len(accounts), "jobsCancelled", cancelled)
+	logging.FromContext(ctx).Info("deauthorized", "threadsUserId", p.UserID, "accounts", len(accounts),
+		"revoked", revoked, "skipped", skipped, "jobsCancelled", cancelled)
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true})
 	return nil
 }

@@ -155,3 +155,79 @@ func TestBadSignedRequestsTouchNothing(t *testing.T) {
 		t.Errorf("GET: %d", resp.StatusCode)
 	}
 }
+
+func (h *harness) connectAt(uid, threadsID string, at time.Time) {
+	h.t.Helper()
+	if err := h.store.SaveAccount(h.t.Context(), uid, store.Account{AccountID: threadsID, ExpiresAt: at.Add(50 * 24 * time.Hour),
+		TokenIssuedAt: at, UpdatedAt: at, Status: store.StatusActive, Extra: store.Extra{ThreadsUserID: threadsID}}, "TOKEN-"+threadsID); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// A deauthorization that arrives late, or is retried, after the user
+// connected the account again leaves that newer connection (and its jobs)
+// as they are; a connection older than the request is revoked.
+func TestLateDeauthorizeSparesReconnection(t *testing.T) {
+	h := newHarness(t)
+	removed := time.Unix(time.Now().Add(-10*time.Minute).Unix(), 0) // when the user removed the app: issued_at
+	for _, tc := range []struct {
+		name string
+		// connections: when each Firebase user's connection was made.
+		connections []time.Time
+		// revokedFirst: the same request was delivered once before the reconnection.
+		revokedFirst bool
+		wantRevoked  []bool
+	}{
+		{name: "reconnected after the removal", connections: []time.Time{removed.Add(5 * time.Minute)}, wantRevoked: []bool{false}},
+		// issued_at is whole seconds: a connection in the same second cannot be
+		// told apart from one before the removal, and is revoked.
+		{name: "connected within the removal's second", connections: []time.Time{removed.Add(300 * time.Millisecond)}, wantRevoked: []bool{true}},
+		{name: "reconnected the next second", connections: []time.Time{removed.Add(time.Second)}, wantRevoked: []bool{false}},
+		{name: "connected before the removal", connections: []time.Time{removed.Add(-time.Hour)}, wantRevoked: []bool{true}},
+		{name: "one reconnected, one not", connections: []time.Time{removed.Add(time.Minute), removed.Add(-time.Hour)}, wantRevoked: []bool{false, true}},
+		{name: "retried after a revocation and a reconnection", connections: []time.Time{removed.Add(time.Minute)}, revokedFirst: true, wantRevoked: []bool{false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			threadsID := fmt.Sprintf("1784%013d", time.Now().UnixNano()%1e13)
+			signed := sign(t, threadsID, removed, secret)
+			uids := make([]string, len(tc.connections))
+			for i := range uids {
+				uids[i] = fmt.Sprint("uid-", i, "-", testenv.RandomID(t))
+				if tc.revokedFirst {
+					h.connectAt(uids[i], threadsID, removed.Add(-time.Hour))
+				}
+			}
+			if tc.revokedFirst {
+				if code, body := h.post(signed); code != 200 {
+					t.Fatalf("first delivery: %d %s", code, body)
+				}
+			}
+			jobs := make([]string, len(uids))
+			for i, at := range tc.connections {
+				h.connectAt(uids[i], threadsID, at)
+				jobs[i] = h.pendingJob(uids[i], threadsID)
+			}
+
+			if code, body := h.post(signed); code != 200 || !strings.Contains(body, `"ok":true`) {
+				t.Fatalf("deauthorize: %d %s", code, body)
+			}
+			for i, uid := range uids {
+				a, err := h.store.GetAccount(t.Context(), uid, threadsID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				j, err := h.store.GetJob(t.Context(), uid, threadsID, jobs[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.wantRevoked[i] {
+					if a.Status != store.StatusRevoked || a.AccessToken != "" || j.Status != store.JobCancelled {
+						t.Errorf("connection %d: status %s, token kept %v, job %s; want revoked, no token, job cancelled", i, a.Status, a.AccessToken != "", j.Status)
+					}
+				} else if a.Status != store.StatusActive || a.AccessToken == "" || j.Status != store.JobContainerCreated {
+					t.Errorf("connection %d (newer than the request): status %s, token kept %v, job %s; want it untouched", i, a.Status, a.AccessToken != "", j.Status)
+				}
+			}
+		})
+	}
+}

@@ -20,7 +20,8 @@ import (
 //	                 └──────(Meta deauthorize callback)────────┴──► revoked ──(connect)──► active
 //
 // Disconnecting (the user) or a data-deletion request (Meta) removes the
-// account document altogether.
+// account document altogether; a data-deletion request also removes what a
+// disconnect leaves (the account's jobs and its tombstone).
 const StatusRevoked = "revoked"
 
 // JobCancelled ends a job whose account was disconnected or revoked before
@@ -36,12 +37,17 @@ type AccountRef struct {
 	Account *Account
 }
 
-// uidOfAccount reads {uid} from users/{uid}/integrations/threads/accounts/{id},
-// walking up the reference's parents (a collection's parent is nil at the root).
+// uidOfAccount reads {uid} from users/{uid}/integrations/threads/accounts/{id}.
 func uidOfAccount(ref *firestore.DocumentRef) (string, bool) {
+	return uidUnder(ref, "accounts")
+}
+
+// uidUnder reads {uid} from users/{uid}/integrations/threads/{collection}/{id},
+// walking up the reference's parents (a collection's parent is nil at the root).
+func uidUnder(ref *firestore.DocumentRef, collection string) (string, bool) {
 	accounts := ref.Parent
 	threads := accounts.Parent
-	if accounts.ID != "accounts" || threads == nil || threads.ID != "threads" {
+	if accounts.ID != collection || threads == nil || threads.ID != "threads" {
 		return "", false
 	}
 	integrations := threads.Parent
@@ -154,6 +160,11 @@ func (s *Store) tombstoneDoc(uid, accountID string) *firestore.DocumentRef {
 // leaves a tombstone, in one transaction. It reports whether the account
 // existed now or was disconnected before (so a repeated call succeeds);
 // false means it was never connected.
+//
+// The tombstone records the account's Threads user id: the account's jobs
+// (post text, request JSON) stay after a disconnect, and a later
+// data-deletion request for that Threads user finds them through it
+// (DisconnectedByThreadsUser), the account document being gone.
 func (s *Store) Disconnect(ctx context.Context, uid, accountID string, now time.Time) (bool, error) {
 	acct, tomb := s.accountDoc(uid, accountID), s.tombstoneDoc(uid, accountID)
 	known := false
@@ -175,7 +186,15 @@ func (s *Store) Disconnect(ctx context.Context, uid, accountID string, now time.
 			return err
 		}
 		known = snap.Exists()
-		if err := tx.Set(tomb, map[string]any{"accountId": accountID, "disconnectedAt": now}); err != nil {
+		fields := map[string]any{"accountId": accountID, "disconnectedAt": now}
+		// Without it (thAuthCallback always writes it), DisconnectedByThreadsUser
+		// falls back on the account id, as for tombstones that predate the field.
+		if v, err := snap.DataAt("extra.threadsUserId"); err == nil {
+			if tu, _ := v.(string); tu != "" {
+				fields["threadsUserId"] = tu
+			}
+		}
+		if err := tx.Set(tomb, fields); err != nil {
 			return err
 		}
 		return tx.Delete(acct)
@@ -205,12 +224,113 @@ func (s *Store) Revoke(ctx context.Context, uid, accountID string, now time.Time
 	return nil
 }
 
+// RevokeIfConnectedBefore revokes the account as Revoke does, but only if
+// its current token was not obtained after issuedAt (the deauthorize
+// request's issue time; see ConnectedAfter); it reports whether it did. A
+// token obtained after it belongs to a connection the user made again after
+// removing the app (the request arrives late, or is Meta's retry): that
+// connection is left as it is. The check and the write are one transaction,
+// so a reconnection landing in between is never revoked. An account that is
+// gone is not revoked either (false, nil).
+//
+// tokenIssuedAt also moves when the token is refreshed. Threads refuses to
+// refresh the token of a removed app, so only a refresh racing the removal
+// itself can make the removed connection look newer than the request; such
+// an account keeps its dead token until Threads refuses it (needs_reauth).
+func (s *Store) RevokeIfConnectedBefore(ctx context.Context, uid, accountID string, issuedAt, now time.Time) (bool, error) {
+	ref := s.accountDoc(uid, accountID)
+	revoked := false
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		revoked = false
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		a, err := decodeAccount(snap)
+		if err != nil {
+			return err
+		}
+		if ConnectedAfter(a, issuedAt) {
+			return nil
+		}
+		revoked = true
+		return tx.Update(ref, []firestore.Update{
+			{Path: "status", Value: StatusRevoked},
+			{Path: "accessToken", Value: firestore.Delete},
+			{Path: "accessTokenKeyId", Value: firestore.Delete},
+			{Path: "revokedAt", Value: now},
+			{Path: "updatedAt", Value: now},
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("revoke account: %w", err)
+	}
+	return revoked, nil
+}
+
+// ConnectedAfter reports whether the account's current token was obtained
+// after t, a signed_request's issued_at. That is a whole second (the one the
+// request was issued in), so a token obtained within that same second cannot
+// be ordered against it: it counts as before, and is revoked. Revoking is
+// the safe side of the doubt: at worst a connection made again within the
+// second of the removal must be connected once more.
+func ConnectedAfter(a *Account, t time.Time) bool {
+	return a.TokenIssuedAt.Truncate(time.Second).After(t)
+}
+
 // deleteBatch is how many documents one batch deletes (Firestore allows 500 writes).
 const deleteBatch = 400
 
+// DisconnectedRef is an account its owner disconnected: its document is
+// gone, its tombstone and its jobs remain.
+type DisconnectedRef struct {
+	UID       string
+	AccountID string
+}
+
+// DisconnectedByThreadsUser finds the tombstones of a Threads user's
+// disconnected accounts, under any Firebase user: those recording its
+// threadsUserId, and those written before tombstones recorded it (no
+// threadsUserId) whose accountId is the Threads user id, as thAuthCallback
+// has always made it. Both are collection-group queries on "disconnected";
+// their single-field indexes are declared in firestore.indexes.json.
+func (s *Store) DisconnectedByThreadsUser(ctx context.Context, threadsUserID string) ([]DisconnectedRef, error) {
+	group := s.fs.CollectionGroup("disconnected")
+	var out []DisconnectedRef
+	seen := map[string]bool{}
+	for _, q := range []struct {
+		field  string
+		legacy bool
+	}{{"threadsUserId", false}, {"accountId", true}} {
+		docs, err := group.Where(q.field, "==", threadsUserID).Documents(ctx).GetAll()
+		if err != nil {
+			return nil, fmt.Errorf("disconnected accounts by threads user: %w", err)
+		}
+		for _, d := range docs {
+			if q.legacy {
+				if v, err := d.DataAt("threadsUserId"); err == nil && v != "" {
+					continue // it records its Threads user: the first query's if it is this one
+				}
+			}
+			uid, ok := uidUnder(d.Ref, "disconnected")
+			if !ok || seen[d.Ref.Path] {
+				continue
+			}
+			seen[d.Ref.Path] = true
+			out = append(out, DisconnectedRef{UID: uid, AccountID: d.Ref.ID})
+		}
+	}
+	return out, nil
+}
+
 // DeleteAccountData deletes an account's jobs (in batches), its tombstone
-// and the account document. Each batch is durable, so an interrupted
-// deletion continues where it stopped when called again.
+// and the account document; it serves a connected account and a
+// disconnected one (DisconnectedRef) alike. Each batch is durable and the
+// tombstone goes last, with the account document, so an interrupted
+// deletion is found again and continues where it stopped when called again.
 func (s *Store) DeleteAccountData(ctx context.Context, uid, accountID string) error {
 	jobs := s.fs.Collection(AccountPath(uid, accountID) + "/jobs")
 	for {
@@ -283,6 +403,27 @@ func (s *Store) StartDeletion(ctx context.Context, key, code, threadsUserID stri
 		return nil, fmt.Errorf("start deletion: %w", err)
 	}
 	return &req, nil
+}
+
+// FindDeletion returns the deletion request recorded under key, without
+// recording one; ErrNotFound when there is none. thDataDeletion resumes
+// through it a request whose signed_request has aged past the limit that
+// new requests must meet.
+func (s *Store) FindDeletion(ctx context.Context, key string) (*DeletionRequest, error) {
+	if key == "" || strings.Contains(key, "/") || len(key) > 128 {
+		return nil, ErrNotFound
+	}
+	snap, err := s.fs.Collection("dataDeletionKeys").Doc(key).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find deletion: %w", err)
+	}
+	code, _ := snap.DataAt("code")
+	c, _ := code.(string)
+	// Key and request are created in one transaction: a key names a request.
+	return s.GetDeletion(ctx, c)
 }
 
 // CompleteDeletion marks a deletion request done.

@@ -152,8 +152,9 @@ export interface paths {
         /**
          * Meta's uninstall callback
          * @description Every account of the `signed_request`'s Threads user, under any Firebase user, becomes
-         *     `revoked`: its token deleted, its pending jobs cancelled. Authentication is the
-         *     signature; nothing is read or written before it is checked. No CORS.
+         *     `revoked`: its token deleted, its pending jobs cancelled; except an account whose token
+         *     was obtained after the request's `issued_at` (connected again since), left as it is.
+         *     Authentication is the signature; nothing is read or written before it is checked. No CORS.
          */
         post: operations["thDeauthorize"];
         delete?: never;
@@ -177,10 +178,11 @@ export interface paths {
         put?: never;
         /**
          * Meta's data-deletion callback
-         * @description Deletes every account of the `signed_request`'s Threads user and all their jobs, records
-         *     the request at `dataDeletionRequests/{code}` and answers what Meta shows the user. The
-         *     same callback retried (same user and `issued_at`) resumes the same request under the
-         *     same code. No CORS.
+         * @description Deletes every account of the `signed_request`'s Threads user and all their jobs, and the
+         *     jobs of that user's accounts disconnected before, records the request at
+         *     `dataDeletionRequests/{code}` and answers what Meta shows the user. The same callback
+         *     retried (same user and `issued_at`) resumes the same request under the same code, even
+         *     after `SIGNED_REQUEST_MAX_AGE`. No CORS.
          */
         post: operations["thDataDeletion"];
         delete?: never;
@@ -532,7 +534,7 @@ export interface components {
                 };
             };
         };
-        /** @description the `signed_request` is missing, malformed, wrongly signed or stale; nothing was read or written */
+        /** @description the `signed_request` is missing, malformed, wrongly signed or stale; nothing was written (a stale but validly signed request to thDataDeletion that repeats a recorded one resumes it instead) */
         SignedRequestRefused: {
             headers: {
                 [name: string]: unknown;
@@ -1212,7 +1214,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description every connection of that Threads user is revoked */
+            /** @description every connection of that Threads user made before the request is revoked */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -1,0 +1,239 @@
+package store_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/testenv"
+)
+
+// newLifecycleStore is a store on a project of its own in the emulator (so
+// that collection-group queries see only the test's documents), with the
+// environment for raw reads and writes.
+func newLifecycleStore(t *testing.T) (*store.Store, testenv.Env) {
+	env := testenv.Require(t)
+	env.ProjectID = "demo-life-" + testenv.RandomID(t)
+	return store.New(env.Firestore(t), newKeyring(t, "k1")), env
+}
+
+func saveAccount(t *testing.T, s *store.Store, uid, accountID, threadsUserID string, issuedAt time.Time) {
+	t.Helper()
+	if err := s.SaveAccount(t.Context(), uid, store.Account{AccountID: accountID, ExpiresAt: issuedAt.Add(60 * 24 * time.Hour),
+		TokenIssuedAt: issuedAt, UpdatedAt: issuedAt, Status: store.StatusActive, Extra: store.Extra{ThreadsUserID: threadsUserID}}, "TOKEN"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tombstonePath(uid, accountID string) string {
+	return "users/" + uid + "/integrations/threads/disconnected/" + accountID
+}
+
+// TestDisconnectedAccountsFoundByThreadsUser: a data-deletion request must
+// reach the accounts its Threads user disconnected before, whose account
+// documents are gone: their tombstones record the Threads user id, and
+// tombstones written before they did are found by their account id (which
+// thAuthCallback makes the Threads user id).
+func TestDisconnectedAccountsFoundByThreadsUser(t *testing.T) {
+	s, env := newLifecycleStore(t)
+	ctx := t.Context()
+	fs := env.Firestore(t)
+	now := time.Now().UTC()
+	const threadsID = "17841400000000101"
+
+	type tomb struct{ uid, accountID string }
+	for _, tc := range []struct {
+		name string
+		// setup leaves tombstones behind and returns those that belong to threadsID.
+		setup func(t *testing.T) []tomb
+	}{
+		{"disconnected through Disconnect", func(t *testing.T) []tomb {
+			uid := "uid-" + testenv.RandomID(t)
+			saveAccount(t, s, uid, threadsID, threadsID, now)
+			if known, err := s.Disconnect(ctx, uid, threadsID, now); err != nil || !known {
+				t.Fatalf("Disconnect = %v, %v", known, err)
+			}
+			snap, err := fs.Doc(tombstonePath(uid, threadsID)).Get(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := snap.DataAt("threadsUserId"); got != threadsID {
+				t.Errorf("tombstone threadsUserId = %v, want %s", got, threadsID)
+			}
+			return []tomb{{uid, threadsID}}
+		}},
+		{"account id differs from the Threads user id", func(t *testing.T) []tomb {
+			uid := "uid-" + testenv.RandomID(t)
+			saveAccount(t, s, uid, "acct-other-id", threadsID, now)
+			if _, err := s.Disconnect(ctx, uid, "acct-other-id", now); err != nil {
+				t.Fatal(err)
+			}
+			return []tomb{{uid, "acct-other-id"}}
+		}},
+		{"tombstone written before threadsUserId was recorded", func(t *testing.T) []tomb {
+			uid := "uid-" + testenv.RandomID(t)
+			if _, err := fs.Doc(tombstonePath(uid, threadsID)).Set(ctx, map[string]any{"accountId": threadsID, "disconnectedAt": now}); err != nil {
+				t.Fatal(err)
+			}
+			return []tomb{{uid, threadsID}}
+		}},
+		{"another Threads user's tombstones", func(t *testing.T) []tomb {
+			uid := "uid-" + testenv.RandomID(t)
+			saveAccount(t, s, uid, "17841400000000999", "17841400000000999", now)
+			if _, err := s.Disconnect(ctx, uid, "17841400000000999", now); err != nil {
+				t.Fatal(err)
+			}
+			// Its account id is threadsID, but it records another user: not threadsID's.
+			if _, err := fs.Doc(tombstonePath(uid, threadsID)).Set(ctx, map[string]any{"accountId": threadsID, "threadsUserId": "17841400000000998", "disconnectedAt": now}); err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		}},
+		{"a connected account is no tombstone", func(t *testing.T) []tomb {
+			saveAccount(t, s, "uid-"+testenv.RandomID(t), threadsID, threadsID, now)
+			return nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Each case on its own: clear the tombstones of the previous ones.
+			before, err := s.DisconnectedByThreadsUser(ctx, threadsID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range before {
+				if err := s.DeleteAccountData(ctx, d.UID, d.AccountID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := tc.setup(t)
+			got, err := s.DisconnectedByThreadsUser(ctx, threadsID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotT []tomb
+			for _, d := range got {
+				gotT = append(gotT, tomb{d.UID, d.AccountID})
+			}
+			cmp := func(a, b tomb) int {
+				return strings.Compare(a.uid+"/"+a.accountID, b.uid+"/"+b.accountID)
+			}
+			slices.SortFunc(gotT, cmp)
+			slices.SortFunc(want, cmp)
+			if fmt.Sprint(gotT) != fmt.Sprint(want) {
+				t.Errorf("DisconnectedByThreadsUser = %v, want %v", gotT, want)
+			}
+		})
+	}
+}
+
+// TestDeleteAccountDataOfDisconnectedAccount: the jobs a disconnect leaves
+// (post text, request JSON) go with the tombstone.
+func TestDeleteAccountDataOfDisconnectedAccount(t *testing.T) {
+	s, env := newLifecycleStore(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	uid, id := "uid-"+testenv.RandomID(t), "17841400000000102"
+	saveAccount(t, s, uid, id, id, now)
+	if _, _, err := s.CreateJob(ctx, &store.Job{JobID: "job-1", UID: uid, AccountID: id, Status: store.JobPublished, Kind: "TEXT",
+		Text: "hello", Request: `{"text":"hello"}`, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Disconnect(ctx, uid, id, now); err != nil {
+		t.Fatal(err)
+	}
+	refs, err := s.DisconnectedByThreadsUser(ctx, id)
+	if err != nil || len(refs) != 1 {
+		t.Fatalf("DisconnectedByThreadsUser = %v, %v", refs, err)
+	}
+	if err := s.DeleteAccountData(ctx, refs[0].UID, refs[0].AccountID); err != nil {
+		t.Fatal(err)
+	}
+	fs := env.Firestore(t)
+	jobs, err := fs.Collection(store.AccountPath(uid, id) + "/jobs").Documents(ctx).GetAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := fs.Doc(tombstonePath(uid, id)).Get(ctx); len(jobs) != 0 || (err == nil && snap.Exists()) {
+		t.Errorf("left behind: %d jobs, tombstone %v", len(jobs), err == nil)
+	}
+	if refs, _ := s.DisconnectedByThreadsUser(ctx, id); len(refs) != 0 {
+		t.Errorf("still found: %v", refs)
+	}
+}
+
+// TestRevokeIfConnectedBefore: a deauthorization issued at issuedAt revokes
+// only a connection made before it; a reconnection made since is left as it is.
+func TestRevokeIfConnectedBefore(t *testing.T) {
+	s, _ := newLifecycleStore(t)
+	ctx := t.Context()
+	issued := time.Unix(time.Now().Unix()-600, 0) // signed_request times are whole seconds
+	now := time.Now().UTC()
+	for _, tc := range []struct {
+		name        string
+		noAccount   bool
+		connectedAt time.Time
+		wantRevoked bool
+	}{
+		{"connected an hour before", false, issued.Add(-time.Hour), true},
+		{"connected in the request's second", false, issued, true},
+		{"no tokenIssuedAt recorded", false, time.Time{}, true},
+		{"reconnected in the request's second: cannot be ordered, revoked", false, issued.Add(999 * time.Millisecond), true},
+		{"reconnected the next second", false, issued.Add(time.Second), false},
+		{"reconnected an hour after", false, issued.Add(time.Hour), false},
+		{"no account", true, time.Time{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			uid, id := "uid-"+testenv.RandomID(t), "17841400000000103"
+			if !tc.noAccount {
+				saveAccount(t, s, uid, id, id, tc.connectedAt)
+			}
+			revoked, err := s.RevokeIfConnectedBefore(ctx, uid, id, issued, now)
+			if err != nil || revoked != tc.wantRevoked {
+				t.Fatalf("RevokeIfConnectedBefore = %v, %v; want %v", revoked, err, tc.wantRevoked)
+			}
+			a, err := s.GetAccount(ctx, uid, id)
+			switch {
+			case tc.noAccount:
+				if !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("an account appeared: %v, %v", a, err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case tc.wantRevoked && (a.Status != store.StatusRevoked || a.AccessToken != "" || a.AccessTokenKeyID != ""):
+				t.Errorf("not revoked: %+v", a)
+			case !tc.wantRevoked && (a.Status != store.StatusActive || a.AccessToken == ""):
+				t.Errorf("reconnection touched: %+v", a)
+			}
+		})
+	}
+}
+
+// TestFindDeletion: a recorded request is found by its key; nothing is
+// recorded by looking.
+func TestFindDeletion(t *testing.T) {
+	s, _ := newLifecycleStore(t)
+	ctx := t.Context()
+	key, code := "key-"+testenv.RandomID(t), "code-"+testenv.RandomID(t)
+	if _, err := s.FindDeletion(ctx, key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("FindDeletion(unknown) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.FindDeletion(ctx, key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("FindDeletion recorded something: %v", err)
+	}
+	if _, err := s.StartDeletion(ctx, key, code, "17841400000000104", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindDeletion(ctx, key)
+	if err != nil || got.Code != code || got.Status != store.DeletionInProgress || got.ThreadsUserID != "17841400000000104" {
+		t.Fatalf("FindDeletion = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "a/b"} {
+		if _, err := s.FindDeletion(ctx, bad); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("FindDeletion(%q) = %v, want ErrNotFound", bad, err)
+		}
+	}
+}
