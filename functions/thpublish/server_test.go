@@ -463,6 +463,23 @@ func TestRepeatAnsweredAfterTheAccountNeedsReauth(t *testing.T) {
 	}
 }
 
+// A text post whose link preview Threads cannot fetch at publish is
+// published without its link_attachment, in the same request.
+func TestLinkPreviewFailurePublishesWithoutTheLink(t *testing.T) {
+	h := newHarness(t)
+	acct := "17841400000000013"
+	h.connect(acct)
+	h.threads.FailNext(threadstest.EndpointPublish, 1, threadstest.Failure{HTTPStatus: 400, Code: -1, Subcode: 4279047, Message: "link preview failed"})
+	resp, a := h.post(`{"text":"read this","linkAttachment":"https://example.com/a"}`, nil)
+	if resp.StatusCode != 200 || a.Status != "published" {
+		t.Fatalf("%d %+v, want 200 published", resp.StatusCode, a)
+	}
+	posts := h.threads.Published(acct)
+	if len(posts) != 1 || posts[0].Params.Has("link_attachment") {
+		t.Errorf("posts %+v, want one, without link_attachment", posts)
+	}
+}
+
 // A caller that goes away mid-attempt cancels the attempt; the job is
 // handed to a task at once all the same (not left for the sweep, minutes
 // later), and the task publishes it once.

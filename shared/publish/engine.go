@@ -484,6 +484,9 @@ func (a *attempt) createContainers(ctx context.Context) (*Result, error) {
 		}
 	}
 	params := containerParams(req, j.Children)
+	if j.LinkDropped {
+		params.LinkAttachment = ""
+	}
 	if len(j.Parts) > 0 {
 		params.Text = j.Parts[j.Part].Text
 		if !a.first() {
@@ -715,6 +718,9 @@ func (a *attempt) threadsError(ctx context.Context, err error) (*Result, error) 
 	if isAPI && apiErr.MediaUnfetchable() {
 		return a.fail(ctx, jobError(ReasonMediaFailed, err))
 	}
+	if isAPI && apiErr.LinkPreviewFailed() && a.job.Status == store.JobPublishing && a.req != nil && a.req.LinkAttachment != "" && !a.job.LinkDropped {
+		return a.dropLinkPreview(ctx, err)
+	}
 	if !isAPI || apiErr.Temporary() || apiErr.MediaNotReady() || threads.IsUnknownOutcome(err) {
 		a.job.LastError = jobError("transient", err)
 		a.log(ctx).Warn("publish: transient Threads failure", append(errAttrs(err), "jobId", a.job.JobID, "status", string(a.job.Status))...)
@@ -728,6 +734,28 @@ func (a *attempt) threadsError(ctx context.Context, err error) (*Result, error) 
 		return &Result{State: Retry, Job: a.job, RetryAfter: wait}, nil
 	}
 	return a.fail(ctx, jobError(ReasonRejected, err))
+}
+
+// dropLinkPreview answers Threads' failure to fetch the link_attachment's
+// preview at publish (-1/4279047) as Threads advises: the post again, without
+// link_attachment, from a new container, once. The refused container is
+// asked first whether it was published after all (as any refusal of a
+// publish is); if not, it expires.
+func (a *attempt) dropLinkPreview(ctx context.Context, err error) (*Result, error) {
+	j := a.job
+	st, serr := a.Threads.ContainerStatus(ctx, a.token, j.ContainerID)
+	switch {
+	case serr != nil:
+		return a.threadsError(ctx, serr)
+	case st.Status == ContainerPublished:
+		return a.published(ctx, "")
+	}
+	a.log(ctx).Warn("publish: link preview failed; publishing without link_attachment", append(errAttrs(err), "jobId", j.JobID)...)
+	j.LinkDropped, j.Status, j.ContainerID = true, store.JobAccepted, ""
+	if serr := a.save(ctx); serr != nil {
+		return nil, serr
+	}
+	return a.step(ctx)
 }
 
 func (a *attempt) reauth(ctx context.Context, err error) (*Result, error) {

@@ -248,6 +248,47 @@ func TestFinalRefusalsAreNotRetried(t *testing.T) {
 	}
 }
 
+// Threads could not fetch the link's preview at publish: the post goes out
+// without link_attachment, once, from a new container (as Threads advises);
+// a post without a link_attachment just fails.
+func TestLinkPreviewFailureDropsTheLinkAttachment(t *testing.T) {
+	previewFailed := threadstest.Failure{HTTPStatus: 400, Code: -1, Subcode: 4279047, Message: "link preview failed"}
+	cases := []struct {
+		name       string
+		req        publish.Request
+		failures   int
+		wantStatus store.JobStatus
+		wantCreate int
+	}{
+		{"link attachment dropped", publish.Request{Text: "read this", LinkAttachment: "https://example.com/a"}, 1, store.JobPublished, 2},
+		{"dropped once only", publish.Request{Text: "read this", LinkAttachment: "https://example.com/a"}, 2, store.JobFailed, 2},
+		{"no link attachment to drop", publish.Request{Text: "https://example.com/a in the text"}, 1, store.JobFailed, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.fake.FailNext(threadstest.EndpointPublish, tc.failures, previewFailed)
+			res := h.run(h.newJob(tc.req), 5*time.Second)
+			if res.Job.Status != tc.wantStatus {
+				t.Fatalf("job %s (error %+v), want %s", res.Job.Status, res.Job.Error, tc.wantStatus)
+			}
+			if n := h.fake.Calls(threadstest.EndpointCreate); n != tc.wantCreate {
+				t.Errorf("%d containers, want %d", n, tc.wantCreate)
+			}
+			posts := h.fake.Published(h.user.ID)
+			if tc.wantStatus != store.JobPublished {
+				if len(posts) != 0 {
+					t.Errorf("%d posts, want none", len(posts))
+				}
+				return
+			}
+			if len(posts) != 1 || posts[0].Params.Has("link_attachment") || posts[0].Text != tc.req.Text || !res.Job.LinkDropped {
+				t.Errorf("posts %+v, job linkDropped %v: want one post, without link_attachment", posts, res.Job.LinkDropped)
+			}
+		})
+	}
+}
+
 func TestUnknownOutcomesNeverPublishTwice(t *testing.T) {
 	cases := []struct {
 		name   string

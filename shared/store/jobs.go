@@ -101,7 +101,10 @@ type Job struct {
 	// lease's end while an attempt holds it, the time its next task is due
 	// while it waits, publishAt while scheduled; none once it has ended.
 	// thPublish's sweep hands jobs overdue by it to Cloud Tasks (OverdueJobs).
-	DueBy       time.Time `firestore:"dueBy,omitempty"`
+	DueBy time.Time `firestore:"dueBy,omitempty"`
+	// LinkDropped: Threads could not fetch the link_attachment's preview at
+	// publish, so the post goes on without link_attachment (a new container).
+	LinkDropped bool      `firestore:"linkDropped,omitempty"`
 	CreatedAt   time.Time `firestore:"createdAt"`
 	UpdatedAt   time.Time `firestore:"updatedAt"`
 	PublishedAt time.Time `firestore:"publishedAt,omitempty"`
@@ -260,6 +263,9 @@ func (s *Store) UpdateJob(ctx context.Context, j *Job, owner string, now time.Ti
 	}
 	if !j.PublishedAt.IsZero() {
 		updates = append(updates, firestore.Update{Path: "publishedAt", Value: j.PublishedAt})
+	}
+	if j.LinkDropped {
+		updates = append(updates, firestore.Update{Path: "linkDropped", Value: true})
 	}
 	if release {
 		if j.Status.Terminal() {

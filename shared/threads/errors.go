@@ -121,6 +121,17 @@ func (e *APIError) MediaUnfetchable() bool {
 	return e.Subcode == subcodeMediaUnfetchable
 }
 
+// subcodeLinkPreviewFailed: Threads could not fetch the preview of the
+// post's link_attachment at publish (code -1).
+const subcodeLinkPreviewFailed = 4279047
+
+// LinkPreviewFailed reports whether Threads refused to publish because it
+// could not fetch the preview of the post's link_attachment: the same post
+// without link_attachment can be published (a new container).
+func (e *APIError) LinkPreviewFailed() bool {
+	return e.Subcode == subcodeLinkPreviewFailed
+}
+
 // RateLimited reports whether Threads refused the call for a rate or quota
 // limit: HTTP 429 or codes 4, 17, 32 and 613. Temporary is true for these
 // too; an account's exhausted publishing quota is among them (its exact

@@ -162,6 +162,8 @@ export interface JobDocument {
   createdAt?: TimestampLike;
   updatedAt?: TimestampLike;
   publishedAt?: TimestampLike;
+  /** Posted without its linkAttachment, whose preview Threads could not fetch. */
+  linkDropped?: boolean;
   [field: string]: unknown;
 }
 

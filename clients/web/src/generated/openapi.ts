@@ -324,7 +324,7 @@ export interface components {
              * @enum {string}
              */
             replyControl?: "everyone" | "accounts_you_follow" | "mentioned_only" | "parent_post_author_only" | "followers_only";
-            /** @description http(s) URL; text posts only; not with `poll` */
+            /** @description http(s) URL; text posts only; not with `poll`. Should Threads fail to fetch its preview at publish (subcode 4279047), the post is published without it (the job records `linkDropped`) */
             linkAttachment?: components["schemas"]["HTTPURL"];
             /** @description 1 to 50 characters, no `.` or `&` */
             topicTag?: string;
