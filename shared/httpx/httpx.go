@@ -141,8 +141,10 @@ func DecodeJSON(r *http.Request, dst any, maxBytes int64, optional bool) error {
 		}
 		return Errorf(http.StatusBadRequest, CodeInvalidJSON, "invalid JSON body: %s", jsonProblem(err))
 	}
-	if dec.More() {
-		return Errorf(http.StatusBadRequest, CodeInvalidJSON, "invalid JSON body: more than one JSON value")
+	// Only white space may follow the object: dec.More would also stop at a
+	// stray '}' or ']'.
+	if _, err := dec.Token(); err != io.EOF {
+		return Errorf(http.StatusBadRequest, CodeInvalidJSON, "invalid JSON body: something follows the JSON value")
 	}
 	return nil
 }
@@ -228,9 +230,11 @@ func (rt Route) Handler(h HandlerFunc) http.Handler {
 }
 
 // CORSOrigin sets the CORS headers every answer to a browser's request
-// carries: Vary: Origin, and Access-Control-Allow-Origin when allow accepts
-// the request's Origin. It returns that origin ("" when the request has
-// none or allow is nil: not a CORS call) and whether it is allowed.
+// carries: Vary: Origin, and when allow accepts the request's Origin,
+// Access-Control-Allow-Origin and Access-Control-Expose-Headers: Retry-After
+// (not a header a page may read otherwise; 429 and 503 answers say with it
+// when to try again). It returns that origin ("" when the request has none
+// or allow is nil: not a CORS call) and whether it is allowed.
 func CORSOrigin(w http.ResponseWriter, r *http.Request, allow func(origin string) bool) (origin string, allowed bool) {
 	origin = r.Header.Get("Origin")
 	if origin == "" || allow == nil {
@@ -241,6 +245,7 @@ func CORSOrigin(w http.ResponseWriter, r *http.Request, allow func(origin string
 		return origin, false
 	}
 	w.Header().Set("Access-Control-Allow-Origin", origin)
+	w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
 	return origin, true
 }
 

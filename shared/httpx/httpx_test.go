@@ -95,6 +95,10 @@ func TestRoute(t *testing.T) {
 				if rec.Header().Get("Access-Control-Allow-Origin") != "https://app.example.com" {
 					t.Error("missing Allow-Origin")
 				}
+				// 429 and 503 say when to try again: the page must be able to read it.
+				if rec.Header().Get("Access-Control-Expose-Headers") != "Retry-After" {
+					t.Errorf("Access-Control-Expose-Headers = %q, want Retry-After", rec.Header().Get("Access-Control-Expose-Headers"))
+				}
 			}},
 		{name: "empty body refused", method: "POST", wantStatus: 400, wantCode: CodeInvalidJSON},
 		{name: "syntax error", method: "POST", body: `{"name":`, wantStatus: 400, wantCode: CodeInvalidJSON},
@@ -106,6 +110,9 @@ func TestRoute(t *testing.T) {
 			}},
 		{name: "wrong type", method: "POST", body: `{"name":3}`, wantStatus: 400, wantCode: CodeInvalidJSON},
 		{name: "two values", method: "POST", body: `{"name":"a"}{}`, wantStatus: 400, wantCode: CodeInvalidJSON},
+		{name: "stray closing brace", method: "POST", body: `{"name":"a"}}`, wantStatus: 400, wantCode: CodeInvalidJSON},
+		{name: "stray closing bracket", method: "POST", body: `{"name":"a"}]`, wantStatus: 400, wantCode: CodeInvalidJSON},
+		{name: "trailing white space", method: "POST", body: "{\"name\":\"a\"} \n\t", wantStatus: 200},
 		{name: "too large", method: "POST", body: `{"name":"` + strings.Repeat("x", 100) + `"}`, wantStatus: 413, wantCode: CodeBodyTooLarge},
 		{name: "wrong content type", method: "POST", ctype: "text/plain", body: `{"name":"a"}`, wantStatus: 415, wantCode: CodeUnsupportedMedia},
 		{name: "panic", method: "POST", body: `{"name":"panic"}`, wantStatus: 500, wantCode: CodeInternal},
