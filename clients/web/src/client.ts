@@ -182,15 +182,18 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
     return user;
   }
 
-  // One attempt, bounded by timeoutMs and the caller's signal. A timeout
-  // rejects like a network failure; the caller's abort with its reason.
-  async function attempt(url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
+  // One attempt, bounded by timeoutMs and the caller's signal, the answer's
+  // body included: a body cut off or stalled rejects like a network failure
+  // (and is retried), not as a final answer. The caller's abort rejects with
+  // its reason.
+  async function attempt(url: string, init: RequestInit, signal?: AbortSignal): Promise<{ resp: Response; text: string }> {
     const ctl = new AbortController();
     const onAbort = () => ctl.abort(abortReason(signal!));
     signal?.addEventListener('abort', onAbort, { once: true });
     const timer = timeoutMs > 0 ? setTimeout(() => ctl.abort(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs) : undefined;
     try {
-      return await doFetch(url, { ...init, signal: ctl.signal });
+      const resp = await doFetch(url, { ...init, signal: ctl.signal });
+      return { resp, text: await resp.text() };
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -222,7 +225,20 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
     let forceRefresh = false;
     let refreshed = false;
     for (let n = 1; ; n++) {
-      const idToken = await user.getIdToken(forceRefresh);
+      let idToken: string;
+      try {
+        idToken = await user.getIdToken(forceRefresh);
+      } catch (err) {
+        // Before anything was sent, Firebase's error passes through. After
+        // an attempt (which may have posted), the caller needs the key to
+        // try again safely: the failure is reported with it.
+        if (n === 1 || req.idempotencyKey === undefined) throw err;
+        const why = err instanceof Error ? err.message : String(err);
+        throw new ThreadsFunctionsError('network_error', `${name}: no ID token for another attempt: ${why}`, {
+          cause: err,
+          ...keyDetail,
+        });
+      }
       forceRefresh = false;
       const headers: Record<string, string> = { Authorization: `Bearer ${idToken}`, ...req.headers };
       const init: RequestInit = { method: req.method, headers };
@@ -233,8 +249,9 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
       const wait = delays[Math.min(n - 1, delays.length - 1)] ?? 0;
 
       let resp: Response;
+      let text: string;
       try {
-        resp = await attempt(url, init, signal);
+        ({ resp, text } = await attempt(url, init, signal));
       } catch (err) {
         if (signal?.aborted) throw abortReason(signal);
         if (n < attempts) {
@@ -250,7 +267,7 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
 
       let data: Answer | null = null;
       try {
-        const parsed: unknown = await resp.json();
+        const parsed: unknown = JSON.parse(text);
         if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) data = parsed as Answer;
       } catch {
         // Not JSON: reported below by its HTTP status.
@@ -301,6 +318,10 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
 
     async publish(post: Post, opts: PublishOptions = {}): Promise<PublishResult> {
       if (!post || typeof post !== 'object') throw new TypeError('publish: post must be an object');
+      if (opts.idempotencyKey !== undefined && !opts.idempotencyKey.trim()) {
+        // Sent empty, it would be no key at all, and every retry a new post.
+        throw new TypeError('publish: idempotencyKey must not be empty');
+      }
       const idempotencyKey = opts.idempotencyKey ?? newKey();
       const body = opts.accountId === undefined ? { ...post } : { ...post, accountId: opts.accountId };
       const { data } = await call('thPublish', {

@@ -46,9 +46,9 @@ export type TextPost = PostOptions &
 
 /** A reply chain of 2 to 20 text parts, each replying to the one before. */
 export type ThreadPost = PostOptions &
-  TextAttachments & {
+  Omit<TextAttachments, 'poll'> & {
     thread: string[];
-  } & Never<'text' | 'split' | 'numberParts' | 'ghost' | MediaKeys>;
+  } & Never<'text' | 'split' | 'numberParts' | 'ghost' | 'poll' | MediaKeys>;
 
 type MediaPostBase = PostOptions & {
   text?: string;

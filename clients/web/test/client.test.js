@@ -212,6 +212,52 @@ describe('retries', () => {
     stub.done();
   });
 
+  test('an answer whose body is cut off is a network failure, retried with the same key', async () => {
+    stub.expect(publishReq({ text: 'x' }, 'k-cut'), {
+      status: 200,
+      cutBody: true,
+      json: { ok: true, id: 'lost', jobId: JOB, status: 'published' },
+    });
+    stub.expect(publishReq({ text: 'x' }, 'k-cut'), { status: 200, json: { ok: true, id: '5', jobId: JOB, status: 'published' } });
+    assert.equal((await client().publish({ text: 'x' }, { idempotencyKey: 'k-cut' })).id, '5');
+    stub.done();
+  });
+
+  test('no ID token for another attempt: network_error, with the key to try again later', async () => {
+    const auth = fakeAuth();
+    let calls = 0;
+    const tokenFailure = new Error('auth/network-request-failed');
+    auth.currentUser.getIdToken = async () => {
+      if (++calls > 1) throw tokenFailure;
+      return TOKEN;
+    };
+    stub.expect(publishReq({ text: 'x' }, 'k-tok'), { destroy: true });
+    const err = await rejects(client({ auth }).publish({ text: 'x' }, { idempotencyKey: 'k-tok' }), {
+      code: 'network_error',
+      idempotencyKey: 'k-tok',
+    });
+    assert.equal(err.cause, tokenFailure);
+    stub.done();
+  });
+
+  test('no ID token before anything is sent: Firebase’s error, unchanged', async () => {
+    const auth = fakeAuth();
+    const tokenFailure = new Error('auth/user-token-expired');
+    auth.currentUser.getIdToken = async () => {
+      throw tokenFailure;
+    };
+    await assert.rejects(client({ auth }).publish({ text: 'x' }, { idempotencyKey: 'k' }), (err) => err === tokenFailure);
+    stub.done();
+  });
+
+  test('an empty idempotency key is refused before any request', async () => {
+    for (const key of ['', '  ']) {
+      await assert.rejects(client().publish({ text: 'x' }, { idempotencyKey: key }), TypeError);
+    }
+    assert.equal(stub.received.length, 0);
+    stub.done();
+  });
+
   test('unreachable three times: network_error, with the key to try again later', async () => {
     for (let i = 0; i < 3; i++) stub.expect(publishReq({ text: 'x' }, 'k-down'), { destroy: true });
     const err = await rejects(client().publish({ text: 'x' }, { idempotencyKey: 'k-down' }), {

@@ -14,7 +14,7 @@
 //
 // An answer may be { status, json, headers }, { status, text, headers },
 // { destroy: true } (the socket is closed without an answer: a network
-// failure for fetch) or have delayMs (answer late). Every answer must be one
+// failure for fetch), have cutBody (the answer's body is cut off half-way) or have delayMs (answer late). Every answer must be one
 // api/openapi.yaml documents for the expected request's operation (status,
 // JSON body's schema: see spec.js), unless it says offSpec: true (a proxy's
 // error page, a malformed body: what the functions never answer but a
@@ -88,6 +88,13 @@ export async function startStub() {
         } else if (answer.text !== undefined) {
           h['Content-Type'] ??= 'text/html; charset=utf-8';
           body = answer.text;
+        }
+        if (answer.cutBody) {
+          // The status and half the body, then the connection drops.
+          h['Content-Length'] = String(Buffer.byteLength(body));
+          res.writeHead(answer.status, h);
+          res.write(body.slice(0, body.length >> 1), () => req.socket.destroy());
+          return;
         }
         res.writeHead(answer.status, h).end(body);
       };

@@ -45,6 +45,8 @@ export const empty: Post = {};
 export const threadAndText: Post = { thread: ['a', 'b'], text: 'c' };
 // @ts-expect-error a poll is for text posts
 export const pollOnImage: Post = { imageUrl: 'https://cdn.example.com/1.jpg', poll: { options: ['a', 'b'] } };
+// @ts-expect-error a poll needs text (its question), which a thread has not
+export const pollOnThread: Post = { thread: ['a', 'b'], poll: { options: ['a', 'b'] } };
 // @ts-expect-error one kind of media
 export const twoMedia: Post = { imageUrl: 'https://cdn.example.com/1.jpg', videoUrl: 'https://cdn.example.com/1.mp4' };
 // @ts-expect-error the account is publish's option, not a field of the post
