@@ -537,10 +537,11 @@ func TestAbandonedRequestHandsTheJobToATask(t *testing.T) {
 	}
 }
 
-// A post refused for a spent quota is answered 429 and goes on only when
-// the request is repeated with its key: nothing (not the sweep) takes it up
-// by itself, since the user, told to try again, may post it anew.
-func TestQuotaRefusalGoesOnOnlyWhenRepeated(t *testing.T) {
+// A post refused for a spent quota is answered 429, and its job ends
+// there, failed: nothing (not the sweep, not a task queued for it before)
+// posts it later, when the user, told to try again, may have posted it
+// anew. A repeat with its key is answered that it failed.
+func TestQuotaRefusalEndsTheJob(t *testing.T) {
 	for _, body := range []string{`{"text":"over quota"}`, `{"imageUrl":"https://cdn.example.com/q.jpg"}`} {
 		t.Run(body, func(t *testing.T) {
 			h := newHarness(t)
@@ -549,22 +550,75 @@ func TestQuotaRefusalGoesOnOnlyWhenRepeated(t *testing.T) {
 			h.threads.SetQuotaUsage(acct, threadstest.QuotaTotal)
 			key := map[string]string{"Idempotency-Key": "quota-" + testenv.RandomID(t)}
 			resp, a := h.post(body, key)
-			if resp.StatusCode != 429 || a.Error.Code != "quota_exceeded" {
-				t.Fatalf("over quota: %d %+v, want 429 quota_exceeded", resp.StatusCode, a)
+			if resp.StatusCode != 429 || a.Error.Code != "quota_exceeded" || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("over quota: %d %+v, want 429 quota_exceeded with Retry-After", resp.StatusCode, a)
 			}
 			job := h.job(acct, publish.JobIDFor(h.user.UID, key["Idempotency-Key"]))
-			if job.Status.Terminal() || !job.DueBy.IsZero() || job.LeaseOwner != "" {
-				t.Fatalf("job after 429: status %s, dueBy %v, lease %q; want kept at its step, due never, released", job.Status, job.DueBy, job.LeaseOwner)
+			if job.Status != store.JobFailed || job.Error == nil || job.Error.Reason != publish.ReasonQuotaExceeded || !job.DueBy.IsZero() {
+				t.Fatalf("job after 429: %s %+v, dueBy %v; want failed quota_exceeded, due never", job.Status, job.Error, job.DueBy)
 			}
 			h.threads.SetQuotaUsage(acct, 0)
-			resp, a = h.post(body, key)
-			if resp.StatusCode != 200 || a.Status != "published" {
-				t.Fatalf("repeat once the quota freed: %d %+v, want 200 published", resp.StatusCode, a)
+			if resp, a = h.post(body, key); resp.StatusCode != 422 || a.Error.Code != "quota_exceeded" {
+				t.Errorf("repeat with the key: %d %+v, want 422 quota_exceeded (the job failed)", resp.StatusCode, a)
+			}
+			if resp, a = h.post(body, map[string]string{"Idempotency-Key": "quota-again-" + testenv.RandomID(t)}); resp.StatusCode != 200 || a.Status != "published" {
+				t.Fatalf("published again under a new key: %d %+v", resp.StatusCode, a)
 			}
 			if n := len(h.threads.Published(acct)); n != 1 {
 				t.Errorf("%d posts, want 1", n)
 			}
 		})
+	}
+}
+
+// A job answered 202 (its task queued) whose repeat then finds the quota
+// spent is answered 429 and ends: the task queued before finds it ended and
+// posts nothing.
+func TestQuotaRefusedRepeatStopsAQueuedTask(t *testing.T) {
+	h := newHarnessWith(t, harnessOptions{userBudget: time.Millisecond, holdTasks: true})
+	acct := "17841400000000014"
+	h.connect(acct)
+	h.threads.SetProcessing(3)
+	body := `{"imageUrl":"https://cdn.example.com/slow.jpg"}`
+	key := map[string]string{"Idempotency-Key": "queued-" + testenv.RandomID(t)}
+	if resp, a := h.post(body, key); resp.StatusCode != 202 || a.Status != "pending" {
+		t.Fatalf("first: %d %+v, want 202 pending", resp.StatusCode, a)
+	}
+	queued := h.tasks.Tasks()
+	if len(queued) != 1 {
+		t.Fatalf("%d tasks queued, want 1", len(queued))
+	}
+	h.threads.SetProcessing(0)
+	h.threads.SetQuotaUsage(acct, threadstest.QuotaTotal)
+	// The repeat waits for the container (long enough budget for 3 polls),
+	// then finds the quota spent.
+	for i := 0; ; i++ {
+		resp, a := h.post(body, key)
+		if resp.StatusCode == 429 && a.Error.Code == "quota_exceeded" {
+			break
+		}
+		if resp.StatusCode != 202 || i == 20 {
+			t.Fatalf("repeat: %d %+v, want 429 quota_exceeded", resp.StatusCode, a)
+		}
+	}
+	h.threads.SetQuotaUsage(acct, 0)
+	req, err := h.tasks.DeliveryRequest(t.Context(), queued[0], h.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the queued task's delivery: %d, want 200 (acknowledged)", resp.StatusCode)
+	}
+	if n := len(h.threads.Published(acct)); n != 0 {
+		t.Errorf("%d posts after the 429, want none", n)
+	}
+	if j := h.job(acct, publish.JobIDFor(h.user.UID, key["Idempotency-Key"])); j.Status != store.JobFailed {
+		t.Errorf("job %s, want failed", j.Status)
 	}
 }
 

@@ -164,10 +164,10 @@ func (e *Engine) Run(ctx context.Context, uid, accountID, jobID string, budget t
 }
 
 // RunRequest is Run for a user's request repeated with the job's
-// idempotency key. The user is answered what comes of it; a spent quota
-// (429, "try again later") leaves the job at its step but due never: nothing
-// takes it up by itself, since the user may well post it again under a new
-// key, and a repeat with the same key takes it up from its step.
+// idempotency key. The user is answered what comes of it: a spent quota
+// (429, "try again later") fails the job, so that nothing takes it up by
+// itself later (the user may well post it again under a new key), where a
+// task's attempt waits for the quota.
 func (e *Engine) RunRequest(ctx context.Context, uid, accountID, jobID string, budget time.Duration) (*Result, error) {
 	return e.run(ctx, uid, accountID, jobID, budget, true)
 }
@@ -279,7 +279,8 @@ type attempt struct {
 	owner    string
 	deadline time.Time
 	acct     *store.Account // the account, when the caller has it
-	// byUser: a user's request, answered with the outcome (see RunRequest).
+	// byUser: a user's request, answered with the outcome: a spent quota
+	// fails the job (see RunRequest).
 	byUser bool
 	req    *Request
 	// quotaChecked: the publishing limit was read in this attempt.
@@ -441,11 +442,20 @@ func (a *attempt) checkQuota(ctx context.Context) (*Result, error) {
 			"the account's publishing quota was spent when the post was due (%d of %d posts, %d of %d replies in the last 24 hours)",
 			lim.QuotaUsage, lim.QuotaTotal, lim.ReplyQuotaUsage, lim.ReplyQuotaTotal)})
 	}
-	due := a.now().Add(wait)
 	if a.byUser {
-		due = time.Time{} // answered 429: goes on only when repeated (see RunRequest)
+		// The user is answered 429 "try again later": the job ends here,
+		// failed, so that nothing (a task still queued for it, the sweep)
+		// posts it later, perhaps after the user posted it again.
+		res, err := a.fail(ctx, &store.JobError{Reason: ReasonQuotaExceeded, Message: fmt.Sprintf(
+			"the account's publishing quota was spent (%d of %d posts, %d of %d replies in the last 24 hours); nothing was posted: publish it again once the quota frees up",
+			lim.QuotaUsage, lim.QuotaTotal, lim.ReplyQuotaUsage, lim.ReplyQuotaTotal)})
+		if err != nil {
+			return nil, err
+		}
+		res.State, res.RetryAfter = QuotaExceeded, wait
+		return res, nil
 	}
-	a.release(ctx, due)
+	a.release(ctx, a.now().Add(wait))
 	return &Result{State: QuotaExceeded, Job: a.job, RetryAfter: wait}, nil
 }
 
