@@ -299,6 +299,14 @@ func (s *Server) schedule(ctx context.Context, w http.ResponseWriter, job *store
 		}
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "the post could not be scheduled; try again")
 	}
+	if !created {
+		// The request that created the job may be withdrawing it (its own
+		// enqueue failed): move the job on, so that the withdrawal fails,
+		// or find it gone and have this request tried again afresh.
+		if err := s.Store.TouchJob(ctx, job, s.now()); err != nil {
+			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "the post could not be scheduled; try again")
+		}
+	}
 	httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: job.JobID, AccountID: job.AccountID, Status: string(store.JobScheduled),
 		PublishAt: job.PublishAt.UTC().Format(time.RFC3339)})
 	return nil

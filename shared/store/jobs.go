@@ -331,6 +331,21 @@ func (s *Store) ClearDueBy(ctx context.Context, j *Job) (bool, error) {
 	return false, fmt.Errorf("clear dueBy: %w", err)
 }
 
+// TouchJob records that a request relies on the job as it is (a repeat
+// that made sure of its task): it moves the job's update time, so that a
+// WithdrawJob of the version before fails. ErrNotFound when it is gone.
+func (s *Store) TouchJob(ctx context.Context, j *Job, now time.Time) error {
+	wr, err := s.jobRef(j).Update(ctx, []firestore.Update{{Path: "updatedAt", Value: now}})
+	switch status.Code(err) {
+	case codes.OK:
+		j.Version, j.UpdatedAt = wr.UpdateTime, now
+		return nil
+	case codes.NotFound:
+		return ErrNotFound
+	}
+	return fmt.Errorf("touch job: %w", err)
+}
+
 // WithdrawJob deletes a job that nothing has touched since it was created
 // or read (j.Version), so that its idempotency key starts afresh; false when
 // the job changed or is gone meanwhile.
