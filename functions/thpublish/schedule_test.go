@@ -160,6 +160,33 @@ func TestScheduleFailureLetsTheSameKeyRetry(t *testing.T) {
 	}
 }
 
+// An idempotency key is scoped to its account: the same key for two
+// accounts makes two jobs of the same id, and each gets its own task (the
+// task names carry the account), so neither waits for the sweep.
+func TestSameKeyOnTwoAccountsSchedulesBoth(t *testing.T) {
+	h := newHarnessWith(t, harnessOptions{holdTasks: true})
+	accts := []string{"17841400000000032", "17841400000000033"}
+	at := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	key := map[string]string{"Idempotency-Key": "both-" + testenv.RandomID(t)}
+	for _, acct := range accts {
+		h.connect(acct)
+		resp, a := h.post(`{"text":"later","accountId":"`+acct+`","publishAt":"`+at+`"}`, key)
+		if resp.StatusCode != 202 || a.Status != "scheduled" {
+			t.Fatalf("account %s: %d %+v", acct, resp.StatusCode, a)
+		}
+	}
+	jobID := publish.JobIDFor(h.user.UID, key["Idempotency-Key"])
+	var names []string
+	for _, task := range h.tasks.Tasks() {
+		names = append(names, task.GetName()[strings.LastIndex(task.GetName(), "/")+1:])
+	}
+	for _, acct := range accts {
+		if !slices.Contains(names, jobID+"-"+acct+"-at") {
+			t.Errorf("no task %s-%s-at among %v", jobID, acct, names)
+		}
+	}
+}
+
 func TestScheduleValidation(t *testing.T) {
 	h := newHarness(t)
 	h.connect("17841400000000023")

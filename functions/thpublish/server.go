@@ -287,7 +287,7 @@ func (s *Server) carryOn(ctx context.Context, w http.ResponseWriter, kind publis
 // re-creates it: the same task name, so never twice) and answers 202.
 func (s *Server) schedule(ctx context.Context, w http.ResponseWriter, job *store.Job, created bool) error {
 	tb := TaskBody{UID: job.UID, AccountID: job.AccountID, JobID: job.JobID}
-	if err := s.enqueueID(ctx, job.JobID+"-at", tb, job.PublishAt); err != nil {
+	if err := s.enqueueID(ctx, taskID(job.JobID, job.AccountID, "at"), tb, job.PublishAt); err != nil {
 		if created {
 			// Without its task the job would never run: withdraw it (delete
 			// it, untouched since its creation), so that the caller's retry
@@ -322,7 +322,7 @@ func (s *Server) deferAfterError(ctx context.Context, w http.ResponseWriter, uid
 	// taken for a repeat of this one (a no-op). Enqueued even if the caller
 	// went away (the likely cause of a cancelled attempt), so that the job
 	// goes on now rather than when the sweep finds it overdue.
-	id := fmt.Sprintf("%s-d%d", jobID, s.now().UnixNano())
+	id := taskID(jobID, accountID, fmt.Sprintf("d%d", s.now().UnixNano()))
 	tb := TaskBody{UID: uid, AccountID: accountID, JobID: jobID}
 	if err := s.enqueueID(context.WithoutCancel(ctx), id, tb, s.now().Add(s.Engine.TransientWait())); err != nil {
 		return httpx.Wrap(errors.Join(cause, err), http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
@@ -334,8 +334,17 @@ func (s *Server) deferAfterError(ctx context.Context, w http.ResponseWriter, uid
 
 func (s *Server) enqueue(ctx context.Context, res *publish.Result, uid, accountID string) error {
 	// One task per attempt: a repeated enqueue by the same attempt is a no-op.
-	id := fmt.Sprintf("%s-a%d", res.Job.JobID, res.Attempt)
+	id := taskID(res.Job.JobID, accountID, fmt.Sprintf("a%d", res.Attempt))
 	return s.enqueueID(ctx, id, TaskBody{UID: uid, AccountID: accountID, JobID: res.Job.JobID}, s.now().Add(res.RetryAfter))
+}
+
+// taskID names a job's task: the job, its account (an idempotency key used
+// for two accounts makes two jobs of the same id, one under each), and what
+// the task is for (at: a scheduled post's time; a<n>: attempt n's follow-up;
+// d<ns>: a hand-over after an error; sweep-<ms>: the sweep's, for a dueBy).
+// The same name twice is one task.
+func taskID(jobID, accountID, what string) string {
+	return jobID + "-" + accountID + "-" + what
 }
 
 func (s *Server) enqueueID(ctx context.Context, id string, tb TaskBody, at time.Time) error {
@@ -604,7 +613,7 @@ func (s *Server) sweepJob(ctx context.Context, j *store.Job, now time.Time) (enq
 		}
 		return 0, cleared, err
 	}
-	id := fmt.Sprintf("%s-sweep-%d", j.JobID, j.DueBy.UnixMilli())
+	id := taskID(j.JobID, j.AccountID, fmt.Sprintf("sweep-%d", j.DueBy.UnixMilli()))
 	if err := s.enqueueID(ctx, id, TaskBody{UID: j.UID, AccountID: j.AccountID, JobID: j.JobID}, now); err != nil {
 		return 0, 0, err
 	}

@@ -104,7 +104,7 @@ func TestSweepHandsOnOverdueJobs(t *testing.T) {
 		names[task.GetName()[strings.LastIndex(task.GetName(), "/")+1:]] = true
 	}
 	for _, j := range []*store.Job{dead, orphan} {
-		if name := j.JobID + "-sweep-" + strconv.FormatInt(j.DueBy.UnixMilli(), 10); !names[name] {
+		if name := j.JobID + "-" + acct + "-sweep-" + strconv.FormatInt(j.DueBy.UnixMilli(), 10); !names[name] {
 			t.Errorf("no task %s among %v", name, names)
 		}
 	}

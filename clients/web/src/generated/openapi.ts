@@ -91,7 +91,7 @@ export interface paths {
          *     the same OIDC identity and audience as Cloud Tasks (`cloudTasksOidc`). Every job carries
          *     `dueBy`, the time by which something must take it up again (its lease's end while an
          *     attempt holds it, its next task's time while it waits); the sweep creates a task
-         *     (`<jobId>-sweep-<dueBy in ms>`, so never twice) for each job more than a minute past it,
+         *     (`<jobId>-<accountId>-sweep-<dueBy in ms>`, so never twice) for each job more than a minute past it,
          *     at most 500 per call, and removes `dueBy` from jobs that ended. `200` with the counts
          *     (`SweepOutcome`); `503` when the jobs could not be listed or some tasks not created (the
          *     next sweep tries again).
@@ -836,7 +836,7 @@ export interface operations {
                 "Idempotency-Key"?: components["schemas"]["IdempotencyKey"];
                 /** @description set by Cloud Tasks; with `X-CloudTasks-TaskName`, marks a task delivery */
                 "X-CloudTasks-QueueName"?: string;
-                /** @description set by Cloud Tasks (`<jobId>-a<attempt>`, `<jobId>-at`, `<jobId>-sweep-<ms>`) */
+                /** @description set by Cloud Tasks (`<jobId>-<accountId>-a<attempt>`, `-at`, `-d<ns>`, `-sweep-<ms>`) */
                 "X-CloudTasks-TaskName"?: string;
                 /** @description set by Cloud Tasks; logged */
                 "X-CloudTasks-TaskRetryCount"?: string;
