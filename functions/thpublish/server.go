@@ -228,17 +228,27 @@ func (s *Server) orRepeat(ctx context.Context, w http.ResponseWriter, uid string
 	if req.IdempotencyKey == "" {
 		return refused
 	}
+	// Firestore failing here is no answer about the job: 503, so that the
+	// caller tries again rather than take the refusal as final.
 	accountID := req.AccountID
 	if accountID == "" {
 		// The first request named no account either: the user's only one.
 		accts, err := s.Store.ListAccounts(ctx, uid)
-		if err != nil || len(accts) != 1 {
+		if err != nil {
+			return accountsUnavailable(err)
+		}
+		if len(accts) != 1 {
 			return refused
 		}
 		accountID = accts[0].AccountID
 	}
 	job, err := s.Store.GetJob(ctx, uid, accountID, publish.JobIDFor(uid, req.IdempotencyKey))
-	if err != nil || job.RequestHash != req.Hash() {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return refused
+	case err != nil:
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the publish job; try again")
+	case job.RequestHash != req.Hash():
 		return refused
 	}
 	return s.carryOn(ctx, w, req.Kind(), job, false, nil, nil)
