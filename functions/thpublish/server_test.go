@@ -463,6 +463,47 @@ func TestRepeatAnsweredAfterTheAccountNeedsReauth(t *testing.T) {
 	}
 }
 
+// Threads refuses the token an attempt holds (190) while the user has just
+// connected the account again: the account stays active and the post is
+// tried again with the new token, not failed as reauth_required.
+func TestTokenRefusedAfterAReconnectionRetriesWithTheNewToken(t *testing.T) {
+	var (
+		mu        sync.Mutex
+		reconnect func()
+	)
+	h := newHarnessWith(t, harnessOptions{wrapThreads: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			do := reconnect
+			reconnect = nil
+			mu.Unlock()
+			if do != nil {
+				do() // between the attempt's read of the account and Threads' answer
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	acct := "17841400000000015"
+	old := h.connect(acct)
+	h.threads.RevokeToken(old)
+	mu.Lock()
+	reconnect = func() { h.connect(acct) }
+	mu.Unlock()
+	resp, a := h.post(`{"text":"after reconnecting"}`, nil)
+	if resp.StatusCode != 202 || a.Status != "pending" {
+		t.Fatalf("%d %+v, want 202 pending (a retry with the new token)", resp.StatusCode, a)
+	}
+	if j := h.waitJob(acct, a.JobID); j.Status != store.JobPublished {
+		t.Fatalf("job %s %+v, want published", j.Status, j.Error)
+	}
+	if got, _ := h.store.GetAccount(t.Context(), h.user.UID, acct); got.Status != store.StatusActive {
+		t.Errorf("account %s, want active", got.Status)
+	}
+	if n := len(h.threads.Published(acct)); n != 1 {
+		t.Errorf("%d posts, want 1", n)
+	}
+}
+
 // A text post whose link preview Threads cannot fetch at publish is
 // published without its link_attachment, in the same request.
 func TestLinkPreviewFailurePublishesWithoutTheLink(t *testing.T) {

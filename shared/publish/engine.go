@@ -725,10 +725,13 @@ func (a *attempt) threadsError(ctx context.Context, err error) (*Result, error) 
 			return res, qerr
 		}
 	}
-	if isAPI && apiErr.MediaUnfetchable() {
+	// A publish call answered 5xx may have published whatever it says: only
+	// a later status read can end the job then (below, as transient).
+	unknown := a.job.Status == store.JobPublishing && threads.IsUnknownOutcome(err)
+	if isAPI && apiErr.MediaUnfetchable() && !unknown {
 		return a.fail(ctx, jobError(ReasonMediaFailed, err))
 	}
-	if isAPI && apiErr.LinkPreviewFailed() && a.job.Status == store.JobPublishing && a.req != nil && a.req.LinkAttachment != "" && !a.job.LinkDropped {
+	if isAPI && apiErr.LinkPreviewFailed() && !unknown && a.job.Status == store.JobPublishing && a.req != nil && a.req.LinkAttachment != "" && !a.job.LinkDropped {
 		return a.dropLinkPreview(ctx, err)
 	}
 	if !isAPI || apiErr.Temporary() || apiErr.MediaNotReady() || threads.IsUnknownOutcome(err) {
@@ -769,8 +772,23 @@ func (a *attempt) dropLinkPreview(ctx context.Context, err error) (*Result, erro
 }
 
 func (a *attempt) reauth(ctx context.Context, err error) (*Result, error) {
-	if _, serr := a.Store.MarkNeedsReauth(ctx, a.job.UID, a.job.AccountID, a.tokenIssuedAt, a.now()); serr != nil {
+	marked, serr := a.Store.MarkNeedsReauth(ctx, a.job.UID, a.job.AccountID, a.tokenIssuedAt, a.now())
+	if serr != nil {
 		return nil, serr
+	}
+	if !marked {
+		// The account no longer holds the refused token: reconnected
+		// meanwhile (a new token: the post is tried again with it), or
+		// revoked or marked already (the job fails as below).
+		cur, gerr := a.Store.GetAccount(ctx, a.job.UID, a.job.AccountID)
+		if gerr == nil && cur.Status == store.StatusActive && !tokens.Expired(cur, a.now()) {
+			a.job.LastError = jobError("transient", err)
+			wait := a.TransientWait()
+			if serr := a.saveReleased(ctx, a.retryDue(wait)); serr != nil {
+				return nil, serr
+			}
+			return &Result{State: Retry, Job: a.job, RetryAfter: wait}, nil
+		}
 	}
 	je := jobError(ReasonReauthRequired, err)
 	je.Message = "Threads refused the account's token; the account must be connected again"

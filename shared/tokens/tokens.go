@@ -85,12 +85,17 @@ func Due(a *store.Account, now time.Time, window time.Duration) bool {
 // for one account, one refreshes (a mark claimed in a transaction on the
 // account); the others get Busy, as does a refresh whose account was
 // reconnected or revoked meanwhile (its token is dropped). An account is
-// marked needs_reauth only while it still holds the refused token.
+// marked needs_reauth only while it still holds the refused token; when it
+// no longer does, the outcome is Busy too.
 func (r *Refresher) Refresh(ctx context.Context, uid string, a *store.Account, token string, window time.Duration) (string, Outcome, error) {
 	now := r.now()
 	if Expired(a, now) {
-		if _, err := r.Store.MarkNeedsReauth(ctx, uid, a.AccountID, a.TokenIssuedAt, now); err != nil {
+		marked, err := r.Store.MarkNeedsReauth(ctx, uid, a.AccountID, a.TokenIssuedAt, now)
+		if err != nil {
 			return token, Failed, err
+		}
+		if !marked {
+			return token, Busy, nil // the account changed meanwhile: not this caller's to judge
 		}
 		return token, NeedsReauth, nil
 	}
@@ -108,8 +113,12 @@ func (r *Refresher) Refresh(ctx context.Context, uid string, a *store.Account, t
 	if err != nil {
 		var apiErr *threads.APIError
 		if errors.As(err, &apiErr) && apiErr.TokenInvalid() {
-			if _, serr := r.Store.MarkNeedsReauth(ctx, uid, a.AccountID, a.TokenIssuedAt, now); serr != nil {
+			marked, serr := r.Store.MarkNeedsReauth(ctx, uid, a.AccountID, a.TokenIssuedAt, now)
+			if serr != nil {
 				return token, Failed, serr
+			}
+			if !marked {
+				return token, Busy, nil // reconnected or revoked meanwhile: its own state stands
 			}
 			return token, NeedsReauth, nil
 		}

@@ -70,12 +70,12 @@ func TestRefreshLosesToAReconnectionOrARevocation(t *testing.T) {
 			if err := s.SaveAccount(ctx, uid, fresh, "RECONNECTED"); err != nil {
 				t.Fatal(err)
 			}
-		}, true, tokens.NeedsReauth, store.StatusActive, "RECONNECTED"},
+		}, true, tokens.Busy, store.StatusActive, "RECONNECTED"},
 		{"refused, revoked meanwhile", func(ctx context.Context, t *testing.T, uid string) {
 			if err := s.Revoke(ctx, uid, old.AccountID, now); err != nil {
 				t.Fatal(err)
 			}
-		}, true, tokens.NeedsReauth, store.StatusRevoked, ""},
+		}, true, tokens.Busy, store.StatusRevoked, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
