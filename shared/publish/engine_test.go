@@ -248,6 +248,24 @@ func TestFinalRefusalsAreNotRetried(t *testing.T) {
 	}
 }
 
+// A publish call answered 5xx is an unknown outcome whatever its subcode:
+// the job is not failed on it, and the next attempt reads the container's
+// status before publishing (once).
+func TestFinalSubcodeOn5xxPublishIsRetried(t *testing.T) {
+	h := newHarness(t)
+	h.fake.FailNext(threadstest.EndpointPublish, 1, threadstest.Failure{HTTPStatus: 500, Code: 1, Subcode: 2207052, Message: "boom"})
+	id := h.newJob(publish.Request{ImageURL: "https://cdn.example.com/a.jpg"})
+	if res := h.run(id, 5*time.Second); res.State != publish.Retry || res.Job.Status != store.JobPublishing {
+		t.Fatalf("first attempt: %+v (job %s), want a retry, still publishing", res, res.Job.Status)
+	}
+	if res := h.run(id, 5*time.Second); res.Job.Status != store.JobPublished {
+		t.Fatalf("second attempt: job %s %+v", res.Job.Status, res.Job.Error)
+	}
+	if n := len(h.fake.Published(h.user.ID)); n != 1 {
+		t.Errorf("%d posts, want 1", n)
+	}
+}
+
 // Threads could not fetch the link's preview at publish: the post goes out
 // without link_attachment, once, from a new container (as Threads advises);
 // a post without a link_attachment just fails.
