@@ -9,6 +9,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -175,7 +176,7 @@ func Load(lookup Lookuper, needs Needs) (*Config, error) {
 		}
 	}
 	if needs.OAuthStart {
-		if err := checkURL("THREADS_AUTHORIZE_URL", c.AuthorizeURL, false); err != nil {
+		if err := checkThreadsURL("THREADS_AUTHORIZE_URL", c.AuthorizeURL); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -183,6 +184,10 @@ func Load(lookup Lookuper, needs Needs) (*Config, error) {
 		errs = append(errs, oneOf("THREADS_APP_SECRET", c.ThreadsAppSecret, "THREADS_APP_SECRET_NAME", c.ThreadsAppSecretName)...)
 	}
 	c.SignedRequestMaxAge = durationVar(get, "SIGNED_REQUEST_MAX_AGE", time.Hour, &errs)
+	if c.SignedRequestMaxAge > maxSignedRequestAge {
+		// It is the replay window of Meta's callbacks: a day is plenty.
+		fail("SIGNED_REQUEST_MAX_AGE must be at most 24h")
+	}
 	c.RefreshWindow = durationVar(get, "REFRESH_WINDOW", 10*24*time.Hour, &errs)
 	if v := get("THREADS_GIF_ATTACHMENTS"); v != "" {
 		on, err := strconv.ParseBool(v)
@@ -205,7 +210,7 @@ func Load(lookup Lookuper, needs Needs) (*Config, error) {
 		}
 	}
 	if needs.OAuthCallback || needs.Graph {
-		if err := checkURL("THREADS_GRAPH_URL", c.GraphURL, false); err != nil {
+		if err := checkThreadsURL("THREADS_GRAPH_URL", c.GraphURL); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -335,6 +340,31 @@ func durationVar(get func(string) string, name string, def time.Duration, errs *
 		return def
 	}
 	return d
+}
+
+// maxSignedRequestAge bounds SIGNED_REQUEST_MAX_AGE.
+const maxSignedRequestAge = 24 * time.Hour
+
+// checkThreadsURL checks an optional Threads endpoint (the default is
+// Meta's): tokens, codes and the app secret travel to it, so it must be
+// https, but for a simulator on this machine (a loopback host).
+func checkThreadsURL(name, value string) error {
+	if err := checkURL(name, value, false); err != nil || value == "" {
+		return err
+	}
+	u, _ := url.Parse(value)
+	if strings.EqualFold(u.Scheme, "https") || isLoopback(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("%s must be an https URL (http only for a loopback host such as 127.0.0.1)", name)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func checkURL(name, value string, required bool) error {

@@ -35,6 +35,14 @@ func TestLoadValid(t *testing.T) {
 	if c.GIFAttachments {
 		t.Error("GIFAttachments is on by default")
 	}
+	// A simulator on this machine may speak plain http.
+	for _, host := range []string{"127.0.0.1:8090", "localhost:8090", "[::1]:8090"} {
+		env := validEnv()
+		env["THREADS_GRAPH_URL"], env["THREADS_AUTHORIZE_URL"] = "http://"+host, "http://"+host+"/oauth/authorize"
+		if _, err := Load(MapLookuper(env), all); err != nil {
+			t.Errorf("a loopback simulator at %s: %v", host, err)
+		}
+	}
 	for v, want := range map[string]bool{"true": true, "false": false, "1": true} {
 		env := validEnv()
 		env["THREADS_GIF_ATTACHMENTS"] = v
@@ -108,6 +116,24 @@ func TestLoadProblems(t *testing.T) {
 			needs: Needs{},
 			edit:  func(m map[string]string) { m["THREADS_GIF_ATTACHMENTS"] = "yes please" },
 			want:  []string{"THREADS_GIF_ATTACHMENTS must be true or false"},
+		},
+		{
+			name:  "graph url over plain http to another host",
+			needs: Needs{Graph: true},
+			edit:  func(m map[string]string) { m["THREADS_GRAPH_URL"] = "http://graph.threads.net" },
+			want:  []string{"THREADS_GRAPH_URL must be an https URL"},
+		},
+		{
+			name:  "authorize url over plain http to another host",
+			needs: Needs{OAuthStart: true},
+			edit:  func(m map[string]string) { m["THREADS_AUTHORIZE_URL"] = "http://sim.example.com/oauth/authorize" },
+			want:  []string{"THREADS_AUTHORIZE_URL must be an https URL"},
+		},
+		{
+			name:  "signed request max age over a day",
+			needs: Needs{},
+			edit:  func(m map[string]string) { m["SIGNED_REQUEST_MAX_AGE"] = "720h" },
+			want:  []string{"SIGNED_REQUEST_MAX_AGE must be at most 24h"},
 		},
 		{
 			name:  "bad graph url",
