@@ -275,10 +275,23 @@ func (s *Server) carryOn(ctx context.Context, w http.ResponseWriter, kind publis
 	case publish.Done:
 		return answerDone(w, res.Job)
 	case publish.QuotaExceeded:
+		if !res.Job.Status.Terminal() {
+			// The job may have posted already (a publish call unsettled, a
+			// chain part out): it goes on through a task once the quota
+			// frees up, and the user is told it is pending, not refused.
+			if err := s.enqueue(ctx, res, uid, accountID); err != nil {
+				return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
+					"the post could not be scheduled for a retry; send the request again with the same idempotency key")
+			}
+			httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, AccountID: accountID, Status: "pending"})
+			return nil
+		}
 		w.Header().Set("Retry-After", strconv.Itoa(int(res.RetryAfter.Seconds())))
-		return httpx.Errorf(http.StatusTooManyRequests, CodeQuotaExceeded,
-			"the account's publishing quota is spent; it frees up within %s (at %s at the latest)",
-			res.RetryAfter.Round(time.Minute), s.now().Add(res.RetryAfter).Format(time.RFC3339))
+		httpx.WriteJSON(w, http.StatusTooManyRequests, failedAnswer{OK: false, JobID: jobID, AccountID: accountID, Status: string(res.Job.Status),
+			IDs: partIDs(res.Job), Error: httpx.ErrorDetail{Code: CodeQuotaExceeded, Message: fmt.Sprintf(
+				"the account's publishing quota is spent; nothing was posted; it frees up within %s (at %s at the latest)",
+				res.RetryAfter.Round(time.Minute), s.now().Add(res.RetryAfter).Format(time.RFC3339))}})
+		return nil
 	case publish.Busy:
 		// Another attempt (a task, or an earlier request) is working on it.
 		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, AccountID: accountID, Status: "pending"})

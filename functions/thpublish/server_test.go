@@ -612,6 +612,51 @@ func TestQuotaRefusalEndsTheJob(t *testing.T) {
 	}
 }
 
+// A job that may have posted already (its publish answer was lost) is
+// never ended for the quota: its repeat, refused a status read for a limit
+// with the quota now spent (by that very post, say), is answered 202
+// pending, and the job goes on (its status read finds the post) once a
+// task takes it up: one post, and nobody told that nothing was posted.
+func TestQuotaNeverEndsAJobThatMayHavePosted(t *testing.T) {
+	h := newHarnessWith(t, harnessOptions{holdTasks: true})
+	acct := "17841400000000016"
+	h.connect(acct)
+	h.threads.DropAnswerNext(threadstest.EndpointPublish, 1)
+	key := map[string]string{"Idempotency-Key": "unsettled-" + testenv.RandomID(t)}
+	body := `{"text":"answer lost"}`
+	if resp, a := h.post(body, key); resp.StatusCode != 202 || a.Status != "pending" {
+		t.Fatalf("first: %d %+v, want 202 pending (outcome unknown)", resp.StatusCode, a)
+	}
+	jobID := publish.JobIDFor(h.user.UID, key["Idempotency-Key"])
+	if j := h.job(acct, jobID); j.Status != store.JobPublishing {
+		t.Fatalf("job %s, want publishing", j.Status)
+	}
+	h.threads.SetQuotaUsage(acct, threadstest.QuotaTotal)
+	h.threads.FailNext(threadstest.EndpointStatus, 1, threadstest.Failure{HTTPStatus: 400, Code: 4, Message: "Application request limit reached"})
+	resp, a := h.post(body, key)
+	if resp.StatusCode != 202 || a.Status != "pending" {
+		t.Fatalf("repeat: %d %+v, want 202 pending", resp.StatusCode, a)
+	}
+	if j := h.job(acct, jobID); j.Status.Terminal() {
+		t.Fatalf("job ended %s %+v, want it to go on", j.Status, j.Error)
+	}
+	for _, task := range h.tasks.Tasks() {
+		req, err := h.tasks.DeliveryRequest(t.Context(), task, h.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	if j := h.job(acct, jobID); j.Status != store.JobPublished {
+		t.Errorf("job %s %+v, want published (found by its status)", j.Status, j.Error)
+	}
+	if n := len(h.threads.Published(acct)); n != 1 {
+		t.Errorf("%d posts, want 1", n)
+	}
+}
+
 // A job answered 202 (its task queued) whose repeat then finds the quota
 // spent is answered 429 and ends: the task queued before finds it ended and
 // posts nothing.

@@ -285,7 +285,10 @@ type attempt struct {
 	req    *Request
 	// quotaChecked: the publishing limit was read in this attempt.
 	quotaChecked bool
-	token        string
+	// unsettled: an earlier attempt's publish call may have posted, and no
+	// status read has said otherwise yet (see checkQuota).
+	unsettled bool
+	token     string
 	// tokenIssuedAt identifies token: a refusal of it marks the account
 	// needs_reauth only while the account still holds it.
 	tokenIssuedAt time.Time
@@ -404,9 +407,13 @@ func (a *attempt) prepareToken(ctx context.Context, acct *store.Account) (*Resul
 
 // checkQuota checks that the account can publish what is left of the job:
 // the post (unless it is a reply) and the replies (a chain's later parts).
-// A scheduled job that finds the quota spent fails (posting it a day late
-// is not what was asked); an immediate one stays at its step, released,
-// and QuotaExceeded is returned.
+// A job that finds the quota spent before anything of it can have been
+// posted ends, failed, when it is scheduled (posting it a day late is not
+// what was asked) or a user's request is waiting (told 429, the user may
+// post it anew); otherwise (a task's attempt, or a job that may already
+// have posted: a publish call's outcome unsettled, a chain part out) it
+// stays at its step, released, to go on when the quota frees up, and
+// QuotaExceeded is returned with the job not ended.
 func (a *attempt) checkQuota(ctx context.Context) (*Result, error) {
 	j, req := a.job, a.req
 	lim, err := a.Threads.PublishingLimit(ctx, a.userID, a.token)
@@ -437,12 +444,15 @@ func (a *attempt) checkQuota(ctx context.Context) (*Result, error) {
 	if wait <= 0 {
 		wait = 24 * time.Hour
 	}
-	if !j.PublishAt.IsZero() {
+	// Nothing can have been posted yet: no earlier publish call whose
+	// outcome is unsettled, no chain part out. Only then may the job end.
+	untouched := !a.unsettled && j.Part == 0
+	if untouched && !j.PublishAt.IsZero() {
 		return a.fail(ctx, &store.JobError{Reason: ReasonQuotaExceeded, Message: fmt.Sprintf(
 			"the account's publishing quota was spent when the post was due (%d of %d posts, %d of %d replies in the last 24 hours)",
 			lim.QuotaUsage, lim.QuotaTotal, lim.ReplyQuotaUsage, lim.ReplyQuotaTotal)})
 	}
-	if a.byUser {
+	if untouched && a.byUser {
 		// The user is answered 429 "try again later": the job ends here,
 		// failed, so that nothing (a task still queued for it, the sweep)
 		// posts it later, perhaps after the user posted it again.
@@ -599,10 +609,12 @@ func (a *attempt) sendPublish(ctx context.Context) (*Result, error) {
 // outcome: the container's status says whether it was published.
 func (a *attempt) resolvePublishing(ctx context.Context) (*Result, error) {
 	j := a.job
+	a.unsettled = true
 	st, err := a.Threads.ContainerStatus(ctx, a.token, j.ContainerID)
 	if err != nil {
 		return a.threadsError(ctx, err)
 	}
+	a.unsettled = st.Status == ContainerPublished
 	switch st.Status {
 	case ContainerPublished:
 		a.log(ctx).Info("publish: container found published; not publishing again", "jobId", j.JobID)

@@ -966,14 +966,14 @@ export interface operations {
                     });
                 };
             };
-            /** @description the account's publishing quota (250 posts, or 1000 replies for a chain, in 24 h) is spent (read when Threads refused a call for a limit, or before a chain); nothing was posted and the job keeps its step, to go on later */
+            /** @description the account's publishing quota (250 posts, or 1000 replies for a chain, in 24 h) is spent (read when Threads refused a call for a limit, or before a chain); nothing was posted and the job has ended, `failed` (publish it again once the quota frees up; a repeat with the same key is answered `422 quota_exceeded`). A job that may have posted already (a publish call unsettled, a chain part out) is answered `202` instead and goes on when the quota frees up */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfterRequired"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"] & {
+                    "application/json": components["schemas"]["JobFailure"] & {
                         error?: {
                             /** @enum {unknown} */
                             code?: "quota_exceeded";
