@@ -317,7 +317,12 @@ func (s *Server) schedule(ctx context.Context, w http.ResponseWriter, job *store
 			// with the same key, or a new request, starts afresh. A job
 			// cancelled instead would answer that retry 409 job_cancelled.
 			if _, werr := s.Store.WithdrawJob(context.WithoutCancel(ctx), job); werr != nil {
+				// Not withdrawn: cancel it rather than leave it scheduled
+				// (the sweep would post it, after this 503 "try again").
 				err = errors.Join(err, werr)
+				if _, cerr := s.Store.CancelJob(context.WithoutCancel(ctx), job.UID, job.AccountID, job.JobID, "not_scheduled", s.now()); cerr != nil {
+					err = errors.Join(err, cerr)
+				}
 			}
 		}
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "the post could not be scheduled; try again")

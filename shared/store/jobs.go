@@ -331,14 +331,23 @@ func (s *Store) ClearDueBy(ctx context.Context, j *Job) (bool, error) {
 	return false, fmt.Errorf("clear dueBy: %w", err)
 }
 
-// TouchJob records that a request relies on the job as it is (a repeat
-// that made sure of its task): it moves the job's update time, so that a
-// WithdrawJob of the version before fails. ErrNotFound when it is gone.
+// TouchJob records that a request relies on the job as it read it (a
+// repeat that made sure of its task): it moves the job's update time, so
+// that a WithdrawJob of an earlier version fails. Only if the job is still
+// as read (j.Version): a job changed since (an attempt claimed it) cannot
+// be withdrawn either, and is left alone, so as not to break the chain of
+// the attempt's conditional writes. ErrNotFound when it is gone.
 func (s *Store) TouchJob(ctx context.Context, j *Job, now time.Time) error {
-	wr, err := s.jobRef(j).Update(ctx, []firestore.Update{{Path: "updatedAt", Value: now}})
+	wr, err := s.jobRef(j).Update(ctx, []firestore.Update{{Path: "updatedAt", Value: now}}, firestore.LastUpdateTime(j.Version))
 	switch status.Code(err) {
 	case codes.OK:
 		j.Version, j.UpdatedAt = wr.UpdateTime, now
+		return nil
+	case codes.FailedPrecondition:
+		// Changed since it was read, or gone: which one, a read says.
+		if _, gerr := s.GetJob(ctx, j.UID, j.AccountID, j.JobID); gerr != nil {
+			return gerr
+		}
 		return nil
 	case codes.NotFound:
 		return ErrNotFound

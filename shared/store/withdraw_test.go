@@ -25,6 +25,30 @@ func TestWithdrawJobLosesToATouch(t *testing.T) {
 		{"withdrawn when untouched; a later touch finds it gone", false, true, store.ErrNotFound},
 		{"kept when touched first", true, false, nil},
 	}
+	t.Run("a touch of a job changed since it was read leaves it alone", func(t *testing.T) {
+		ctx := t.Context()
+		j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: "uid-" + testenv.RandomID(t), AccountID: "17841400000000001",
+			Kind: "text", Status: store.JobScheduled, PublishAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
+		if _, ok, err := s.CreateJob(ctx, j); err != nil || !ok {
+			t.Fatalf("CreateJob: %v, %v", ok, err)
+		}
+		read, err := s.GetJob(ctx, j.UID, j.AccountID, j.JobID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := s.ClaimJob(ctx, j.UID, j.AccountID, j.JobID, "attempt", now, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TouchJob(ctx, read, now.Add(time.Second)); err != nil {
+			t.Fatalf("TouchJob of a stale read = %v, want nil (left alone)", err)
+		}
+		// The attempt's conditional write still goes through.
+		claimed.Status = store.JobAccepted
+		if err := s.UpdateJob(ctx, claimed, "attempt", now.Add(2*time.Second), false); err != nil {
+			t.Errorf("the attempt's write after the touch: %v", err)
+		}
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
