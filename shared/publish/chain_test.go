@@ -128,6 +128,9 @@ func TestChainLostAnswerStopsAtARecordedPart(t *testing.T) {
 	if j.Parts[0].Status != "published" || j.Parts[1].Status != "published" || j.Parts[2].Status != "failed" {
 		t.Errorf("parts %+v", j.Parts)
 	}
+	if j.Parts[2].ContainerID != "" || j.ContainerID != "" {
+		t.Errorf("the part that never started has container %q (job %q), want none", j.Parts[2].ContainerID, j.ContainerID)
+	}
 	for i, text := range texts {
 		if want, n := map[bool]int{true: 1, false: 0}[i < 2], h.postsWithText(text); n != want {
 			t.Errorf("part %d posted %d times, want %d", i, n, want)

@@ -593,8 +593,13 @@ func (a *attempt) sendPublish(ctx context.Context) (*Result, error) {
 		var apiErr *threads.APIError
 		if errors.As(err, &apiErr) && !apiErr.Temporary() && !apiErr.MediaNotReady() && !apiErr.TokenInvalid() {
 			// A refusal may mean an earlier call whose answer was lost
-			// published the container after all: ask before failing the job.
-			if st, serr := a.Threads.ContainerStatus(ctx, a.token, j.ContainerID); serr == nil && st.Status == ContainerPublished {
+			// published the container after all: ask before failing the job,
+			// and act on the refusal only once the answer is known.
+			st, serr := a.Threads.ContainerStatus(ctx, a.token, j.ContainerID)
+			switch {
+			case serr != nil:
+				return a.threadsError(ctx, serr)
+			case st.Status == ContainerPublished:
 				return a.published(ctx, "")
 			}
 		}
@@ -819,6 +824,7 @@ func (a *attempt) published(ctx context.Context, mediaID string) (*Result, error
 				// Found published after a lost answer: Threads does not
 				// say the post's id, and the next part must reply to it.
 				j.Part++
+				j.ContainerID, j.Children = "", nil // the next part never started
 				return a.fail(ctx, &store.JobError{Reason: ReasonChainBroken, Message: fmt.Sprintf(
 					"part %d was published but Threads did not return its id, so part %d has nothing to reply to; parts 1 to %d are published",
 					j.Part, j.Part+1, j.Part)})

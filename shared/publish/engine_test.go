@@ -248,6 +248,20 @@ func TestFinalRefusalsAreNotRetried(t *testing.T) {
 	}
 }
 
+// A refused publish call is acted on only once the container's status is
+// known: when that read fails too, the job waits (still publishing) for an
+// attempt that can read it, rather than failing a post that may be live.
+func TestRefusedPublishWithoutAStatusWaits(t *testing.T) {
+	h := newHarness(t)
+	h.fake.FailNext(threadstest.EndpointPublish, 1, threadstest.Failure{HTTPStatus: 400, Code: 100, Message: "refused"})
+	h.fake.FailNext(threadstest.EndpointStatus, 1, threadstest.Failure{HTTPStatus: 500, Code: 2, Message: "unavailable"})
+	id := h.newJob(publish.Request{Text: "status unknown"})
+	res := h.run(id, 5*time.Second)
+	if res.State != publish.Retry || res.Job.Status != store.JobPublishing {
+		t.Fatalf("result %+v (job %s %+v), want a retry, still publishing", res, res.Job.Status, res.Job.Error)
+	}
+}
+
 // A publish call answered 5xx is an unknown outcome whatever its subcode:
 // the job is not failed on it, and the next attempt reads the container's
 // status before publishing (once).

@@ -355,6 +355,27 @@ func (s *Store) TouchJob(ctx context.Context, j *Job, now time.Time) error {
 	return fmt.Errorf("touch job: %w", err)
 }
 
+// cancelUpdates are the writes that cancel j: its status and error, no
+// lease, due never, and a chain's parts not published marked cancelled.
+func cancelUpdates(j *Job, je *JobError, now time.Time) []firestore.Update {
+	updates := []firestore.Update{
+		{Path: "status", Value: string(JobCancelled)},
+		{Path: "error", Value: je},
+		{Path: "leaseOwner", Value: ""},
+		{Path: "dueBy", Value: firestore.Delete},
+		{Path: "updatedAt", Value: now},
+	}
+	if len(j.Parts) > 0 {
+		for i := range j.Parts {
+			if j.Parts[i].Status != string(JobPublished) {
+				j.Parts[i].Status = string(JobCancelled)
+			}
+		}
+		updates = append(updates, firestore.Update{Path: "parts", Value: j.Parts})
+	}
+	return updates
+}
+
 // WithdrawJob deletes a job that nothing has touched since it was created
 // or read (j.Version), so that its idempotency key starts afresh; false when
 // the job changed or is gone meanwhile.
@@ -518,13 +539,7 @@ func (s *Store) CancelJob(ctx context.Context, uid, accountID, jobID, reason str
 			return ErrJobStarted
 		}
 		j.Status, j.Error, j.LeaseOwner, j.DueBy, j.UpdatedAt = JobCancelled, cancelError(reason), "", time.Time{}, now
-		return tx.Update(ref, []firestore.Update{
-			{Path: "status", Value: string(JobCancelled)},
-			{Path: "error", Value: j.Error},
-			{Path: "leaseOwner", Value: ""},
-			{Path: "dueBy", Value: firestore.Delete},
-			{Path: "updatedAt", Value: now},
-		})
+		return tx.Update(ref, cancelUpdates(&j, j.Error, now))
 	})
 	switch {
 	case errors.Is(err, ErrNotFound):

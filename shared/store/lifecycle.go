@@ -134,13 +134,7 @@ func (s *Store) CancelPendingJobs(ctx context.Context, uid, accountID, reason st
 				return nil
 			}
 			cancelled = true
-			return tx.Update(d.Ref, []firestore.Update{
-				{Path: "status", Value: string(JobCancelled)},
-				{Path: "error", Value: cancelError(reason)},
-				{Path: "leaseOwner", Value: ""},
-				{Path: "dueBy", Value: firestore.Delete},
-				{Path: "updatedAt", Value: now},
-			})
+			return tx.Update(d.Ref, cancelUpdates(j, cancelError(reason), now))
 		})
 		if err != nil {
 			return n, fmt.Errorf("cancel job %s: %w", d.Ref.ID, err)
