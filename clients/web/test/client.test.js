@@ -333,12 +333,14 @@ describe('retries', () => {
     stub.expect(publishReq({ text: 'x' }, 'k'), {
       status: 429,
       headers: { 'Retry-After': '3600' },
-      json: { ok: false, error: { code: 'quota_exceeded', message: '250 posts in 24 h' } },
+      json: { ok: false, jobId: JOB, status: 'failed', error: { code: 'quota_exceeded', message: '250 posts in 24 h' } },
     });
     await rejects(client().publish({ text: 'x' }, { idempotencyKey: 'k' }), {
       code: 'quota_exceeded',
       status: 429,
       retryAfter: 3600,
+      jobId: JOB,
+      jobStatus: 'failed',
     });
     stub.done();
 
