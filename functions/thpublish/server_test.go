@@ -293,8 +293,8 @@ func TestAccountChoice(t *testing.T) {
 	if err := h.markNeedsReauth("17841400000000003"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.store.Revoke(t.Context(), h.user.UID, "17841400000000006", time.Now()); err != nil {
-		t.Fatal(err)
+	if ok, err := h.store.RevokeIfConnectedBefore(t.Context(), h.user.UID, "17841400000000006", time.Now().Add(time.Second), time.Now()); err != nil || !ok {
+		t.Fatalf("revoke: %v, %v", ok, err)
 	}
 	cases := []struct {
 		name       string

@@ -412,16 +412,22 @@ func (s *Store) ListAccounts(ctx context.Context, uid string) ([]*Account, error
 // issuedAt): a refusal of an older token says nothing of a connection made
 // since, and a revoked account stays revoked. It reports whether it marked.
 func (s *Store) MarkNeedsReauth(ctx context.Context, uid, accountID string, issuedAt, now time.Time) (bool, error) {
-	return s.updateIfCurrent(ctx, "mark needs reauth", uid, accountID, issuedAt, []firestore.Update{
+	return s.updateAccountIf(ctx, "mark needs reauth", uid, accountID, holds(issuedAt), []firestore.Update{
 		{Path: "status", Value: StatusNeedsReauth},
 		{Path: "updatedAt", Value: now},
 	})
 }
 
-// updateIfCurrent applies updates to the account, in a transaction, if it
-// is active and still holds the token issued at issuedAt; false (and no
-// write) otherwise, or when the account is gone.
-func (s *Store) updateIfCurrent(ctx context.Context, what, uid, accountID string, issuedAt time.Time, updates []firestore.Update) (bool, error) {
+// holds reports whether an account is active and still holds the token
+// issued at issuedAt (the one a refresh or a refusal concerns).
+func holds(issuedAt time.Time) func(*Account) bool {
+	return func(a *Account) bool { return a.Status == StatusActive && sameInstant(a.TokenIssuedAt, issuedAt) }
+}
+
+// updateAccountIf applies updates to the account, in a transaction, if ok
+// accepts it as read; false (and no write) otherwise, or when the account
+// is gone. what names the operation in errors.
+func (s *Store) updateAccountIf(ctx context.Context, what, uid, accountID string, ok func(*Account) bool, updates []firestore.Update) (bool, error) {
 	ref := s.accountDoc(uid, accountID)
 	done := false
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -437,7 +443,7 @@ func (s *Store) updateIfCurrent(ctx context.Context, what, uid, accountID string
 		if err != nil {
 			return err
 		}
-		if a.Status != StatusActive || !sameInstant(a.TokenIssuedAt, issuedAt) {
+		if !ok(a) {
 			return nil
 		}
 		done = true
@@ -496,7 +502,7 @@ func (s *Store) SaveRefreshedToken(ctx context.Context, uid, accountID, token st
 	if err != nil {
 		return false, fmt.Errorf("seal access token: %w", err)
 	}
-	return s.updateIfCurrent(ctx, "save refreshed token", uid, accountID, issuedAt, []firestore.Update{
+	return s.updateAccountIf(ctx, "save refreshed token", uid, accountID, holds(issuedAt), []firestore.Update{
 		{Path: "accessToken", Value: sealed},
 		{Path: "accessTokenKeyId", Value: keyID},
 		{Path: "expiresIn", Value: expiresIn},

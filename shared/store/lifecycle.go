@@ -199,70 +199,29 @@ func (s *Store) Disconnect(ctx context.Context, uid, accountID string, now time.
 	return known, nil
 }
 
-// Revoke marks an account revoked and deletes its token (the owner still
-// sees the account, with its status, and can connect it again).
-func (s *Store) Revoke(ctx context.Context, uid, accountID string, now time.Time) error {
-	_, err := s.accountDoc(uid, accountID).Update(ctx, []firestore.Update{
-		{Path: "status", Value: StatusRevoked},
-		{Path: "accessToken", Value: firestore.Delete},
-		{Path: "accessTokenKeyId", Value: firestore.Delete},
-		{Path: "revokedAt", Value: now},
-		{Path: "updatedAt", Value: now},
-	})
-	if status.Code(err) == codes.NotFound {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("revoke account: %w", err)
-	}
-	return nil
-}
-
-// RevokeIfConnectedBefore revokes the account as Revoke does, but only if
-// its current token was not obtained after issuedAt (the deauthorize
-// request's issue time; see ConnectedAfter); it reports whether it did. A
-// token obtained after it belongs to a connection the user made again after
-// removing the app (the request arrives late, or is Meta's retry): that
-// connection is left as it is. The check and the write are one transaction,
-// so a reconnection landing in between is never revoked. An account that is
-// gone is not revoked either (false, nil).
+// RevokeIfConnectedBefore marks an account revoked and deletes its token
+// (the owner still sees the account, with its status, and can connect it
+// again), but only if its current token was not obtained after issuedAt
+// (the deauthorize request's issue time; see ConnectedAfter); it reports
+// whether it did. A token obtained after it belongs to a connection the
+// user made again after removing the app (the request arrives late, or is
+// Meta's retry): that connection is left as it is. The check and the write
+// are one transaction, so a reconnection landing in between is never
+// revoked. An account that is gone is not revoked either (false, nil).
 //
 // tokenIssuedAt also moves when the token is refreshed. Threads refuses to
 // refresh the token of a removed app, so only a refresh racing the removal
 // itself can make the removed connection look newer than the request; such
 // an account keeps its dead token until Threads refuses it (needs_reauth).
 func (s *Store) RevokeIfConnectedBefore(ctx context.Context, uid, accountID string, issuedAt, now time.Time) (bool, error) {
-	ref := s.accountDoc(uid, accountID)
-	revoked := false
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		revoked = false
-		snap, err := tx.Get(ref)
-		if status.Code(err) == codes.NotFound {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		a, err := decodeAccount(snap)
-		if err != nil {
-			return err
-		}
-		if ConnectedAfter(a, issuedAt) {
-			return nil
-		}
-		revoked = true
-		return tx.Update(ref, []firestore.Update{
-			{Path: "status", Value: StatusRevoked},
-			{Path: "accessToken", Value: firestore.Delete},
-			{Path: "accessTokenKeyId", Value: firestore.Delete},
-			{Path: "revokedAt", Value: now},
-			{Path: "updatedAt", Value: now},
-		})
+	before := func(a *Account) bool { return !ConnectedAfter(a, issuedAt) }
+	return s.updateAccountIf(ctx, "revoke account", uid, accountID, before, []firestore.Update{
+		{Path: "status", Value: StatusRevoked},
+		{Path: "accessToken", Value: firestore.Delete},
+		{Path: "accessTokenKeyId", Value: firestore.Delete},
+		{Path: "revokedAt", Value: now},
+		{Path: "updatedAt", Value: now},
 	})
-	if err != nil {
-		return false, fmt.Errorf("revoke account: %w", err)
-	}
-	return revoked, nil
 }
 
 // ConnectedAfter reports whether the account's current token was obtained

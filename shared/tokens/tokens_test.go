@@ -59,8 +59,8 @@ func TestRefreshLosesToAReconnectionOrARevocation(t *testing.T) {
 			}
 		}, false, tokens.Busy, store.StatusActive, "RECONNECTED"},
 		{"revoked meanwhile", func(ctx context.Context, t *testing.T, uid string) {
-			if err := s.Revoke(ctx, uid, old.AccountID, now); err != nil {
-				t.Fatal(err)
+			if ok, err := s.RevokeIfConnectedBefore(ctx, uid, old.AccountID, now, now); err != nil || !ok {
+				t.Fatalf("revoke: %v, %v", ok, err)
 			}
 		}, false, tokens.Busy, store.StatusRevoked, ""},
 		{"refused, nothing meanwhile", nil, true, tokens.NeedsReauth, store.StatusNeedsReauth, "OLD"},
@@ -72,8 +72,8 @@ func TestRefreshLosesToAReconnectionOrARevocation(t *testing.T) {
 			}
 		}, true, tokens.Busy, store.StatusActive, "RECONNECTED"},
 		{"refused, revoked meanwhile", func(ctx context.Context, t *testing.T, uid string) {
-			if err := s.Revoke(ctx, uid, old.AccountID, now); err != nil {
-				t.Fatal(err)
+			if ok, err := s.RevokeIfConnectedBefore(ctx, uid, old.AccountID, now, now); err != nil || !ok {
+				t.Fatalf("revoke: %v, %v", ok, err)
 			}
 		}, true, tokens.Busy, store.StatusRevoked, ""},
 	}
