@@ -592,15 +592,8 @@ func (a *attempt) sendPublish(ctx context.Context) (*Result, error) {
 	if err != nil {
 		var apiErr *threads.APIError
 		if errors.As(err, &apiErr) && !apiErr.Temporary() && !apiErr.MediaNotReady() && !apiErr.TokenInvalid() {
-			// A refusal may mean an earlier call whose answer was lost
-			// published the container after all: ask before failing the job,
-			// and act on the refusal only once the answer is known.
-			st, serr := a.Threads.ContainerStatus(ctx, a.token, j.ContainerID)
-			switch {
-			case serr != nil:
-				return a.threadsError(ctx, serr)
-			case st.Status == ContainerPublished:
-				return a.published(ctx, "")
+			if res, serr := a.publishedAfterAll(ctx); res != nil || serr != nil {
+				return res, serr
 			}
 		}
 		// Unknown outcomes and transient failures leave the job in
@@ -608,6 +601,22 @@ func (a *attempt) sendPublish(ctx context.Context) (*Result, error) {
 		return a.threadsError(ctx, err)
 	}
 	return a.published(ctx, mediaID)
+}
+
+// publishedAfterAll is asked before acting on a refused publish call: an
+// earlier call whose answer was lost may have published the container after
+// all. It returns the job's outcome when the container is published, or
+// when its status cannot be read (the refusal is acted on only once the
+// answer is known); nil, nil when it is not published.
+func (a *attempt) publishedAfterAll(ctx context.Context) (*Result, error) {
+	st, err := a.Threads.ContainerStatus(ctx, a.token, a.job.ContainerID)
+	switch {
+	case err != nil:
+		return a.threadsError(ctx, err)
+	case st.Status == ContainerPublished:
+		return a.published(ctx, "")
+	}
+	return nil, nil
 }
 
 // resolvePublishing resumes a job whose last publish call has no recorded
@@ -773,12 +782,8 @@ func (a *attempt) threadsError(ctx context.Context, err error) (*Result, error) 
 // publish is); if not, it expires.
 func (a *attempt) dropLinkPreview(ctx context.Context, err error) (*Result, error) {
 	j := a.job
-	st, serr := a.Threads.ContainerStatus(ctx, a.token, j.ContainerID)
-	switch {
-	case serr != nil:
-		return a.threadsError(ctx, serr)
-	case st.Status == ContainerPublished:
-		return a.published(ctx, "")
+	if res, serr := a.publishedAfterAll(ctx); res != nil || serr != nil {
+		return res, serr
 	}
 	a.log(ctx).Warn("publish: link preview failed; publishing without link_attachment", append(errAttrs(err), "jobId", j.JobID)...)
 	j.LinkDropped, j.Status, j.ContainerID = true, store.JobAccepted, ""
