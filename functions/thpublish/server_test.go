@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
+
 	"threadsfunctions.dev/functions/thpublish"
 	"threadsfunctions.dev/shared/app"
 	"threadsfunctions.dev/shared/fakes/cloudtasksfake"
@@ -172,6 +174,22 @@ func (h *harness) do(method, url, body string, header map[string]string) (*http.
 		h.t.Fatalf("answer not JSON: %q", b)
 	}
 	return resp, a
+}
+
+// deliver sends a task held in the stand-in to thPublish as Cloud Tasks
+// would (its OIDC token included) and returns the answer's status.
+func (h *harness) deliver(task *cloudtaskspb.Task) int {
+	h.t.Helper()
+	req, err := h.tasks.DeliveryRequest(h.t.Context(), task, h.url)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // markNeedsReauth marks the account as Threads' refusal of its token would.
@@ -641,12 +659,8 @@ func TestQuotaNeverEndsAJobThatMayHavePosted(t *testing.T) {
 		t.Fatalf("job ended %s %+v, want it to go on", j.Status, j.Error)
 	}
 	for _, task := range h.tasks.Tasks() {
-		req, err := h.tasks.DeliveryRequest(t.Context(), task, h.url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
+		if code := h.deliver(task); code != http.StatusOK {
+			t.Errorf("delivery of %s: %d", task.GetName(), code)
 		}
 	}
 	if j := h.job(acct, jobID); j.Status != store.JobPublished {
@@ -688,17 +702,8 @@ func TestQuotaRefusedRepeatStopsAQueuedTask(t *testing.T) {
 		}
 	}
 	h.threads.SetQuotaUsage(acct, 0)
-	req, err := h.tasks.DeliveryRequest(t.Context(), queued[0], h.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("the queued task's delivery: %d, want 200 (acknowledged)", resp.StatusCode)
+	if code := h.deliver(queued[0]); code != http.StatusOK {
+		t.Errorf("the queued task's delivery: %d, want 200 (acknowledged)", code)
 	}
 	if n := len(h.threads.Published(acct)); n != 0 {
 		t.Errorf("%d posts after the 429, want none", n)

@@ -117,17 +117,8 @@ func TestSweepHandsOnOverdueJobs(t *testing.T) {
 
 	// Cloud Tasks delivers them: each job published once.
 	for _, task := range tasks {
-		req, err := h.tasks.DeliveryRequest(t.Context(), task, h.url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("delivery of %s: %d", task.GetName(), resp.StatusCode)
+		if code := h.deliver(task); code != http.StatusOK {
+			t.Errorf("delivery of %s: %d", task.GetName(), code)
 		}
 	}
 	for _, j := range []*store.Job{dead, orphan} {
