@@ -42,6 +42,20 @@ func TestRefreshLosesToAReconnectionOrARevocation(t *testing.T) {
 		TokenIssuedAt: now.Add(-55 * 24 * time.Hour), ExpiresAt: now.Add(5 * 24 * time.Hour), // due for refresh
 		UpdatedAt: now, Status: store.StatusActive}
 
+	// What may happen to the account while its token is being refreshed.
+	reconnect := func(ctx context.Context, t *testing.T, uid string) {
+		fresh := old
+		fresh.TokenIssuedAt, fresh.ExpiresAt = now.Add(time.Second), now.Add(60*24*time.Hour)
+		if err := s.SaveAccount(ctx, uid, fresh, "RECONNECTED"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	revoke := func(ctx context.Context, t *testing.T, uid string) {
+		if ok, err := s.RevokeIfConnectedBefore(ctx, uid, old.AccountID, now, now); err != nil || !ok {
+			t.Fatalf("revoke: %v, %v", ok, err)
+		}
+	}
+
 	cases := []struct {
 		name        string
 		meanwhile   func(ctx context.Context, t *testing.T, uid string)
@@ -51,31 +65,11 @@ func TestRefreshLosesToAReconnectionOrARevocation(t *testing.T) {
 		wantToken   string // "" : none stored
 	}{
 		{"nothing meanwhile", nil, false, tokens.Refreshed, store.StatusActive, "REFRESHED"},
-		{"reconnected meanwhile", func(ctx context.Context, t *testing.T, uid string) {
-			fresh := old
-			fresh.TokenIssuedAt, fresh.ExpiresAt = now.Add(time.Second), now.Add(60*24*time.Hour)
-			if err := s.SaveAccount(ctx, uid, fresh, "RECONNECTED"); err != nil {
-				t.Fatal(err)
-			}
-		}, false, tokens.Busy, store.StatusActive, "RECONNECTED"},
-		{"revoked meanwhile", func(ctx context.Context, t *testing.T, uid string) {
-			if ok, err := s.RevokeIfConnectedBefore(ctx, uid, old.AccountID, now, now); err != nil || !ok {
-				t.Fatalf("revoke: %v, %v", ok, err)
-			}
-		}, false, tokens.Busy, store.StatusRevoked, ""},
+		{"reconnected meanwhile", reconnect, false, tokens.Busy, store.StatusActive, "RECONNECTED"},
+		{"revoked meanwhile", revoke, false, tokens.Busy, store.StatusRevoked, ""},
 		{"refused, nothing meanwhile", nil, true, tokens.NeedsReauth, store.StatusNeedsReauth, "OLD"},
-		{"refused, reconnected meanwhile", func(ctx context.Context, t *testing.T, uid string) {
-			fresh := old
-			fresh.TokenIssuedAt, fresh.ExpiresAt = now.Add(time.Second), now.Add(60*24*time.Hour)
-			if err := s.SaveAccount(ctx, uid, fresh, "RECONNECTED"); err != nil {
-				t.Fatal(err)
-			}
-		}, true, tokens.Busy, store.StatusActive, "RECONNECTED"},
-		{"refused, revoked meanwhile", func(ctx context.Context, t *testing.T, uid string) {
-			if ok, err := s.RevokeIfConnectedBefore(ctx, uid, old.AccountID, now, now); err != nil || !ok {
-				t.Fatalf("revoke: %v, %v", ok, err)
-			}
-		}, true, tokens.Busy, store.StatusRevoked, ""},
+		{"refused, reconnected meanwhile", reconnect, true, tokens.Busy, store.StatusActive, "RECONNECTED"},
+		{"refused, revoked meanwhile", revoke, true, tokens.Busy, store.StatusRevoked, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
