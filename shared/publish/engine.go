@@ -165,9 +165,10 @@ func (e *Engine) Run(ctx context.Context, uid, accountID, jobID string, budget t
 
 // RunRequest is Run for a user's request repeated with the job's
 // idempotency key. The user is answered what comes of it: a spent quota
-// (429, "try again later") fails the job, so that nothing takes it up by
-// itself later (the user may well post it again under a new key), where a
-// task's attempt waits for the quota.
+// (429, "try again later") fails a job that cannot have posted anything,
+// so that nothing takes it up by itself later (the user may well post it
+// again under a new key), where a task's attempt waits for the quota (see
+// checkQuota).
 func (e *Engine) RunRequest(ctx context.Context, uid, accountID, jobID string, budget time.Duration) (*Result, error) {
 	return e.run(ctx, uid, accountID, jobID, budget, true)
 }
@@ -280,7 +281,7 @@ type attempt struct {
 	deadline time.Time
 	acct     *store.Account // the account, when the caller has it
 	// byUser: a user's request, answered with the outcome: a spent quota
-	// fails the job (see RunRequest).
+	// fails a job that cannot have posted (see checkQuota).
 	byUser bool
 	req    *Request
 	// quotaChecked: the publishing limit was read in this attempt.
