@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,7 +38,14 @@ type fnProcess struct {
 // environment: nothing is inherited but PATH and HOME) on a free port, and
 // waits until it listens. The caller must call stop.
 func startFunction(ctx context.Context, name, bin string, env map[string]string) (*fnProcess, error) {
-	port, err := freePort()
+	// Not the port its profile server listens on (BENCH_PPROF_ADDR), if any.
+	var avoid []int
+	if _, p, err := net.SplitHostPort(env["BENCH_PPROF_ADDR"]); err == nil {
+		if n, err := strconv.Atoi(p); err == nil {
+			avoid = append(avoid, n)
+		}
+	}
+	port, err := freePort(avoid...)
 	if err != nil {
 		return nil, err
 	}
@@ -136,13 +144,22 @@ func (p *fnProcess) stop() {
 	})
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePort returns a port nothing listens on, other than those in avoid
+// (picked before and not yet listened on: two picks one after the other
+// may return the same port).
+func freePort(avoid ...int) (int, error) {
+	for range 16 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		if !slices.Contains(avoid, port) {
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free port other than %v", avoid)
 }
 
 // headTail keeps the first 64 KiB and the last 16 KiB written to it (a

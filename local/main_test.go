@@ -56,9 +56,11 @@ func startRunner(t *testing.T, env map[string]string) *runner {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 	})
 	base := "http://127.0.0.1:" + port
 	deadline := time.Now().Add(30 * time.Second)
@@ -73,13 +75,21 @@ func startRunner(t *testing.T, env map[string]string) *runner {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Something else may hold the port; a runner that could not listen exits.
+	select {
+	case err := <-exited:
+		exited <- err // for the cleanup
+		t.Fatalf("runner exited (%v): %s", err, logs.String())
+	case <-time.After(200 * time.Millisecond):
+	}
 	return &runner{base: base, logs: logs}
 }
 
-// runnerEnv is the runner's configuration on port against the emulators of
-// e, the fake Threads at graphURL and the keyring keyText, with the Cloud
-// Tasks stand-in on a port of its own.
-func runnerEnv(t *testing.T, e testenv.Env, port, graphURL, keyText string) map[string]string {
+// runnerEnv is the runner's configuration on ports[0] against the emulators
+// of e, the fake Threads at graphURL and the keyring keyText, with the Cloud
+// Tasks stand-in on ports[1].
+func runnerEnv(e testenv.Env, ports [2]string, graphURL, keyText string) map[string]string {
+	port := ports[0]
 	return map[string]string{
 		"PORT":                        port,
 		"THREADS_REDIRECT_URI":        "http://127.0.0.1:" + port + "/thAuthCallback",
@@ -95,17 +105,26 @@ func runnerEnv(t *testing.T, e testenv.Env, port, graphURL, keyText string) map[
 		"TASKS_QUEUE":                 "projects/" + e.ProjectID + "/locations/local/queues/publish",
 		"TASKS_TARGET_URL":            "http://127.0.0.1:" + port + "/thPublish",
 		"TASKS_SERVICE_ACCOUNT":       "tasks-invoker@" + e.ProjectID + ".iam.gserviceaccount.com",
-		"TASKS_EMULATOR_HOST":         "127.0.0.1:" + freePort(t),
+		"TASKS_EMULATOR_HOST":         "127.0.0.1:" + ports[1],
 	}
 }
 
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// runnerPorts picks two free ports for the runner: its functions' and its
+// Cloud Tasks stand-in's. Both listeners stay open until both are picked,
+// so the two differ (two picks one after the other may return the same
+// port: that made the runner fail to listen, and a test wait for nothing).
+func runnerPorts(t *testing.T) [2]string {
+	t.Helper()
+	var ports [2]string
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+	return ports
 }
 
 var noRedirect = &http.Client{
@@ -139,11 +158,11 @@ func post(t *testing.T, u, idToken, body string) (int, map[string]any) {
 func TestWholeFlowThroughLocalRunnerLeaksNothing(t *testing.T) {
 	e := testenv.Require(t)
 	// The redirect URI is the runner's own callback, so its port is chosen first.
-	port := freePort(t)
-	redirectURI := "http://127.0.0.1:" + port + "/thAuthCallback"
+	ports := runnerPorts(t)
+	redirectURI := "http://127.0.0.1:" + ports[0] + "/thAuthCallback"
 	fake := threadstest.Start(t, appID, appSecret, redirectURI)
 	_, keyText := testenv.Keyring(t, "k1")
-	env := runnerEnv(t, e, port, fake.URL, keyText)
+	env := runnerEnv(e, ports, fake.URL, keyText)
 	env["THREADS_AUTHORIZE_URL"] = fake.URL + "/oauth/authorize"
 	env["CORS_ALLOWED_ORIGINS"] = "http://localhost:5173"
 	// No sweep: it would read every job of the project other tests share.
@@ -258,10 +277,10 @@ func TestWholeFlowThroughLocalRunnerLeaksNothing(t *testing.T) {
 func TestLocalRunnerSweepsStuckJobs(t *testing.T) {
 	e := testenv.Require(t)
 	e.ProjectID = "demo-lsw-" + testenv.RandomID(t) // the sweep reads every job of its project
-	port := freePort(t)
-	fake := threadstest.Start(t, appID, appSecret, "http://127.0.0.1:"+port+"/thAuthCallback")
+	ports := runnerPorts(t)
+	fake := threadstest.Start(t, appID, appSecret, "http://127.0.0.1:"+ports[0]+"/thAuthCallback")
 	keyring, keyText := testenv.Keyring(t, "k1")
-	env := runnerEnv(t, e, port, fake.URL, keyText)
+	env := runnerEnv(e, ports, fake.URL, keyText)
 	env["LOCAL_SWEEP_INTERVAL"] = "200ms"
 	r := startRunner(t, env)
 
