@@ -178,6 +178,46 @@ func TestChainQuota(t *testing.T) {
 	}
 }
 
+// A chain with a part out is never ended for the quota, even where a job
+// that cannot have posted is (a user's request answered 429, a scheduled
+// post): the reply refused for the spent reply quota waits for it, and the
+// chain goes on once it frees up.
+func TestChainWithAPartOutWaitsForTheQuota(t *testing.T) {
+	tests := []struct {
+		name      string
+		publishAt time.Time // zero: accepted now
+		attempt   func(*harness, string) (*publish.Result, error)
+	}{
+		{"a user's repeated request", time.Time{}, func(h *harness, id string) (*publish.Result, error) {
+			return h.engine.RunRequest(h.t.Context(), h.uid, h.user.ID, id, 5*time.Second)
+		}},
+		{"a scheduled chain's task", time.Now().Add(-time.Second), func(h *harness, id string) (*publish.Result, error) {
+			return h.engine.Run(h.t.Context(), h.uid, h.user.ID, id, 5*time.Second)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			texts := []string{"out one", "out two"}
+			id := h.newJobAt(publish.Request{Thread: texts}, tt.publishAt)
+			h.runParts(id, 1)
+			h.fake.SetReplyQuotaUsage(h.user.ID, threadstest.ReplyQuotaTotal)
+			res, err := tt.attempt(h, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.State != publish.QuotaExceeded || res.Job.Status.Terminal() || res.RetryAfter <= 0 {
+				t.Fatalf("result %+v, job %s %+v: want QuotaExceeded with the job going on", res, res.Job.Status, res.Job.Error)
+			}
+			h.fake.SetReplyQuotaUsage(h.user.ID, 0)
+			if res := h.runUntilDone(id); res.Job.Status != store.JobPublished {
+				t.Fatalf("job %s %+v, want published", res.Job.Status, res.Job.Error)
+			}
+			h.checkChain(id, texts)
+		})
+	}
+}
+
 func TestScheduledJobs(t *testing.T) {
 	t.Run("not due yet", func(t *testing.T) {
 		h := newHarness(t)
