@@ -1,10 +1,12 @@
 package thpublish_test
 
 import (
+	"cloud.google.com/go/firestore"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc/codes"
 	"io"
 	"log/slog"
 	"net"
@@ -38,6 +40,8 @@ type harness struct {
 	tasks   *cloudtasksfake.Server
 	store   *store.Store
 	user    testenv.User
+	// faults fails the function's Firestore RPCs (harnessOptions.firestoreFaults).
+	faults *testenv.FirestoreFaults
 }
 
 // newHarness runs thPublish as deployed (app.Lazy, real clients) against the
@@ -62,6 +66,9 @@ type harnessOptions struct {
 	// wrapThreads, if set, wraps the fake Threads' handler (then served
 	// from a server of its own).
 	wrapThreads func(http.Handler) http.Handler
+	// firestoreFaults gives the function a Firestore client whose RPCs the
+	// test can make fail (harness.faults).
+	firestoreFaults bool
 }
 
 func newHarnessWith(t *testing.T, o harnessOptions) *harness {
@@ -102,7 +109,17 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 		"TASKS_EMULATOR_HOST":   ct.Addr(),
 	})
 	opts.Logger = logging.New(io.Discard, slog.LevelInfo)
+	var (
+		faulty *firestore.Client
+		faults *testenv.FirestoreFaults
+	)
+	if o.firestoreFaults {
+		faulty, faults = e.FaultyFirestore(t)
+	}
 	handler := app.Lazy(thpublish.Name, opts, func(d *app.Deps) (http.Handler, error) {
+		if faulty != nil {
+			d.Store = store.New(faulty, d.Keyring)
+		}
 		s := thpublish.NewServer(d)
 		// Short waits, so tests need not sit through production delays.
 		s.Engine.WaitDelay, s.Engine.RetryDelay = 50*time.Millisecond, 50*time.Millisecond
@@ -116,7 +133,7 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 	srv.Listener = lis
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &harness{t: t, env: e, url: url, threads: fake, tasks: ct, store: store.New(e.Firestore(t), keyring), user: e.SignUp(t)}
+	return &harness{t: t, env: e, url: url, threads: fake, tasks: ct, store: store.New(e.Firestore(t), keyring), user: e.SignUp(t), faults: faults}
 }
 
 func (h *harness) connect(id string) string {
@@ -476,6 +493,52 @@ func TestRepeatAnsweredAfterTheAccountNeedsReauth(t *testing.T) {
 			}
 			if n := len(h.threads.Published(acct)); n != 1 {
 				t.Errorf("%d posts, want 1", n)
+			}
+		})
+	}
+}
+
+// A repeat refused by a check of the present is answered from its job; when
+// Firestore fails that lookup, the answer is 503 (try again), never the
+// refusal, which the caller would take as final although its post is live.
+func TestRepeatLookupFailureIsUnavailable(t *testing.T) {
+	tests := []struct {
+		name  string
+		named bool
+		fail  string // the lookup's RPC made to fail
+		skip  int    // its calls let through first (the account check's own)
+	}{
+		{"the job's read", true, testenv.RPCBatchGet, 1},
+		{"the accounts' listing", false, testenv.RPCRunQuery, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarnessWith(t, harnessOptions{firestoreFaults: true})
+			acct := "17841400000000032"
+			h.connect(acct)
+			body := `{"text":"lookup fails"}`
+			if tt.named {
+				body = `{"text":"lookup fails","accountId":"` + acct + `"}`
+			}
+			key := map[string]string{"Idempotency-Key": "lookup-" + testenv.RandomID(t)}
+			if resp, first := h.post(body, key); resp.StatusCode != 200 || first.Status != "published" {
+				t.Fatalf("first: %d %+v", resp.StatusCode, first)
+			}
+			if err := h.markNeedsReauth(acct); err != nil {
+				t.Fatal(err)
+			}
+			before := h.faults.Calls(tt.fail)
+			// A code the client does not retry for reads: the lookup fails.
+			h.faults.FailNext(tt.fail, tt.skip, 1, codes.ResourceExhausted)
+			resp, again := h.post(body, key)
+			if resp.StatusCode != 503 || again.Error.Code != "unavailable" {
+				t.Errorf("repeat: %d %+v, want 503 unavailable", resp.StatusCode, again)
+			}
+			if h.faults.Calls(tt.fail) <= before+tt.skip {
+				t.Errorf("%s was not called past the account check", tt.fail)
+			}
+			if resp, again := h.post(body, key); resp.StatusCode != 200 || again.Status != "published" {
+				t.Errorf("repeat once Firestore answers: %d %+v", resp.StatusCode, again)
 			}
 		})
 	}
