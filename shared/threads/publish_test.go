@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -541,19 +540,28 @@ func cutShort(t *testing.T) http.HandlerFunc {
 func TestIsUnknownOutcome(t *testing.T) {
 	t.Parallel()
 
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closedURL := closed.URL
-	closed.Close()
+	// Connection refused: nothing listens on port 1 (a closed server's
+	// port could be taken by a parallel test's server meanwhile).
+	const closedURL = "http://127.0.0.1:1"
 
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc // nil: no request expected unless graph is set
 		edit    func(*Client)
-		client  *http.Client
-		ctx     func(context.Context) (context.Context, context.CancelFunc)
-		call    func(context.Context, *Client) error // nil: every publishing call
-		want    bool
-		check   func(*testing.T, error)
+		// clientTimeout gives the client an http.Client timing out after the
+		// timer (below).
+		clientTimeout bool
+		// ctx derives the call's context; timer is how long a case that
+		// times out waits: 100 ms, and 8 times as long again while its
+		// request did not reach the server before the timer fired (the
+		// case is about a request sent).
+		ctx func(ctx context.Context, timer time.Duration) (context.Context, context.CancelFunc)
+		// cancelOnArrival cancels the call's context once the server has
+		// its request (a timer could fire before it is sent).
+		cancelOnArrival bool
+		call            func(context.Context, *Client) error // nil: every publishing call
+		want            bool
+		check           func(*testing.T, error)
 	}{
 		{
 			name:    "answer lost after the request was read",
@@ -568,8 +576,8 @@ func TestIsUnknownOutcome(t *testing.T) {
 		{
 			name:    "context deadline while waiting",
 			handler: func(w http.ResponseWriter, r *http.Request) { hang(r) },
-			ctx: func(ctx context.Context) (context.Context, context.CancelFunc) {
-				return context.WithTimeout(ctx, 100*time.Millisecond)
+			ctx: func(ctx context.Context, timer time.Duration) (context.Context, context.CancelFunc) {
+				return context.WithTimeout(ctx, timer)
 			},
 			want: true,
 			check: func(t *testing.T, err error) {
@@ -579,20 +587,16 @@ func TestIsUnknownOutcome(t *testing.T) {
 			},
 		},
 		{
-			name:    "context cancelled while waiting",
-			handler: func(w http.ResponseWriter, r *http.Request) { hang(r) },
-			ctx: func(ctx context.Context) (context.Context, context.CancelFunc) {
-				ctx, cancel := context.WithCancel(ctx)
-				time.AfterFunc(50*time.Millisecond, cancel)
-				return ctx, cancel
-			},
-			want: true,
+			name:            "context cancelled while waiting",
+			handler:         func(w http.ResponseWriter, r *http.Request) { hang(r) },
+			cancelOnArrival: true,
+			want:            true,
 		},
 		{
-			name:    "http.Client timeout",
-			handler: func(w http.ResponseWriter, r *http.Request) { hang(r) },
-			client:  &http.Client{Timeout: 100 * time.Millisecond},
-			want:    true,
+			name:          "http.Client timeout",
+			handler:       func(w http.ResponseWriter, r *http.Request) { hang(r) },
+			clientTimeout: true,
+			want:          true,
 		},
 		{
 			name:    "malformed 2xx answer",
@@ -625,7 +629,7 @@ func TestIsUnknownOutcome(t *testing.T) {
 		},
 		{
 			name: "context done before the call",
-			ctx: func(ctx context.Context) (context.Context, context.CancelFunc) {
+			ctx: func(ctx context.Context, _ time.Duration) (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(ctx)
 				cancel()
 				return ctx, cancel
@@ -678,35 +682,61 @@ func TestIsUnknownOutcome(t *testing.T) {
 		for _, call := range calls {
 			t.Run(tt.name+"/"+call.name, func(t *testing.T) {
 				t.Parallel()
-				var hits atomic.Int32
 				h := tt.handler
 				if h == nil {
 					h = func(w http.ResponseWriter, r *http.Request) {
 						t.Errorf("unexpected request %s %s", r.Method, r.URL.Path)
 					}
 				}
-				srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
-					hits.Add(1)
-					h(w, r)
-				})
-				c := newTestClient(srv.URL)
-				if tt.edit != nil {
-					tt.edit(c)
+				attempt := func(timer time.Duration) (int32, error) {
+					var hits atomic.Int32
+					arrived := make(chan struct{})
+					srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+						if hits.Add(1) == 1 {
+							close(arrived)
+						}
+						h(w, r)
+					})
+					c := newTestClient(srv.URL)
+					if tt.edit != nil {
+						tt.edit(c)
+					}
+					if tt.clientTimeout {
+						c.HTTP = &http.Client{Timeout: timer}
+					}
+					ctx := t.Context()
+					if tt.ctx != nil {
+						var cancel context.CancelFunc
+						ctx, cancel = tt.ctx(ctx, timer)
+						defer cancel()
+					}
+					if tt.cancelOnArrival {
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithCancel(ctx)
+						defer cancel()
+						go func() {
+							select {
+							case <-arrived:
+								cancel()
+							case <-ctx.Done():
+							}
+						}()
+					}
+					err := call.call(ctx, c)
+					return hits.Load(), err
 				}
-				c.HTTP = tt.client
-				ctx := t.Context()
-				if tt.ctx != nil {
-					var cancel context.CancelFunc
-					ctx, cancel = tt.ctx(ctx)
-					defer cancel()
+				timer := 100 * time.Millisecond
+				hits, err := attempt(timer)
+				timed := tt.clientTimeout || tt.ctx != nil
+				for ; timed && tt.handler != nil && hits == 0 && timer < 5*time.Second; timer *= 8 {
+					hits, err = attempt(timer * 8)
 				}
-				err := call.call(ctx, c)
 				checkNoSecrets(t, err)
 				if got := IsUnknownOutcome(err); got != tt.want {
 					t.Errorf("IsUnknownOutcome(%v) = %v, want %v", err, got, tt.want)
 				}
-				if tt.handler != nil && hits.Load() != 1 {
-					t.Errorf("server got %d requests, want 1", hits.Load())
+				if tt.handler != nil && hits != 1 {
+					t.Errorf("server got %d requests, want 1", hits)
 				}
 				if tt.check != nil {
 					tt.check(t, err)

@@ -592,12 +592,9 @@ func TestDeliveryGivesUpAfterMaxAttempts(t *testing.T) {
 
 func TestDeliveryRetriesTransportErrors(t *testing.T) {
 	t.Parallel()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + lis.Addr().String() + "/thPublish"
-	_ = lis.Close()
+	// Nothing listens on port 1 (a closed listener's port could be taken
+	// by a parallel test's server meanwhile).
+	dead := "http://127.0.0.1:1/thPublish"
 
 	s := cloudtasksfake.Start(t, cloudtasksfake.WithDelivery(cloudtasksfake.DeliveryConfig{
 		MaxAttempts: 2, MinBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond,
