@@ -27,10 +27,12 @@ func (h *harness) cancel(jobID, accountID string) (*http.Response, answer) {
 }
 
 func TestScheduledPostPublishesAtItsTime(t *testing.T) {
-	h := newHarness(t)
+	// The test delivers the task itself, at its time: the checks made
+	// before then cannot race the stand-in's delivery.
+	h := newHarnessWith(t, harnessOptions{holdTasks: true})
 	acct := "17841400000000021"
 	h.connect(acct)
-	at := time.Now().Add(1500 * time.Millisecond).UTC().Truncate(time.Second).Add(time.Second)
+	at := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
 	body := `{"text":"on time","publishAt":"` + at.Format(time.RFC3339) + `"}`
 	resp, a := h.post(body, map[string]string{"Idempotency-Key": "sched-1"})
 	if resp.StatusCode != 202 || !a.OK || a.Status != "scheduled" || a.JobID == "" || a.PublishAt != at.Format(time.RFC3339) {
@@ -46,7 +48,13 @@ func TestScheduledPostPublishesAtItsTime(t *testing.T) {
 	if n := h.threads.Calls(threadstest.EndpointCreate) + h.threads.Calls(threadstest.EndpointLimit); n != 0 {
 		t.Fatalf("%d Threads calls before the post is due", n)
 	}
-	j := h.waitJob(acct, a.JobID)
+	time.Sleep(time.Until(at))
+	for _, task := range h.tasks.Tasks() {
+		if code := h.deliver(task); code != http.StatusOK {
+			t.Errorf("delivery of %s: %d", task.GetName(), code)
+		}
+	}
+	j := h.job(acct, a.JobID)
 	if j.Status != store.JobPublished || len(h.threads.Published(acct)) != 1 {
 		t.Fatalf("job %+v", j)
 	}
@@ -73,11 +81,13 @@ func TestScheduledPostPublishesAtItsTime(t *testing.T) {
 }
 
 func TestCancelScheduledPost(t *testing.T) {
-	h := newHarness(t)
+	// The test delivers the task itself, after the cancels: however slow
+	// the machine, the post is not due before them.
+	h := newHarnessWith(t, harnessOptions{holdTasks: true})
 	acct := "17841400000000022"
 	h.connect(acct)
-	at := time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
-	resp, a := h.post(`{"text":"never posted","publishAt":"`+at+`"}`, nil)
+	at := time.Now().Add(time.Second)
+	resp, a := h.post(`{"text":"never posted","publishAt":"`+at.UTC().Format(time.RFC3339Nano)+`"}`, nil)
 	if resp.StatusCode != 202 {
 		t.Fatalf("schedule: %d %+v", resp.StatusCode, a)
 	}
@@ -88,12 +98,16 @@ func TestCancelScheduledPost(t *testing.T) {
 		}
 	}
 	// The task is still delivered at its time: it must not publish.
-	if j := h.waitJob(acct, a.JobID); j.Status != store.JobCancelled || j.Error.Reason != "cancelled_by_owner" || !strings.HasPrefix(j.Error.Message, "Cancelled by its owner") {
-		t.Fatalf("job %+v", j)
+	time.Sleep(time.Until(at))
+	queued := h.tasks.Tasks()
+	if len(queued) != 1 {
+		t.Fatalf("%d tasks queued, want the scheduled post's", len(queued))
 	}
-	time.Sleep(1500 * time.Millisecond)
-	if err := h.tasks.WaitIdle(t.Context()); err != nil {
-		t.Fatal(err)
+	if code := h.deliver(queued[0]); code != http.StatusOK {
+		t.Errorf("the task's delivery: %d, want 200 (acknowledged)", code)
+	}
+	if j := h.job(acct, a.JobID); j.Status != store.JobCancelled || j.Error.Reason != "cancelled_by_owner" || !strings.HasPrefix(j.Error.Message, "Cancelled by its owner") {
+		t.Fatalf("job %+v", j)
 	}
 	if n := len(h.threads.Published(acct)); n != 0 {
 		t.Fatalf("%d posts after cancelling", n)

@@ -130,12 +130,16 @@ func TestConcurrentSweepsRefreshEachTokenOnce(t *testing.T) {
 	if n := h.fake.Calls(threadstest.EndpointRefresh); n != len(due)+1 { // the due ones and the revoked one
 		t.Errorf("refresh called %d times, want %d (once per due token)", n, len(due)+1)
 	}
-	total := threfresh.Counts{}
+	total, most := threfresh.Counts{}, 0
 	for _, c := range results {
 		total.Refreshed += c.Refreshed
-		if c.Examined != 8 { // everything expiring within 10 days: 5 due, young, expired, revoked
-			t.Errorf("a sweep examined %d accounts, want 8", c.Examined)
-		}
+		most = max(most, c.Examined)
+	}
+	// Everything expiring within 10 days: 5 due, young, expired, revoked.
+	// The later sweep may have read after the other refreshed or marked
+	// some (then out of its query): the first to read sees all 8.
+	if most != 8 {
+		t.Errorf("the sweeps examined %+v accounts, want 8 for one of them", results)
 	}
 	if total.Refreshed != len(due) {
 		t.Errorf("refreshed %d in all, want %d: %+v", total.Refreshed, len(due), results)
