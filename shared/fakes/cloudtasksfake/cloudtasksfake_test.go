@@ -493,7 +493,8 @@ func TestScheduleTimeDelaysDelivery(t *testing.T) {
 	rc := newReceiver(t, always(http.StatusOK))
 	e := enqueuer(t, s, rc.URL)
 
-	later := time.Now().Add(400 * time.Millisecond)
+	// Far enough ahead that "now" is delivered first on a busy machine.
+	later := time.Now().Add(2 * time.Second)
 	if err := e.Enqueue(t.Context(), tasks.Task{ID: "later", Body: []byte(`{}`), ScheduleTime: later}); err != nil {
 		t.Fatalf("Enqueue(later): %v", err)
 	}
@@ -620,14 +621,16 @@ func TestDeleteTaskCancelsDelivery(t *testing.T) {
 	rc := newReceiver(t, always(http.StatusOK))
 	c := newClient(t, s)
 	task := httpTask(queue+"/tasks/cancelled", rc.URL)
-	task.ScheduleTime = timestamppb.New(time.Now().Add(100 * time.Millisecond))
+	// Far enough ahead for the create and the delete on a busy machine.
+	due := time.Now().Add(time.Second)
+	task.ScheduleTime = timestamppb.New(due)
 	if _, err := c.CreateTask(t.Context(), &cloudtaskspb.CreateTaskRequest{Parent: queue, Task: task}); err != nil {
 		t.Fatalf("CreateTask: %v", err)
 	}
 	if err := c.DeleteTask(t.Context(), &cloudtaskspb.DeleteTaskRequest{Name: task.GetName()}); err != nil {
 		t.Fatalf("DeleteTask: %v", err)
 	}
-	time.Sleep(300 * time.Millisecond) // past the schedule time
+	time.Sleep(time.Until(due) + 200*time.Millisecond) // past the schedule time
 	if n := len(rc.received()); n != 0 {
 		t.Errorf("deleted task delivered %d times", n)
 	}
