@@ -1,10 +1,11 @@
 // A user's journey through the demo app, in headless Chromium (Debian's
 // package, driven by playwright-core): sign up, connect two simulated Threads
 // accounts, refuse consent once, publish text to each account, an image and a
-// carousel; schedule a post and cancel it, schedule another a few seconds
-// ahead, publish a three-part thread and a post with a spoiler and a long
-// text; then check that the Threads simulator's feed holds exactly the posts
-// made (and never the cancelled one).
+// carousel; schedule a post and cancel it, schedule another seconds ahead,
+// publish a three-part thread and a post with a spoiler and a long text;
+// then check that the Threads simulator's feed holds exactly the posts made
+// (and never the cancelled one); see a post over the quota refused with when
+// to try again; disconnect, and Meta's two callbacks.
 //
 // Run it through ./scripts/browser-test, which starts ./scripts/dev on test
 // ports and passes the URLs below. It fails on any console error, any failed
@@ -77,6 +78,7 @@ function isLoopback(url) {
 class Watch {
   problems = [];
   cutOff = []; // requests aborted because the page navigated away (tolerated)
+  #expected = []; // HTTP errors a step provokes: { status, url, answered, logged }
   navigations = []; // every main-frame URL, in order
   #generation = 0; // main-frame navigations started so far
   #leaving = false; // a main-frame navigation started and has not committed yet
@@ -92,7 +94,14 @@ class Watch {
       return route.abort('blockedbyclient');
     });
     page.on('console', (m) => {
-      if (m.type() === 'error') note(`console error: ${m.text()} (at ${m.location().url || '?'})`);
+      if (m.type() !== 'error') return;
+      // Chromium logs every HTTP error answer a page gets; an expected one
+      // is logged once.
+      const e = this.#expected.find(
+        (x) => !x.logged && m.location().url === x.url && m.text().includes(`status of ${x.status} `),
+      );
+      if (e) e.logged = true;
+      else note(`console error: ${m.text()} (at ${m.location().url || '?'})`);
     });
     page.on('pageerror', (e) => note(`uncaught exception in the page: ${e.message}`));
     page.on('request', (r) => {
@@ -121,7 +130,10 @@ class Watch {
       note(`request failed: ${r.method()} ${r.url()}: ${error}`);
     });
     page.on('response', (r) => {
-      if (r.status() >= 400) note(`HTTP ${r.status()} for ${r.request().method()} ${r.url()}`);
+      if (r.status() < 400) return;
+      const e = this.#expected.find((x) => !x.answered && r.url() === x.url && r.status() === x.status);
+      if (e) e.answered = true;
+      else note(`HTTP ${r.status()} for ${r.request().method()} ${r.url()}`);
     });
     page.on('framenavigated', (f) => {
       if (f === page.mainFrame()) {
@@ -135,7 +147,18 @@ class Watch {
     this.#stopped = true;
   }
 
+  // expectHTTPError lets the page get one answer of status from url (and
+  // Chromium log it), which check then requires to have happened.
+  expectHTTPError(status, url) {
+    this.#expected.push({ status, url, answered: false, logged: false });
+  }
+
   check() {
+    for (const e of this.#expected.splice(0)) {
+      if (!e.answered || !e.logged) {
+        this.problems.push(`expected HTTP ${e.status} from ${e.url}: answered ${e.answered}, logged ${e.logged}`);
+      }
+    }
     if (this.problems.length) {
       const list = this.problems.splice(0).map((p) => `  - ${p}`).join('\n');
       throw new Error(`the page misbehaved:\n${list}`);
@@ -673,6 +696,37 @@ test('a user connects two Threads accounts and publishes through the demo app', 
   await step('back in the demo app', async () => {
     await page.goto(DEMO_URL);
     await page.locator('#accounts li').nth(1).waitFor();
+  });
+
+  await step('a post over the account’s quota: 429 quota_exceeded, with when to try again', async () => {
+    // The simulator counts the account's quota spent (250 posts in 24 h).
+    const setQuota = async (used) => {
+      const resp = await fetch(`${SIM_URL}/simulate/quota`, {
+        method: 'POST',
+        body: new URLSearchParams({ username: USER_A, used: String(used) }),
+      });
+      assert.equal(resp.status, 200, `POST /simulate/quota used=${used}`);
+    };
+    await setQuota(250);
+    watch.expectHTTPError(429, `${FUNCTIONS_URL}/thPublish`);
+    try {
+      const text = `Over the quota, by ${USER_A} (${run})`;
+      await page.selectOption('#account-select', accountIds[USER_A]);
+      await page.fill('#text', text);
+      await page.click('#publish');
+      const error = page.locator('#error[data-code="quota_exceeded"]');
+      await error.waitFor();
+      await page.locator('#result[data-status="error"]').waitFor();
+      // Retry-After is not a CORS-safelisted header: the page reads it only
+      // because thPublish exposes it (Access-Control-Expose-Headers).
+      assert.equal(await error.getAttribute('data-retry-after'), '86400', 'the page read Retry-After');
+      assert.match(await error.textContent(), /Try again in 24 h\./);
+      assert.equal(publishCalls().at(-1).body.text, text);
+      await page.screenshot({ path: `${stepFile}-quota.png`, fullPage: true });
+      assert.ok(!(await feedPosts(USER_A)).some((p) => p.text === text), 'not in the feed');
+    } finally {
+      await setQuota(0);
+    }
   });
 
   // --- The account lifecycle -------------------------------------------------

@@ -22,6 +22,7 @@ import (
 
 	"threadsfunctions.dev/shared/signedrequest"
 	"threadsfunctions.dev/shared/threads"
+	"threadsfunctions.dev/shared/threads/threadstest"
 )
 
 const (
@@ -834,6 +835,53 @@ func TestSimulatedMetaCallbacks(t *testing.T) {
 	}
 	if resp, _ := fetch(t, http.MethodPost, s.base+"/simulate/unknown", url.Values{"username": {"carol"}}); resp.StatusCode != 404 {
 		t.Errorf("unknown callback: %d", resp.StatusCode)
+	}
+}
+
+// POST /simulate/quota sets an account's quota_usage: its publish is then
+// refused for the quota, until it is set back to 0.
+func TestSimulateQuota(t *testing.T) {
+	s := startSim(t, 0)
+	c, id, tok := s.connect(t, "dora")
+	posts := func() int {
+		for _, a := range s.feedJSON(t).Accounts {
+			if a.Username == "dora" {
+				return len(a.Posts)
+			}
+		}
+		return 0
+	}
+	post := func() error {
+		cid, err := c.CreateContainer(t.Context(), id, tok, threads.ContainerParams{MediaType: "TEXT", Text: "over?"})
+		if err != nil {
+			return err
+		}
+		_, err = c.Publish(t.Context(), id, tok, cid)
+		return err
+	}
+	for _, tc := range []struct {
+		form      url.Values
+		status    int
+		refused   bool // the next publish is refused for the quota
+		published int  // posts in the feed after it
+	}{
+		{url.Values{"username": {"dora"}, "used": {fmt.Sprint(threadstest.QuotaTotal)}}, 200, true, 0},
+		{url.Values{"username": {"dora"}, "used": {"0"}}, 200, false, 1},
+		{url.Values{"username": {"dora"}, "used": {"-1"}}, 400, false, 2},
+		{url.Values{"username": {"dora"}, "used": {"x"}}, 400, false, 3},
+		{url.Values{"username": {"../x"}, "used": {"1"}}, 400, false, 4},
+	} {
+		if resp, body := fetch(t, http.MethodPost, s.base+"/simulate/quota", tc.form); resp.StatusCode != tc.status {
+			t.Fatalf("%v: %d %s, want %d", tc.form, resp.StatusCode, body, tc.status)
+		}
+		err := post()
+		var apiErr *threads.APIError
+		if refused := errors.As(err, &apiErr) && apiErr.RateLimited(); refused != tc.refused || (!tc.refused && err != nil) {
+			t.Errorf("after %v: publish error %v, want refused for the quota %v", tc.form, err, tc.refused)
+		}
+		if n := posts(); n != tc.published {
+			t.Errorf("after %v: %d posts in the feed, want %d", tc.form, n, tc.published)
+		}
 	}
 }
 

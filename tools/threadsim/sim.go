@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -63,6 +64,7 @@ func newServer(cfg config) http.Handler {
 	mux.HandleFunc("GET /{$}", s.feedPage)
 	mux.HandleFunc("GET /feed", s.feedPage)
 	mux.HandleFunc("GET /feed.json", s.feedJSON)
+	mux.HandleFunc("POST /simulate/quota", s.simulateQuota)
 	mux.HandleFunc("POST /simulate/{callback}", s.simulateCallback)
 	// Browsers ask for it on every fresh page: answer "nothing", not the
 	// fake Graph API's 400.
@@ -769,6 +771,22 @@ func (s *simulator) simulateCallback(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	renderHTML(w, http.StatusOK, callbackPage, result)
+}
+
+// simulateQuota is POST /simulate/quota (form: username, used): it sets how
+// many posts the account published in the quota window (quota_usage), so
+// that a page can see thPublish's answer to a spent quota; used=0 frees it.
+func (s *simulator) simulateQuota(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	username := r.PostFormValue("username")
+	used, err := strconv.Atoi(r.PostFormValue("used"))
+	if !usernamePattern.MatchString(username) || err != nil || used < 0 || used > threadstest.QuotaTotal {
+		http.Error(w, fmt.Sprintf("want username and used (0 to %d)", threadstest.QuotaTotal), http.StatusBadRequest)
+		return
+	}
+	s.fake.SetQuotaUsage(userID(username), used)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = fmt.Fprintf(w, "@%s: %d of %d posts in the last %d s\n", username, used, threadstest.QuotaTotal, threadstest.QuotaDuration)
 }
 
 type callbackResult struct {

@@ -92,17 +92,33 @@ function el(tag, className, text) {
 
 // --- Messages -----------------------------------------------------------------
 
-function showError(code, message) {
+// retryAfter, when the answer had one (a 429 or 503's Retry-After, in
+// seconds), says when to try again.
+function showError(code, message, retryAfter) {
   const el = $('error');
   el.dataset.code = code;
-  el.replaceChildren(codeTag(code), document.createTextNode(` ${message || ''}`));
+  let text = ` ${message || ''}`;
+  if (retryAfter !== undefined) {
+    el.dataset.retryAfter = String(retryAfter);
+    text += `${/[.!?]$/.test(text) ? '' : '.'} Try again in ${waitText(retryAfter)}.`;
+  } else {
+    delete el.dataset.retryAfter;
+  }
+  el.replaceChildren(codeTag(code), document.createTextNode(text));
   el.hidden = false;
+}
+
+function waitText(seconds) {
+  if (seconds >= 3600) return `${Math.ceil(seconds / 3600)} h`;
+  if (seconds >= 60) return `${Math.ceil(seconds / 60)} min`;
+  return `${seconds} s`;
 }
 
 function clearError() {
   const el = $('error');
   el.hidden = true;
   delete el.dataset.code;
+  delete el.dataset.retryAfter;
   el.textContent = '';
 }
 
@@ -119,7 +135,7 @@ function codeTag(code) {
 }
 
 function errorOf(err) {
-  if (err instanceof ThreadsFunctionsError) return [err.code, err.message];
+  if (err instanceof ThreadsFunctionsError) return [err.code, err.message, err.retryAfter];
   if (err && typeof err.code === 'string') return [err.code, err.message]; // FirebaseError, inputError
   return ['unexpected', String(err && err.message ? err.message : err)];
 }
@@ -574,9 +590,9 @@ async function onPublish(event) {
       watchJob(accountId, r.jobId, account?.username);
     }
   } catch (err) {
-    const [code, message] = errorOf(err);
+    const [code, message, retryAfter] = errorOf(err);
     setResult('error', `Not published (${code}).`, { jobId: err.jobId || '' });
-    showError(code, message);
+    showError(code, message, retryAfter);
   } finally {
     $('publish').disabled = state.accounts.length === 0;
   }
