@@ -105,6 +105,9 @@ func (e Env) FaultyFirestore(t testing.TB) (*firestore.Client, *FirestoreFaults)
 	if err != nil {
 		t.Fatalf("firestore client: %v", err)
 	}
-	t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(func() {
+		_ = c.Close()
+		_ = conn.Close() // given, so perhaps not closed by the client
+	})
 	return c, f
 }
