@@ -428,9 +428,25 @@ func holds(issuedAt time.Time) func(*Account) bool {
 // accepts it as read; false (and no write) otherwise, or when the account
 // is gone. what names the operation in errors.
 func (s *Store) updateAccountIf(ctx context.Context, what, uid, accountID string, ok func(*Account) bool, updates []firestore.Update) (bool, error) {
-	ref := s.accountDoc(uid, accountID)
+	done, err := updateIf(ctx, s.fs, s.accountDoc(uid, accountID), decodeAccount, func(a *Account) []firestore.Update {
+		if !ok(a) {
+			return nil
+		}
+		return updates
+	})
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	return done, nil
+}
+
+// updateIf reads ref in a transaction and writes the updates change gives
+// for the document as read: none (nil) leaves it alone. It reports whether
+// it wrote; false, with no error, when the document is gone.
+func updateIf[T any](ctx context.Context, fs *firestore.Client, ref *firestore.DocumentRef,
+	decode func(*firestore.DocumentSnapshot) (T, error), change func(T) []firestore.Update) (bool, error) {
 	done := false
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		done = false
 		snap, err := tx.Get(ref)
 		if status.Code(err) == codes.NotFound {
@@ -439,20 +455,18 @@ func (s *Store) updateAccountIf(ctx context.Context, what, uid, accountID string
 		if err != nil {
 			return err
 		}
-		a, err := decodeAccount(snap)
+		v, err := decode(snap)
 		if err != nil {
 			return err
 		}
-		if !ok(a) {
+		updates := change(v)
+		if updates == nil {
 			return nil
 		}
 		done = true
 		return tx.Update(ref, updates)
 	})
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", what, err)
-	}
-	return done, nil
+	return done, err
 }
 
 // sameInstant compares times as Firestore stores them (to the microsecond).

@@ -116,25 +116,11 @@ func (s *Store) CancelPendingJobs(ctx context.Context, uid, accountID, reason st
 	}
 	n := 0
 	for _, d := range docs {
-		cancelled := false
-		err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-			cancelled = false
-			snap, err := tx.Get(d.Ref)
-			if status.Code(err) == codes.NotFound {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			j, err := decodeJob(snap)
-			if err != nil {
-				return err
-			}
+		cancelled, err := updateIf(ctx, s.fs, d.Ref, decodeJob, func(j *Job) []firestore.Update {
 			if j.Status.Terminal() {
 				return nil
 			}
-			cancelled = true
-			return tx.Update(d.Ref, cancelUpdates(j, cancelError(reason), now))
+			return cancelUpdates(j, cancelError(reason), now)
 		})
 		if err != nil {
 			return n, fmt.Errorf("cancel job %s: %w", d.Ref.ID, err)
@@ -363,13 +349,7 @@ func (s *Store) StartDeletion(ctx context.Context, key, code, threadsUserID stri
 // through it a request whose signed_request has aged past the limit that
 // new requests must meet.
 func (s *Store) FindDeletion(ctx context.Context, key string) (*DeletionRequest, error) {
-	if key == "" || strings.Contains(key, "/") || len(key) > 128 {
-		return nil, ErrNotFound
-	}
-	snap, err := s.fs.Collection("dataDeletionKeys").Doc(key).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return nil, ErrNotFound
-	}
+	snap, err := s.getByID(ctx, "dataDeletionKeys", key)
 	if err != nil {
 		return nil, fmt.Errorf("find deletion: %w", err)
 	}
@@ -393,13 +373,7 @@ func (s *Store) CompleteDeletion(ctx context.Context, code string, now time.Time
 
 // GetDeletion reads a deletion request; ErrNotFound when the code is unknown.
 func (s *Store) GetDeletion(ctx context.Context, code string) (*DeletionRequest, error) {
-	if code == "" || strings.Contains(code, "/") || len(code) > 128 {
-		return nil, ErrNotFound
-	}
-	snap, err := s.fs.Collection("dataDeletionRequests").Doc(code).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return nil, ErrNotFound
-	}
+	snap, err := s.getByID(ctx, "dataDeletionRequests", code)
 	if err != nil {
 		return nil, fmt.Errorf("get deletion: %w", err)
 	}
@@ -408,6 +382,20 @@ func (s *Store) GetDeletion(ctx context.Context, code string) (*DeletionRequest,
 		return nil, fmt.Errorf("decode deletion: %w", err)
 	}
 	return &r, nil
+}
+
+// getByID reads the document id of a top-level collection, where id comes
+// from outside (a deletion code, a user's key): ErrNotFound when there is
+// none, or when id cannot name one.
+func (s *Store) getByID(ctx context.Context, collection, id string) (*firestore.DocumentSnapshot, error) {
+	if id == "" || strings.Contains(id, "/") || len(id) > 128 {
+		return nil, ErrNotFound
+	}
+	snap, err := s.fs.Collection(collection).Doc(id).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return nil, ErrNotFound
+	}
+	return snap, err
 }
 
 // Cursor marks where a page of DueAccounts ended.
