@@ -209,6 +209,32 @@ func (h *harness) deliver(task *cloudtaskspb.Task) int {
 	return resp.StatusCode
 }
 
+// threadsHook runs a function once, on the next request the fake Threads
+// gets (harnessOptions{wrapThreads: hook.wrap}), before serving it; the
+// function reports whether it answered the request itself.
+type threadsHook struct {
+	mu sync.Mutex
+	fn func(http.ResponseWriter, *http.Request) bool
+}
+
+func (k *threadsHook) set(fn func(http.ResponseWriter, *http.Request) bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.fn = fn
+}
+
+func (k *threadsHook) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.mu.Lock()
+		fn := k.fn
+		k.fn = nil
+		k.mu.Unlock()
+		if fn == nil || !fn(w, r) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
 // markNeedsReauth marks the account as Threads' refusal of its token would.
 func (h *harness) markNeedsReauth(accountID string) error {
 	a, err := h.store.GetAccount(h.t.Context(), h.user.UID, accountID)
@@ -548,28 +574,15 @@ func TestRepeatLookupFailureIsUnavailable(t *testing.T) {
 // connected the account again: the account stays active and the post is
 // tried again with the new token, not failed as reauth_required.
 func TestTokenRefusedAfterAReconnectionRetriesWithTheNewToken(t *testing.T) {
-	var (
-		mu        sync.Mutex
-		reconnect func()
-	)
-	h := newHarnessWith(t, harnessOptions{wrapThreads: func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			do := reconnect
-			reconnect = nil
-			mu.Unlock()
-			if do != nil {
-				do() // between the attempt's read of the account and Threads' answer
-			}
-			next.ServeHTTP(w, r)
-		})
-	}})
+	var next threadsHook
+	h := newHarnessWith(t, harnessOptions{wrapThreads: next.wrap})
 	acct := "17841400000000015"
 	old := h.connect(acct)
 	h.threads.RevokeToken(old)
-	mu.Lock()
-	reconnect = func() { h.connect(acct) }
-	mu.Unlock()
+	next.set(func(http.ResponseWriter, *http.Request) bool {
+		h.connect(acct) // between the attempt's read of the account and Threads' answer
+		return false
+	})
 	resp, a := h.post(`{"text":"after reconnecting"}`, nil)
 	if resp.StatusCode != 202 || a.Status != "pending" {
 		t.Fatalf("%d %+v, want 202 pending (a retry with the new token)", resp.StatusCode, a)
@@ -606,34 +619,23 @@ func TestLinkPreviewFailurePublishesWithoutTheLink(t *testing.T) {
 // handed to a task at once all the same (not left for the sweep, minutes
 // later), and the task publishes it once.
 func TestAbandonedRequestHandsTheJobToATask(t *testing.T) {
-	var (
-		mu      sync.Mutex
-		abandon context.CancelFunc
-	)
-	h := newHarnessWith(t, harnessOptions{wrapThreads: func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			stop := abandon
-			abandon = nil
-			mu.Unlock()
-			if stop != nil && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/threads") {
-				stop() // the caller gives up while the container is being created
-				select {
-				case <-r.Context().Done(): // the function's call, cancelled with its request
-				case <-time.After(5 * time.Second):
-				}
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}})
+	var next threadsHook
+	h := newHarnessWith(t, harnessOptions{wrapThreads: next.wrap})
 	acct := "17841400000000011"
 	h.connect(acct)
 	key := "gone-" + testenv.RandomID(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	mu.Lock()
-	abandon = cancel
-	mu.Unlock()
+	next.set(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/threads") {
+			return false
+		}
+		cancel() // the caller gives up while the container is being created
+		select {
+		case <-r.Context().Done(): // the function's call, cancelled with its request
+		case <-time.After(5 * time.Second):
+		}
+		return true
+	})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.url, strings.NewReader(`{"imageUrl":"https://cdn.example.com/gone.jpg"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+h.user.IDToken)
