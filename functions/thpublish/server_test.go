@@ -138,16 +138,22 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 
 func (h *harness) connect(id string) string {
 	h.t.Helper()
-	u := threadstest.User{ID: id, Username: "u" + id}
-	tok := h.threads.AddAccount(u)
-	now := time.Now()
-	if err := h.store.SaveAccount(h.t.Context(), h.user.UID, store.Account{
-		AccountID: id, TokenType: "bearer", ExpiresIn: 5184000, ExpiresAt: now.Add(60 * 24 * time.Hour),
-		TokenIssuedAt: now, UpdatedAt: now, Status: store.StatusActive,
-	}, tok); err != nil {
+	tok, err := h.tryConnect(id)
+	if err != nil {
 		h.t.Fatal(err)
 	}
 	return tok
+}
+
+// tryConnect is connect for a goroutine other than the test's (a hook).
+func (h *harness) tryConnect(id string) (string, error) {
+	u := threadstest.User{ID: id, Username: "u" + id}
+	tok := h.threads.AddAccount(u)
+	now := time.Now()
+	return tok, h.store.SaveAccount(h.t.Context(), h.user.UID, store.Account{
+		AccountID: id, TokenType: "bearer", ExpiresIn: 5184000, ExpiresAt: now.Add(60 * 24 * time.Hour),
+		TokenIssuedAt: now, UpdatedAt: now, Status: store.StatusActive,
+	}, tok)
 }
 
 type answer struct {
@@ -579,11 +585,16 @@ func TestTokenRefusedAfterAReconnectionRetriesWithTheNewToken(t *testing.T) {
 	acct := "17841400000000015"
 	old := h.connect(acct)
 	h.threads.RevokeToken(old)
+	reconnected := make(chan error, 1)
 	next.set(func(http.ResponseWriter, *http.Request) bool {
-		h.connect(acct) // between the attempt's read of the account and Threads' answer
+		_, err := h.tryConnect(acct) // between the attempt's read of the account and Threads' answer
+		reconnected <- err
 		return false
 	})
 	resp, a := h.post(`{"text":"after reconnecting"}`, nil)
+	if err := <-reconnected; err != nil {
+		t.Fatalf("reconnecting: %v", err)
+	}
 	if resp.StatusCode != 202 || a.Status != "pending" {
 		t.Fatalf("%d %+v, want 202 pending (a retry with the new token)", resp.StatusCode, a)
 	}
@@ -625,14 +636,20 @@ func TestAbandonedRequestHandsTheJobToATask(t *testing.T) {
 	h.connect(acct)
 	key := "gone-" + testenv.RandomID(t)
 	ctx, cancel := context.WithCancel(t.Context())
+	followed := make(chan bool, 1) // whether the function's Threads call was cancelled with the request
 	next.set(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/threads") {
 			return false
 		}
 		cancel() // the caller gives up while the container is being created
+		// The server sees the function's call go only once it has read the
+		// request's body.
+		_, _ = io.Copy(io.Discard, r.Body)
 		select {
 		case <-r.Context().Done(): // the function's call, cancelled with its request
+			followed <- true
 		case <-time.After(5 * time.Second):
+			followed <- false
 		}
 		return true
 	})
@@ -643,6 +660,9 @@ func TestAbandonedRequestHandsTheJobToATask(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 		t.Fatalf("the abandoned request was answered %d", resp.StatusCode)
+	}
+	if !<-followed {
+		t.Fatal("the function's Threads call went on after its caller left")
 	}
 	jobID := publish.JobIDFor(h.user.UID, key)
 	deadline := time.Now().Add(10 * time.Second)

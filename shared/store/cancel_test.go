@@ -42,8 +42,8 @@ func TestCancelMarksAChainsParts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Status != store.JobCancelled {
-				t.Fatalf("job %s, want cancelled", got.Status)
+			if got.Status != store.JobCancelled || len(got.Parts) != 2 {
+				t.Fatalf("job %s with %d parts, want cancelled with 2", got.Status, len(got.Parts))
 			}
 			for i, p := range got.Parts {
 				if p.Status != string(store.JobCancelled) {

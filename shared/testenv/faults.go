@@ -17,7 +17,6 @@ import (
 const (
 	RPCBatchGet = "/google.firestore.v1.Firestore/BatchGetDocuments"
 	RPCRunQuery = "/google.firestore.v1.Firestore/RunQuery"
-	RPCCommit   = "/google.firestore.v1.Firestore/Commit"
 )
 
 // FirestoreFaults makes chosen RPCs of a client from FaultyFirestore fail,
