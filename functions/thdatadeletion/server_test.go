@@ -192,12 +192,6 @@ func TestRefusedRequestDeletesNothing(t *testing.T) {
 	}
 }
 
-// deletionKey is the retry key thDataDeletion records a request under.
-func deletionKey(threadsID string, issued time.Time) string {
-	sum := sha256.Sum256([]byte(threadsID + "|" + strconv.FormatInt(issued.Unix(), 10)))
-	return hex.EncodeToString(sum[:])
-}
-
 func (h *harness) tombstoneExists(uid, accountID string) bool {
 	h.t.Helper()
 	snap, err := h.env.Firestore(h.t).Doc("users/" + uid + "/integrations/threads/disconnected/" + accountID).Get(h.t.Context())
@@ -307,7 +301,7 @@ func TestStaleRetryResumesRecordedDeletion(t *testing.T) {
 			var started *store.DeletionRequest
 			if tc.record != "" {
 				var err error
-				started, err = h.store.StartDeletion(ctx, deletionKey(threadsID, tc.issued), "code-"+testenv.RandomID(t), threadsID, tc.issued)
+				started, err = h.store.StartDeletion(ctx, thdatadeletion.DeletionKey(threadsID, tc.issued), "code-"+testenv.RandomID(t), threadsID, tc.issued)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -338,7 +332,7 @@ func TestStaleRetryResumesRecordedDeletion(t *testing.T) {
 					t.Errorf("a refused request deleted data: bob has %d jobs", bobJobs)
 				}
 				if tc.record == "" {
-					if _, err := h.store.FindDeletion(ctx, deletionKey(threadsID, tc.issued)); !errors.Is(err, store.ErrNotFound) {
+					if _, err := h.store.FindDeletion(ctx, thdatadeletion.DeletionKey(threadsID, tc.issued)); !errors.Is(err, store.ErrNotFound) {
 						t.Errorf("a refused request was recorded: %v", err)
 					}
 				}
