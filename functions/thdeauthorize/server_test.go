@@ -47,11 +47,7 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) connect(uid, threadsID string) {
 	h.t.Helper()
-	now := time.Now()
-	if err := h.store.SaveAccount(h.t.Context(), uid, store.Account{AccountID: threadsID, ExpiresAt: now.Add(50 * 24 * time.Hour),
-		TokenIssuedAt: now, UpdatedAt: now, Status: store.StatusActive, Extra: store.Extra{ThreadsUserID: threadsID}}, "TOKEN-"+threadsID); err != nil {
-		h.t.Fatal(err)
-	}
+	h.connectAt(uid, threadsID, time.Now())
 }
 
 func (h *harness) pendingJob(uid, accountID string) string {

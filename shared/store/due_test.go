@@ -10,10 +10,13 @@ import (
 
 // newStoreAlone is a store on a project of its own in the emulator, so that
 // collection-group queries see only the test's documents.
-func newStoreAlone(t *testing.T) *store.Store {
+// newStoreAlone is a store on a project of its own in the emulator (so that
+// collection-group queries see only the test's documents), with the
+// environment for raw reads and writes.
+func newStoreAlone(t *testing.T) (*store.Store, testenv.Env) {
 	env := testenv.Require(t)
-	env.ProjectID = "demo-due-" + testenv.RandomID(t)
-	return store.New(env.Firestore(t), newKeyring(t, "k1"))
+	env.ProjectID = "demo-alone-" + testenv.RandomID(t)
+	return store.New(env.Firestore(t), newKeyring(t, "k1")), env
 }
 
 // storedDueBy reads the job's dueBy as stored: zero when the field is absent.
@@ -29,7 +32,7 @@ func storedDueBy(t *testing.T, s *store.Store, j *store.Job) time.Time {
 // TestDueByFollowsTheJob: every write that hands a job on says by when it
 // must be taken up again, and a job that has ended has no dueBy at all.
 func TestDueByFollowsTheJob(t *testing.T) {
-	s := newStoreAlone(t)
+	s, _ := newStoreAlone(t)
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	uid, acct := "uid-"+testenv.RandomID(t), "17841400000000001"
@@ -124,7 +127,7 @@ func TestDueByFollowsTheJob(t *testing.T) {
 // TestOverdueJobs: the query across all users finds the jobs due before a
 // time, most overdue first, within the limit, and none without a dueBy.
 func TestOverdueJobs(t *testing.T) {
-	s := newStoreAlone(t)
+	s, _ := newStoreAlone(t)
 	ctx := t.Context()
 	t0 := time.Now().UTC().Truncate(time.Microsecond)
 	mk := func(uid string, st store.JobStatus, due time.Time) *store.Job {

@@ -12,15 +12,6 @@ import (
 	"threadsfunctions.dev/shared/testenv"
 )
 
-// newLifecycleStore is a store on a project of its own in the emulator (so
-// that collection-group queries see only the test's documents), with the
-// environment for raw reads and writes.
-func newLifecycleStore(t *testing.T) (*store.Store, testenv.Env) {
-	env := testenv.Require(t)
-	env.ProjectID = "demo-life-" + testenv.RandomID(t)
-	return store.New(env.Firestore(t), newKeyring(t, "k1")), env
-}
-
 func saveAccount(t *testing.T, s *store.Store, uid, accountID, threadsUserID string, issuedAt time.Time) {
 	t.Helper()
 	if err := s.SaveAccount(t.Context(), uid, store.Account{AccountID: accountID, ExpiresAt: issuedAt.Add(60 * 24 * time.Hour),
@@ -39,7 +30,7 @@ func tombstonePath(uid, accountID string) string {
 // tombstones written before they did are found by their account id (which
 // thAuthCallback makes the Threads user id).
 func TestDisconnectedAccountsFoundByThreadsUser(t *testing.T) {
-	s, env := newLifecycleStore(t)
+	s, env := newStoreAlone(t)
 	ctx := t.Context()
 	fs := env.Firestore(t)
 	now := time.Now().UTC()
@@ -133,7 +124,7 @@ func TestDisconnectedAccountsFoundByThreadsUser(t *testing.T) {
 // TestDeleteAccountDataOfDisconnectedAccount: the jobs a disconnect leaves
 // (post text, request JSON) go with the tombstone.
 func TestDeleteAccountDataOfDisconnectedAccount(t *testing.T) {
-	s, env := newLifecycleStore(t)
+	s, env := newStoreAlone(t)
 	ctx := t.Context()
 	now := time.Now().UTC()
 	uid, id := "uid-"+testenv.RandomID(t), "17841400000000102"
@@ -168,7 +159,7 @@ func TestDeleteAccountDataOfDisconnectedAccount(t *testing.T) {
 // TestRevokeIfConnectedBefore: a deauthorization issued at issuedAt revokes
 // only a connection made before it; a reconnection made since is left as it is.
 func TestRevokeIfConnectedBefore(t *testing.T) {
-	s, _ := newLifecycleStore(t)
+	s, _ := newStoreAlone(t)
 	ctx := t.Context()
 	issued := time.Unix(time.Now().Unix()-600, 0) // signed_request times are whole seconds
 	now := time.Now().UTC()
@@ -215,7 +206,7 @@ func TestRevokeIfConnectedBefore(t *testing.T) {
 // TestFindDeletion: a recorded request is found by its key; nothing is
 // recorded by looking.
 func TestFindDeletion(t *testing.T) {
-	s, _ := newLifecycleStore(t)
+	s, _ := newStoreAlone(t)
 	ctx := t.Context()
 	key, code := "key-"+testenv.RandomID(t), "code-"+testenv.RandomID(t)
 	if _, err := s.FindDeletion(ctx, key); !errors.Is(err, store.ErrNotFound) {

@@ -378,12 +378,12 @@ func echo(r *http.Request) string {
 	return r.URL.String() + " " + string(body)
 }
 
+// closedURL refuses connections: nothing listens on port 1 (a closed
+// server's port could be taken by a parallel test's server meanwhile).
+const closedURL = "http://127.0.0.1:1"
+
 func TestErrorsHoldNoSecrets(t *testing.T) {
 	t.Parallel()
-
-	// Connection refused: nothing listens on port 1 (a closed server's
-	// port could be taken by a parallel test's server meanwhile).
-	const closedURL = "http://127.0.0.1:1"
 
 	tests := []struct {
 		name    string
