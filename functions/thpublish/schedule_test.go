@@ -49,11 +49,7 @@ func TestScheduledPostPublishesAtItsTime(t *testing.T) {
 		t.Fatalf("%d Threads calls before the post is due", n)
 	}
 	time.Sleep(time.Until(at))
-	for _, task := range h.tasks.Tasks() {
-		if code := h.deliver(task); code != http.StatusOK {
-			t.Errorf("delivery of %s: %d", task.GetName(), code)
-		}
-	}
+	h.deliverAll()
 	j := h.job(acct, a.JobID)
 	if j.Status != store.JobPublished || len(h.threads.Published(acct)) != 1 {
 		t.Fatalf("job %+v", j)

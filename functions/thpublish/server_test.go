@@ -241,6 +241,17 @@ func (k *threadsHook) wrap(next http.Handler) http.Handler {
 	})
 }
 
+// deliverAll delivers every task the stand-in holds (holdTasks), each
+// required to be acknowledged (200).
+func (h *harness) deliverAll() {
+	h.t.Helper()
+	for _, task := range h.tasks.Tasks() {
+		if code := h.deliver(task); code != http.StatusOK {
+			h.t.Errorf("delivery of %s: %d", task.GetName(), code)
+		}
+	}
+}
+
 // markNeedsReauth marks the account as Threads' refusal of its token would.
 func (h *harness) markNeedsReauth(accountID string) error {
 	a, err := h.store.GetAccount(h.t.Context(), h.user.UID, accountID)
@@ -743,11 +754,7 @@ func TestQuotaNeverEndsAJobThatMayHavePosted(t *testing.T) {
 	if j := h.job(acct, jobID); j.Status.Terminal() {
 		t.Fatalf("job ended %s %+v, want it to go on", j.Status, j.Error)
 	}
-	for _, task := range h.tasks.Tasks() {
-		if code := h.deliver(task); code != http.StatusOK {
-			t.Errorf("delivery of %s: %d", task.GetName(), code)
-		}
-	}
+	h.deliverAll()
 	if j := h.job(acct, jobID); j.Status != store.JobPublished {
 		t.Errorf("job %s %+v, want published (found by its status)", j.Status, j.Error)
 	}
