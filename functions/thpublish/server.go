@@ -216,7 +216,7 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusUnprocessableEntity, CodeIdempotencyConflict,
 			"this idempotency key was used for a different request")
 	}
-	return s.carryOn(ctx, w, req.Kind(), job, created, res, err)
+	return s.carryOn(ctx, w, job, created, res, err)
 }
 
 // orRepeat answers a request refused by a check of the present (publishAt
@@ -251,16 +251,16 @@ func (s *Server) orRepeat(ctx context.Context, w http.ResponseWriter, uid string
 	case job.RequestHash != req.Hash():
 		return refused
 	}
-	return s.carryOn(ctx, w, req.Kind(), job, false, nil, nil)
+	return s.carryOn(ctx, w, job, false, nil, nil)
 }
 
 // carryOn answers a user's request for its job: a new one (created, with
 // its first attempt's outcome res or err) or an existing one, which is
 // attempted again unless it has ended.
-func (s *Server) carryOn(ctx context.Context, w http.ResponseWriter, kind publish.Kind, job *store.Job, created bool, res *publish.Result, err error) error {
+func (s *Server) carryOn(ctx context.Context, w http.ResponseWriter, job *store.Job, created bool, res *publish.Result, err error) error {
 	uid, accountID, jobID := job.UID, job.AccountID, job.JobID
 	log := logging.FromContext(ctx).With("jobId", jobID, "accountId", accountID)
-	log.Info("publish: request", "kind", string(kind), "repeat", !created, "parts", len(job.Parts), "scheduled", !job.PublishAt.IsZero())
+	log.Info("publish: request", "kind", job.Kind, "repeat", !created, "parts", len(job.Parts), "scheduled", !job.PublishAt.IsZero())
 	if job.Status == store.JobScheduled {
 		return s.schedule(ctx, w, job, created)
 	}
@@ -271,32 +271,25 @@ func (s *Server) carryOn(ctx context.Context, w http.ResponseWriter, kind publis
 	if err != nil {
 		return s.deferAfterError(ctx, w, uid, accountID, jobID, err)
 	}
-	switch res.State {
-	case publish.Done:
+	switch {
+	case res.State == publish.Done:
 		return answerDone(w, res.Job)
-	case publish.QuotaExceeded:
-		if !res.Job.Status.Terminal() {
-			// The job may have posted already (a publish call unsettled, a
-			// chain part out): it goes on through a task once the quota
-			// frees up, and the user is told it is pending, not refused.
-			if err := s.enqueue(ctx, res, uid, accountID); err != nil {
-				return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
-					"the post could not be scheduled for a retry; send the request again with the same idempotency key")
-			}
-			httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, AccountID: accountID, Status: "pending"})
-			return nil
-		}
+	case res.State == publish.QuotaExceeded && res.Job.Status.Terminal():
 		w.Header().Set("Retry-After", strconv.Itoa(int(res.RetryAfter.Seconds())))
 		httpx.WriteJSON(w, http.StatusTooManyRequests, failedAnswer{OK: false, JobID: jobID, AccountID: accountID, Status: string(res.Job.Status),
 			IDs: partIDs(res.Job), Error: httpx.ErrorDetail{Code: CodeQuotaExceeded, Message: fmt.Sprintf(
 				"the account's publishing quota is spent; nothing was posted; it frees up within %s (at %s at the latest)",
 				res.RetryAfter.Round(time.Minute), s.now().Add(res.RetryAfter).Format(time.RFC3339))}})
 		return nil
-	case publish.Busy:
+	case res.State == publish.Busy:
 		// Another attempt (a task, or an earlier request) is working on it.
 		httpx.WriteJSON(w, http.StatusAccepted, Answer{OK: true, JobID: jobID, AccountID: accountID, Status: "pending"})
 		return nil
-	default: // Waiting, Retry: continue through Cloud Tasks.
+	default:
+		// Waiting, Retry, or the quota spent for a job that may have posted
+		// already (a publish call unsettled, a chain part out): on through
+		// Cloud Tasks (once the quota frees up), the user told it is
+		// pending, not refused.
 		if err := s.enqueue(ctx, res, uid, accountID); err != nil {
 			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable,
 				"the post could not be scheduled for a retry; send the request again with the same idempotency key")
