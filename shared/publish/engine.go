@@ -762,18 +762,24 @@ func (a *attempt) threadsError(ctx context.Context, err error) (*Result, error) 
 		return a.dropLinkPreview(ctx, err)
 	}
 	if !isAPI || apiErr.Temporary() || apiErr.MediaNotReady() || threads.IsUnknownOutcome(err) {
-		a.job.LastError = jobError("transient", err)
 		a.log(ctx).Warn("publish: transient Threads failure", append(errAttrs(err), "jobId", a.job.JobID, "status", string(a.job.Status))...)
 		wait := a.TransientWait()
 		if isAPI && apiErr.MediaNotReady() {
 			wait = a.waitDelay()
 		}
-		if serr := a.saveReleased(ctx, a.retryDue(wait)); serr != nil {
-			return nil, serr
-		}
-		return &Result{State: Retry, Job: a.job, RetryAfter: wait}, nil
+		return a.retryLater(ctx, err, wait)
 	}
 	return a.fail(ctx, jobError(ReasonRejected, err))
+}
+
+// retryLater records err as the job's last error and releases the job,
+// due again after wait: Retry.
+func (a *attempt) retryLater(ctx context.Context, err error, wait time.Duration) (*Result, error) {
+	a.job.LastError = jobError("transient", err)
+	if serr := a.saveReleased(ctx, a.retryDue(wait)); serr != nil {
+		return nil, serr
+	}
+	return &Result{State: Retry, Job: a.job, RetryAfter: wait}, nil
 }
 
 // dropLinkPreview answers Threads' failure to fetch the link_attachment's
@@ -805,12 +811,7 @@ func (a *attempt) reauth(ctx context.Context, err error) (*Result, error) {
 		// revoked or marked already (the job fails as below).
 		cur, gerr := a.Store.GetAccount(ctx, a.job.UID, a.job.AccountID)
 		if gerr == nil && cur.Status == store.StatusActive && !tokens.Expired(cur, a.now()) {
-			a.job.LastError = jobError("transient", err)
-			wait := a.TransientWait()
-			if serr := a.saveReleased(ctx, a.retryDue(wait)); serr != nil {
-				return nil, serr
-			}
-			return &Result{State: Retry, Job: a.job, RetryAfter: wait}, nil
+			return a.retryLater(ctx, err, a.TransientWait())
 		}
 	}
 	je := jobError(ReasonReauthRequired, err)
