@@ -1,14 +1,13 @@
 package thpublish_test
 
 import (
-	"cloud.google.com/go/firestore"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"google.golang.org/grpc/codes"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
 
 	"threadsfunctions.dev/functions/thpublish"
 	"threadsfunctions.dev/shared/app"
@@ -118,7 +119,9 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 	}
 	handler := app.Lazy(thpublish.Name, opts, func(d *app.Deps) (http.Handler, error) {
 		if faulty != nil {
-			d.Store = store.New(faulty, d.Keyring)
+			// A bound short enough for an outage test, long enough for
+			// the emulator on a busy machine.
+			d.Store = store.New(faulty, d.Keyring, store.WithOpTimeout(2*time.Second))
 		}
 		s := thpublish.NewServer(d)
 		// Short waits, so tests need not sit through production delays.
@@ -156,6 +159,10 @@ func (h *harness) tryConnect(id string) (string, error) {
 	}, tok)
 }
 
+// callerClient is the tests' caller: it gives up on an answer after a minute
+// (a function holding a request until its timeout fails the test, not hangs it).
+var callerClient = &http.Client{Timeout: time.Minute}
+
 type answer struct {
 	OK        bool     `json:"ok"`
 	ID        string   `json:"id"`
@@ -186,7 +193,7 @@ func (h *harness) do(method, url, body string, header map[string]string) (*http.
 			req.Header.Set(k, v)
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := callerClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -582,6 +589,46 @@ func TestRepeatLookupFailureIsUnavailable(t *testing.T) {
 			}
 			if resp, again := h.post(body, key); resp.StatusCode != 200 || again.Status != "published" {
 				t.Errorf("repeat once Firestore answers: %d %+v", resp.StatusCode, again)
+			}
+		})
+	}
+}
+
+// A Firestore outage, from the start of a publish or from its job's
+// creation, is answered 503 unavailable once the store's bound has passed,
+// not held until the function's timeout (whose answer is the platform's,
+// not JSON); nothing is posted, and the same request repeated once Firestore
+// is back publishes once.
+func TestFirestoreOutageIsUnavailable(t *testing.T) {
+	tests := []struct{ name, rpc string }{
+		{"listing the accounts", testenv.RPCRunQuery},
+		{"creating the job", testenv.RPCCommit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarnessWith(t, harnessOptions{firestoreFaults: true})
+			acct := "17841400000000033"
+			h.connect(acct)
+			body := `{"text":"through an outage"}`
+			key := map[string]string{"Idempotency-Key": "outage-" + testenv.RandomID(t)}
+			// Unavailable: the code the client retries by itself, for ever on reads.
+			h.faults.FailNext(tt.rpc, 0, math.MaxInt, codes.Unavailable)
+			resp, a := h.post(body, key)
+			if resp.StatusCode != 503 || a.Error.Code != "unavailable" {
+				t.Errorf("during the outage: %d %+v, want 503 unavailable", resp.StatusCode, a)
+			}
+			if h.faults.Calls(tt.rpc) == 0 {
+				t.Errorf("%s was never called", tt.rpc)
+			}
+			if n := len(h.threads.Published(acct)); n != 0 {
+				t.Errorf("%d posts during the outage", n)
+			}
+			h.faults.FailNext(tt.rpc, 0, 0, codes.OK) // Firestore is back
+			if resp, a := h.post(body, key); resp.StatusCode != 200 || a.Status != "published" {
+				t.Errorf("repeated after the outage: %d %+v", resp.StatusCode, a)
+			}
+			if n := len(h.threads.Published(acct)); n != 1 {
+				t.Errorf("%d posts, want 1", n)
 			}
 		})
 	}

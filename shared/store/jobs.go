@@ -146,6 +146,8 @@ func (s *Store) jobRef(j *Job) *firestore.DocumentRef {
 // DueBy is the lease's end for a claimed job, PublishAt for a scheduled one,
 // else the job's creation.
 func (s *Store) CreateJob(ctx context.Context, j *Job) (stored *Job, created bool, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	ref := s.jobDoc(j.UID, j.AccountID, j.JobID)
 	if j.DueBy.IsZero() {
 		switch {
@@ -171,6 +173,8 @@ func (s *Store) CreateJob(ctx context.Context, j *Job) (stored *Job, created boo
 
 // GetJob reads a job; ErrNotFound when there is none.
 func (s *Store) GetJob(ctx context.Context, uid, accountID, jobID string) (*Job, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	snap, err := s.jobDoc(uid, accountID, jobID).Get(ctx)
 	if status.Code(err) == codes.NotFound {
 		return nil, ErrNotFound
@@ -201,6 +205,8 @@ const claimTries = 3
 // ErrJobBusy until the lease runs out (so a crashed attempt does not block
 // the job for ever). A terminal job is returned as is, unclaimed.
 func (s *Store) ClaimJob(ctx context.Context, uid, accountID, jobID, owner string, now time.Time, lease time.Duration) (*Job, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	for range claimTries {
 		j, err := s.GetJob(ctx, uid, accountID, jobID)
 		if err != nil {
@@ -244,6 +250,8 @@ func (s *Store) ClaimJob(ctx context.Context, uid, accountID, jobID, owner strin
 // j.DueBy is written with it (the caller sets it to when the job's next task
 // is due), or removed once the job has ended.
 func (s *Store) UpdateJob(ctx context.Context, j *Job, owner string, now time.Time, release bool) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if j.LeaseOwner != owner || j.Version.IsZero() {
 		return ErrLeaseLost
 	}
@@ -302,7 +310,7 @@ func dueByValue(t time.Time) any {
 // time, most overdue first, at most limit of them (a collection-group query
 // on the jobs' dueBy field: an index of that scope, firestore.indexes.json).
 func (s *Store) OverdueJobs(ctx context.Context, before time.Time, limit int) ([]*Job, error) {
-	docs, err := s.fs.CollectionGroup("jobs").Where("dueBy", "<", before).OrderBy("dueBy", firestore.Asc).Limit(limit).Documents(ctx).GetAll()
+	docs, err := s.getAll(ctx, s.fs.CollectionGroup("jobs").Where("dueBy", "<", before).OrderBy("dueBy", firestore.Asc).Limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("list overdue jobs: %w", err)
 	}
@@ -320,6 +328,8 @@ func (s *Store) OverdueJobs(ctx context.Context, before time.Time, limit int) ([
 // ClearDueBy removes the DueBy of a job that has ended yet still carries one,
 // if the job is still as read (j.Version); false when it changed meanwhile.
 func (s *Store) ClearDueBy(ctx context.Context, j *Job) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.jobRef(j).Update(ctx, []firestore.Update{{Path: "dueBy", Value: firestore.Delete}}, firestore.LastUpdateTime(j.Version))
 	switch status.Code(err) {
 	case codes.OK:
@@ -338,6 +348,8 @@ func (s *Store) ClearDueBy(ctx context.Context, j *Job) (bool, error) {
 // be withdrawn either, and is left alone, so as not to break the chain of
 // the attempt's conditional writes. ErrNotFound when it is gone.
 func (s *Store) TouchJob(ctx context.Context, j *Job, now time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	wr, err := s.jobRef(j).Update(ctx, []firestore.Update{{Path: "updatedAt", Value: now}}, firestore.LastUpdateTime(j.Version))
 	switch status.Code(err) {
 	case codes.OK:
@@ -380,6 +392,8 @@ func cancelUpdates(j *Job, je *JobError, now time.Time) []firestore.Update {
 // or read (j.Version), so that its idempotency key starts afresh; false when
 // the job changed or is gone meanwhile.
 func (s *Store) WithdrawJob(ctx context.Context, j *Job) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.jobRef(j).Delete(ctx, firestore.LastUpdateTime(j.Version))
 	switch status.Code(err) {
 	case codes.OK:
@@ -392,7 +406,7 @@ func (s *Store) WithdrawJob(ctx context.Context, j *Job) (bool, error) {
 
 // ListAccounts returns the user's connected accounts.
 func (s *Store) ListAccounts(ctx context.Context, uid string) ([]*Account, error) {
-	docs, err := s.fs.Collection("users/" + uid + "/integrations/threads/accounts").Documents(ctx).GetAll()
+	docs, err := s.getAll(ctx, s.fs.Collection("users/"+uid+"/integrations/threads/accounts").Query)
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}
@@ -428,7 +442,7 @@ func holds(issuedAt time.Time) func(*Account) bool {
 // accepts it as read; false (and no write) otherwise, or when the account
 // is gone. what names the operation in errors.
 func (s *Store) updateAccountIf(ctx context.Context, what, uid, accountID string, ok func(*Account) bool, updates []firestore.Update) (bool, error) {
-	done, err := updateIf(ctx, s.fs, s.accountDoc(uid, accountID), decodeAccount, func(a *Account) []firestore.Update {
+	done, err := updateIf(ctx, s, s.accountDoc(uid, accountID), decodeAccount, func(a *Account) []firestore.Update {
 		if !ok(a) {
 			return nil
 		}
@@ -443,10 +457,12 @@ func (s *Store) updateAccountIf(ctx context.Context, what, uid, accountID string
 // updateIf reads ref in a transaction and writes the updates change gives
 // for the document as read: none (nil) leaves it alone. It reports whether
 // it wrote; false, with no error, when the document is gone.
-func updateIf[T any](ctx context.Context, fs *firestore.Client, ref *firestore.DocumentRef,
+func updateIf[T any](ctx context.Context, s *Store, ref *firestore.DocumentRef,
 	decode func(*firestore.DocumentSnapshot) (T, error), change func(T) []firestore.Update) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	done := false
-	err := fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		done = false
 		snap, err := tx.Get(ref)
 		if status.Code(err) == codes.NotFound {
@@ -480,6 +496,8 @@ func sameInstant(a, b time.Time) bool {
 // concurrent publishes, one refreshes; the others use the token they have,
 // which is still valid (refresh happens days before expiry).
 func (s *Store) ClaimTokenRefresh(ctx context.Context, uid, accountID string, issuedAt, now time.Time, lease time.Duration) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	ref := s.accountDoc(uid, accountID)
 	claimed := false
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -537,6 +555,8 @@ var ErrJobStarted = errors.New("job has started")
 // is none. An attempt that claimed the job but has not moved it on yet
 // loses: its next write finds the job cancelled and stops.
 func (s *Store) CancelJob(ctx context.Context, uid, accountID, jobID, reason string, now time.Time) (*Job, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	ref := s.jobDoc(uid, accountID, jobID)
 	var j Job
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {

@@ -62,6 +62,8 @@ func uidUnder(ref *firestore.DocumentRef, collection string) (string, bool) {
 // Firebase user (a collection-group query on extra.threadsUserId; its index
 // is declared in firestore.indexes.json).
 func (s *Store) AccountsByThreadsUser(ctx context.Context, threadsUserID string) ([]AccountRef, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	it := s.fs.CollectionGroup("accounts").Where("extra.threadsUserId", "==", threadsUserID).Documents(ctx)
 	defer it.Stop()
 	var out []AccountRef
@@ -110,13 +112,13 @@ func (s *Store) CancelPendingJobs(ctx context.Context, uid, accountID, reason st
 	for i, st := range pendingJobStatuses {
 		statuses[i] = string(st)
 	}
-	docs, err := s.fs.Collection(AccountPath(uid, accountID)+"/jobs").Where("status", "in", statuses).Documents(ctx).GetAll()
+	docs, err := s.getAll(ctx, s.fs.Collection(AccountPath(uid, accountID)+"/jobs").Where("status", "in", statuses))
 	if err != nil {
 		return 0, fmt.Errorf("list pending jobs: %w", err)
 	}
 	n := 0
 	for _, d := range docs {
-		cancelled, err := updateIf(ctx, s.fs, d.Ref, decodeJob, func(j *Job) []firestore.Update {
+		cancelled, err := updateIf(ctx, s, d.Ref, decodeJob, func(j *Job) []firestore.Update {
 			if j.Status.Terminal() {
 				return nil
 			}
@@ -146,6 +148,8 @@ func (s *Store) tombstoneDoc(uid, accountID string) *firestore.DocumentRef {
 // data-deletion request for that Threads user finds them through it
 // (DisconnectedByThreadsUser), the account document being gone.
 func (s *Store) Disconnect(ctx context.Context, uid, accountID string, now time.Time) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	acct, tomb := s.accountDoc(uid, accountID), s.tombstoneDoc(uid, accountID)
 	known := false
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -244,7 +248,7 @@ func (s *Store) DisconnectedByThreadsUser(ctx context.Context, threadsUserID str
 		field  string
 		legacy bool
 	}{{"threadsUserId", false}, {"accountId", true}} {
-		docs, err := group.Where(q.field, "==", threadsUserID).Documents(ctx).GetAll()
+		docs, err := s.getAll(ctx, group.Where(q.field, "==", threadsUserID))
 		if err != nil {
 			return nil, fmt.Errorf("disconnected accounts by threads user: %w", err)
 		}
@@ -273,25 +277,22 @@ func (s *Store) DisconnectedByThreadsUser(ctx context.Context, threadsUserID str
 func (s *Store) DeleteAccountData(ctx context.Context, uid, accountID string) error {
 	jobs := s.fs.Collection(AccountPath(uid, accountID) + "/jobs")
 	for {
-		docs, err := jobs.Limit(deleteBatch).Documents(ctx).GetAll()
+		docs, err := s.getAll(ctx, jobs.Limit(deleteBatch))
 		if err != nil {
 			return fmt.Errorf("list jobs to delete: %w", err)
 		}
 		if len(docs) == 0 {
 			break
 		}
-		b := s.fs.Batch()
-		for _, d := range docs {
-			b.Delete(d.Ref)
+		refs := make([]*firestore.DocumentRef, len(docs))
+		for i, d := range docs {
+			refs[i] = d.Ref
 		}
-		if _, err := b.Commit(ctx); err != nil {
+		if err := s.deleteAll(ctx, refs...); err != nil {
 			return fmt.Errorf("delete jobs: %w", err)
 		}
 	}
-	b := s.fs.Batch()
-	b.Delete(s.tombstoneDoc(uid, accountID))
-	b.Delete(s.accountDoc(uid, accountID))
-	if _, err := b.Commit(ctx); err != nil {
+	if err := s.deleteAll(ctx, s.tombstoneDoc(uid, accountID), s.accountDoc(uid, accountID)); err != nil {
 		return fmt.Errorf("delete account: %w", err)
 	}
 	return nil
@@ -316,6 +317,8 @@ type DeletionRequest struct {
 // StartDeletion records a deletion request, or returns the one already
 // recorded under key (a retried callback resumes the same request).
 func (s *Store) StartDeletion(ctx context.Context, key, code, threadsUserID string, now time.Time) (*DeletionRequest, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	keyDoc := s.fs.Collection("dataDeletionKeys").Doc(key)
 	var req DeletionRequest
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -361,6 +364,8 @@ func (s *Store) FindDeletion(ctx context.Context, key string) (*DeletionRequest,
 
 // CompleteDeletion marks a deletion request done.
 func (s *Store) CompleteDeletion(ctx context.Context, code string, now time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.fs.Collection("dataDeletionRequests").Doc(code).Update(ctx, []firestore.Update{
 		{Path: "status", Value: DeletionDone},
 		{Path: "completedAt", Value: now},
@@ -388,6 +393,8 @@ func (s *Store) GetDeletion(ctx context.Context, code string) (*DeletionRequest,
 // from outside (a deletion code, a user's key): ErrNotFound when there is
 // none, or when id cannot name one.
 func (s *Store) getByID(ctx context.Context, collection, id string) (*firestore.DocumentSnapshot, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if id == "" || strings.Contains(id, "/") || len(id) > 128 {
 		return nil, ErrNotFound
 	}
@@ -410,7 +417,7 @@ func (s *Store) DueAccounts(ctx context.Context, before time.Time, limit int, cu
 	if cursor != nil {
 		q = q.StartAfter(cursor)
 	}
-	docs, err := q.Documents(ctx).GetAll()
+	docs, err := s.getAll(ctx, q)
 	if err != nil {
 		return nil, nil, fmt.Errorf("due accounts: %w", err)
 	}

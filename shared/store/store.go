@@ -66,16 +66,65 @@ func NewFirestore(ctx context.Context, projectID, emulatorHost string, opts ...o
 	return c, nil
 }
 
+// OpTimeout bounds each Firestore operation of a Store (a read, a write, a
+// query, a transaction with its own retries; each step of a method that
+// loops): as long as the Auth lookup and a Threads call may take. The
+// Firestore client retries reads that fail Unavailable without a limit of
+// its own, and writes for up to a minute, so in a Firestore outage a request
+// would otherwise wait for the function's timeout and its caller get the
+// platform's bare 504; bounded, the operation fails in time for the
+// function to answer its JSON 503.
+const OpTimeout = 10 * time.Second
+
 // Store reads and writes the bundle's documents.
 type Store struct {
-	fs      *firestore.Client
-	keyring *tokencrypt.Keyring
+	fs        *firestore.Client
+	keyring   *tokencrypt.Keyring
+	opTimeout time.Duration
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithOpTimeout sets the bound of each Firestore operation (default
+// OpTimeout); tests of an outage set a short one.
+func WithOpTimeout(d time.Duration) Option {
+	return func(s *Store) { s.opTimeout = d }
 }
 
 // New returns a Store over fs. keyring may be nil for functions that never
 // touch tokens (thAuthStart).
-func New(fs *firestore.Client, keyring *tokencrypt.Keyring) *Store {
-	return &Store{fs: fs, keyring: keyring}
+func New(fs *firestore.Client, keyring *tokencrypt.Keyring, opts ...Option) *Store {
+	s := &Store{fs: fs, keyring: keyring, opTimeout: OpTimeout}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// bound gives one Firestore operation its context: ctx, ending at the
+// latest opTimeout from now (OpTimeout).
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opTimeout)
+}
+
+// getAll runs q, as one operation (bound).
+func (s *Store) getAll(ctx context.Context, q firestore.Query) ([]*firestore.DocumentSnapshot, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return q.Documents(ctx).GetAll()
+}
+
+// deleteAll deletes the documents in one batch, as one operation (bound).
+func (s *Store) deleteAll(ctx context.Context, refs ...*firestore.DocumentRef) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	b := s.fs.Batch()
+	for _, r := range refs {
+		b.Delete(r)
+	}
+	_, err := b.Commit(ctx)
+	return err
 }
 
 // Close closes the Firestore client (its connections).
@@ -102,6 +151,8 @@ func (s *Store) stateDoc(id string) *firestore.DocumentRef {
 // CreateState stores a new state; it fails with ErrStateExists rather than
 // overwrite one.
 func (s *Store) CreateState(ctx context.Context, id string, st OAuthState) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if _, err := s.stateDoc(id).Create(ctx, st); err != nil {
 		if status.Code(err) == codes.AlreadyExists {
 			return ErrStateExists
@@ -116,6 +167,8 @@ func (s *Store) CreateState(ctx context.Context, id string, st OAuthState) error
 // others get ErrStateInvalid. An expired state is deleted and refused
 // (Firestore's TTL deletion can lag by a day, so expiry is checked here).
 func (s *Store) ConsumeState(ctx context.Context, id string, now time.Time) (*OAuthState, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if id == "" || len(id) > 256 {
 		return nil, ErrStateInvalid
 	}
@@ -195,6 +248,8 @@ func (s *Store) accountDoc(uid, accountID string) *firestore.DocumentRef {
 // open) and writes the account, replacing a previous connection of the same
 // account in place.
 func (s *Store) SaveAccount(ctx context.Context, uid string, a Account, plaintextToken string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if s.keyring == nil {
 		return ErrNoKeyring
 	}
@@ -212,6 +267,8 @@ func (s *Store) SaveAccount(ctx context.Context, uid string, a Account, plaintex
 
 // GetAccount reads an account; ErrNotFound when there is none.
 func (s *Store) GetAccount(ctx context.Context, uid, accountID string) (*Account, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	snap, err := s.accountDoc(uid, accountID).Get(ctx)
 	if status.Code(err) == codes.NotFound {
 		return nil, ErrNotFound

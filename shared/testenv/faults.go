@@ -17,6 +17,8 @@ import (
 const (
 	RPCBatchGet = "/google.firestore.v1.Firestore/BatchGetDocuments"
 	RPCRunQuery = "/google.firestore.v1.Firestore/RunQuery"
+	RPCCommit   = "/google.firestore.v1.Firestore/Commit"
+	RPCBeginTx  = "/google.firestore.v1.Firestore/BeginTransaction"
 )
 
 // FirestoreFaults makes chosen RPCs of a client from FaultyFirestore fail,
