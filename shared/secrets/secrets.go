@@ -15,6 +15,7 @@ import (
 	"hash/crc32"
 	"strings"
 	"sync"
+	"time"
 
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
@@ -34,6 +35,12 @@ type Accessor interface {
 
 var _ Accessor = (*SecretManager)(nil)
 
+// FetchTimeout bounds one read of a secret version, the client's own retries
+// included (it retries Unavailable for up to a minute): as long as the
+// bundle's other dependencies get, so an outage at an instance's start is
+// answered 503, not held until the function's timeout.
+const FetchTimeout = 10 * time.Second
+
 // fetchFunc performs one AccessSecretVersion call.
 type fetchFunc func(ctx context.Context, name string) (*secretmanagerpb.AccessSecretVersionResponse, error)
 
@@ -41,8 +48,9 @@ type fetchFunc func(ctx context.Context, name string) (*secretmanagerpb.AccessSe
 // for as long as it lives. It is safe for concurrent use; concurrent
 // callers asking for the same uncached name share a single request.
 type SecretManager struct {
-	client *secretmanager.Client // nil only in tests that inject fetch
-	fetch  fetchFunc
+	client  *secretmanager.Client // nil only in tests that inject fetch
+	fetch   fetchFunc
+	timeout time.Duration // of each fetch: FetchTimeout
 
 	mu       sync.Mutex
 	cache    map[string][]byte
@@ -77,6 +85,7 @@ func NewSecretManager(ctx context.Context, opts ...option.ClientOption) (*Secret
 func newSecretManager(fetch fetchFunc) *SecretManager {
 	return &SecretManager{
 		fetch:    fetch,
+		timeout:  FetchTimeout,
 		cache:    make(map[string][]byte),
 		inflight: make(map[string]*call),
 	}
@@ -152,6 +161,8 @@ func (s *SecretManager) lead(ctx context.Context, name string, c *call) {
 
 // load fetches and verifies one version, uncached.
 func (s *SecretManager) load(ctx context.Context, name string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	resp, err := s.fetch(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("secrets: access %q: %w", name, err)

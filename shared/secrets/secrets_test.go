@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -282,5 +283,37 @@ func TestResolveWithSecretManager(t *testing.T) {
 	_, err = secrets.Resolve(t.Context(), sm, "", secretName+"/versions/2")
 	if got := grpcCode(err); got != codes.NotFound {
 		t.Errorf("Resolve(missing) code = %v (err %v), want NotFound", got, err)
+	}
+}
+
+// In a Secret Manager outage a read ends, failing, at its bound: the client
+// would retry Unavailable for a minute, as long as some functions' timeout.
+// It is not cached: the next read once the outage is over succeeds.
+func TestAccessOutageEndsAtTheBound(t *testing.T) {
+	fake, sm := newSecretManager(t)
+	version := fake.AddVersion(secretName, []byte("s3cret"))
+	secrets.SetFetchTimeout(sm, 300*time.Millisecond)
+	fake.SetUnavailable(true)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := sm.Access(t.Context(), version)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if grpcCode(err) != codes.DeadlineExceeded && !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("error = %v, want the bound's DeadlineExceeded", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still waiting after 30 s: the read has no bound")
+	}
+	if fake.AccessCount(version) == 0 {
+		t.Error("Secret Manager was never called")
+	}
+
+	fake.SetUnavailable(false)
+	if got, err := sm.Access(t.Context(), version); err != nil || string(got) != "s3cret" {
+		t.Errorf("after the outage: %q, %v", got, err)
 	}
 }

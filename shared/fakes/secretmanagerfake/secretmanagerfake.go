@@ -34,6 +34,7 @@ type Server struct {
 	versions map[string][][]byte // secret name -> payloads; index i is version i+1
 	accesses map[string]int      // requested name -> AccessSecretVersion calls
 	corrupt  bool
+	down     bool
 }
 
 // Start starts a fake on 127.0.0.1 with an ephemeral port and stops it when
@@ -116,6 +117,14 @@ func (s *Server) SetCorruptChecksum(on bool) {
 	s.corrupt = on
 }
 
+// SetUnavailable makes later calls fail with Unavailable (an outage, which
+// the client retries by itself) while on is true.
+func (s *Server) SetUnavailable(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = on
+}
+
 // AccessSecretVersion implements secretmanagerpb.SecretManagerServiceServer.
 // It resolves "…/versions/N" and "…/versions/latest" and answers the payload
 // with its CRC32C (Castagnoli) checksum.
@@ -125,6 +134,9 @@ func (s *Server) AccessSecretVersion(_ context.Context, req *secretmanagerpb.Acc
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.accesses[name]++
+	if s.down {
+		return nil, status.Error(codes.Unavailable, "secretmanagerfake: unavailable")
+	}
 
 	secret, version, ok := splitVersionName(name)
 	if !ok {
