@@ -60,8 +60,10 @@ type observedProcess struct {
 	PID  int
 }
 
-func newBench(ctx context.Context, cfg Config) (b *bench, err error) {
-	b = &bench{cfg: cfg, log: cfg.Log, hc: &http.Client{Timeout: 30 * time.Second}, bins: map[string]*builtFunction{}, pprofBins: map[string]*builtFunction{}}
+func newBench(ctx context.Context, cfg Config) (_ *bench, err error) {
+	// b is not the named result: a failure returns nil, and what was
+	// started must still be stopped.
+	b := &bench{cfg: cfg, log: cfg.Log, hc: &http.Client{Timeout: 30 * time.Second}, bins: map[string]*builtFunction{}, pprofBins: map[string]*builtFunction{}}
 	defer func() {
 		if err != nil {
 			b.close()
