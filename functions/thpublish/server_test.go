@@ -121,7 +121,7 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 		if faulty != nil {
 			// A bound short enough for an outage test, long enough for
 			// the emulator on a busy machine.
-			d.Store = store.New(faulty, d.Keyring, store.WithOpTimeout(2*time.Second))
+			d.Store = store.New(faulty, d.Keyring, store.WithOpTimeout(3*time.Second))
 		}
 		s := thpublish.NewServer(d)
 		// Short waits, so tests need not sit through production delays.
