@@ -250,11 +250,11 @@ func (s *Store) ClaimJob(ctx context.Context, uid, accountID, jobID, owner strin
 // j.DueBy is written with it (the caller sets it to when the job's next task
 // is due), or removed once the job has ended.
 func (s *Store) UpdateJob(ctx context.Context, j *Job, owner string, now time.Time, release bool) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	if j.LeaseOwner != owner || j.Version.IsZero() {
 		return ErrLeaseLost
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	j.UpdatedAt = now
 	updates := []firestore.Update{
 		{Path: "status", Value: string(j.Status)},

@@ -393,11 +393,11 @@ func (s *Store) GetDeletion(ctx context.Context, code string) (*DeletionRequest,
 // from outside (a deletion code, a user's key): ErrNotFound when there is
 // none, or when id cannot name one.
 func (s *Store) getByID(ctx context.Context, collection, id string) (*firestore.DocumentSnapshot, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	if id == "" || strings.Contains(id, "/") || len(id) > 128 {
 		return nil, ErrNotFound
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	snap, err := s.fs.Collection(collection).Doc(id).Get(ctx)
 	if status.Code(err) == codes.NotFound {
 		return nil, ErrNotFound

@@ -167,11 +167,11 @@ func (s *Store) CreateState(ctx context.Context, id string, st OAuthState) error
 // others get ErrStateInvalid. An expired state is deleted and refused
 // (Firestore's TTL deletion can lag by a day, so expiry is checked here).
 func (s *Store) ConsumeState(ctx context.Context, id string, now time.Time) (*OAuthState, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	if id == "" || len(id) > 256 {
 		return nil, ErrStateInvalid
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	ref := s.stateDoc(id)
 	// Read, then delete on the condition that the document is still the
 	// one read: of concurrent callbacks with one state, exactly one delete
