@@ -38,17 +38,24 @@ func TestJITCPU(t *testing.T) {
 		t.Fatalf("before: jitCPU = found %v, err %v; want no compiler threads", found, err)
 	}
 	const burn = 200 * time.Millisecond
-	ready, done, exit := make(chan error), make(chan struct{}), make(chan struct{})
+	ready, done, exit, renamedBack := make(chan error), make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
-		// The goroutine ends locked to its thread, so the runtime ends the
-		// thread with it and the name goes too.
+		// Locked to its thread while that bears the compiler's name, which
+		// it gives back before it ends: the thread may outlive the
+		// goroutine, and a next run in this process (-count) must start
+		// without a compiler thread.
 		runtime.LockOSThread()
-		tid := syscall.Gettid()
-		err := os.WriteFile(fmt.Sprintf("/proc/self/task/%d/comm", tid), []byte("C2 CompilerThread0"), 0)
+		defer runtime.UnlockOSThread()
+		comm := fmt.Sprintf("/proc/self/task/%d/comm", syscall.Gettid())
+		name, err := os.ReadFile(comm)
+		if err == nil {
+			err = os.WriteFile(comm, []byte("C2 CompilerThread0"), 0)
+		}
 		ready <- err
 		if err != nil {
 			return
 		}
+		defer func() { renamedBack <- os.WriteFile(comm, name, 0) }()
 		var start syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_THREAD, &start)
 		for {
@@ -67,6 +74,12 @@ func TestJITCPU(t *testing.T) {
 	<-done
 	got, found, err := jitCPU(pid)
 	close(exit)
+	if err := <-renamedBack; err != nil {
+		t.Errorf("naming the thread back: %v", err)
+	}
+	if _, found, _ := jitCPU(pid); found {
+		t.Error("a compiler thread is still found once the thread is named back")
+	}
 	if err != nil || !found {
 		t.Fatalf("jitCPU = found %v, err %v; want the renamed thread found", found, err)
 	}
