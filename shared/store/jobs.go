@@ -19,10 +19,12 @@ import (
 //	    │            ├────────────────┴──────────────────┴──────► failed
 //	    └────────────┴──(cancelled by the owner, or the account disconnected)──► cancelled
 //
-// A job only moves forward. "publishing" is written before the publish
-// call is sent, so an attempt that finds it knows the outcome of the last
-// call is unknown and asks Threads for the container's status before
-// anything else. A reply chain runs the accepted → publishing steps once
+// A job only moves forward, but for one step back to "accepted" when its
+// container must be made again: it expired unpublished, or Threads could
+// not fetch its link's preview (LinkDropped). "publishing" is written before
+// the publish call is sent, so an attempt that finds it knows the outcome of
+// the last call is unknown and asks Threads for the container's status
+// before anything else. A reply chain runs the accepted → publishing steps once
 // per part (Part says which); Parts records each part's own progress.
 type JobStatus string
 

@@ -162,9 +162,9 @@ func (s *Store) CreateState(ctx context.Context, id string, st OAuthState) error
 	return nil
 }
 
-// ConsumeState reads and deletes a state in one transaction: of any number
-// of concurrent calls with the same id, exactly one gets the state and the
-// others get ErrStateInvalid. An expired state is deleted and refused
+// ConsumeState reads a state and deletes it on the condition that it is
+// unchanged: of any number of concurrent calls with the same id, exactly one
+// gets the state and the others get ErrStateInvalid. An expired state is deleted and refused
 // (Firestore's TTL deletion can lag by a day, so expiry is checked here).
 func (s *Store) ConsumeState(ctx context.Context, id string, now time.Time) (*OAuthState, error) {
 	if id == "" || len(id) > 256 {

@@ -40,7 +40,8 @@ export interface paths {
         };
         /**
          * Finish connecting a Threads account (Threads redirects the browser here)
-         * @description Consumes the `state` (once, in a transaction; expiry checked), exchanges the `code` for a
+         * @description Consumes the `state` (once: read, then deleted on the condition that it is unchanged; expiry
+         *     checked), exchanges the `code` for a
          *     short-lived token, then for a long-lived one while reading the profile, stores the account
          *     with its token sealed, and redirects the browser to the state's `returnTo`. When any step
          *     fails nothing is stored and the redirect says why (`threads=error&reason=…`, schema
