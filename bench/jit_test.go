@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"runtime"
@@ -55,7 +56,7 @@ func TestJITCPU(t *testing.T) {
 		if err != nil {
 			return
 		}
-		defer func() { renamedBack <- os.WriteFile(comm, name, 0) }()
+		defer func() { renamedBack <- os.WriteFile(comm, bytes.TrimSuffix(name, []byte("\n")), 0) }()
 		var start syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_THREAD, &start)
 		for {

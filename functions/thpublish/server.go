@@ -223,9 +223,12 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 // now past, the account since needing reauth) from the job it repeats, if
 // its idempotency key names one made by the same request: a repeat gets
 // the first request's result, whatever changed since. Otherwise the request
-// is refused. The job is looked for only on this refusal path.
+// is refused. The job is looked for only on this refusal path, and not when
+// the check itself could not be made (a 5xx, Firestore failing): a second
+// read would only double the caller's wait for the same 503.
 func (s *Server) orRepeat(ctx context.Context, w http.ResponseWriter, uid string, req *publish.Request, refused error) error {
-	if req.IdempotencyKey == "" {
+	var he *httpx.Error
+	if req.IdempotencyKey == "" || (errors.As(refused, &he) && he.Status >= 500) {
 		return refused
 	}
 	// Firestore failing here is no answer about the job: 503, so that the

@@ -159,9 +159,11 @@ func (h *harness) tryConnect(id string) (string, error) {
 	}, tok)
 }
 
-// callerClient is the tests' caller: it gives up on an answer after a minute
-// (a function holding a request until its timeout fails the test, not hangs it).
-var callerClient = &http.Client{Timeout: time.Minute}
+// callerClient is the tests' caller. It gives up on an answer after 45 s: a
+// function holding a request (until its timeout, or until the Firestore
+// client gives up a write after its own minute) fails the test rather than
+// hang it or pass late.
+var callerClient = &http.Client{Timeout: 45 * time.Second}
 
 type answer struct {
 	OK        bool     `json:"ok"`
@@ -591,6 +593,30 @@ func TestRepeatLookupFailureIsUnavailable(t *testing.T) {
 				t.Errorf("repeat once Firestore answers: %d %+v", resp.StatusCode, again)
 			}
 		})
+	}
+}
+
+// A repeat whose account check cannot read Firestore is answered 503 at
+// once, without looking for its job: in an outage that second read would
+// only double the caller's wait for the same answer.
+func TestUnreadableAccountsAreNotReadAgainForARepeat(t *testing.T) {
+	h := newHarnessWith(t, harnessOptions{firestoreFaults: true})
+	acct := "17841400000000034"
+	h.connect(acct)
+	body := `{"text":"read once"}`
+	key := map[string]string{"Idempotency-Key": "read-once-" + testenv.RandomID(t)}
+	if resp, first := h.post(body, key); resp.StatusCode != 200 || first.Status != "published" {
+		t.Fatalf("first: %d %+v", resp.StatusCode, first)
+	}
+	before := h.faults.Calls(testenv.RPCRunQuery)
+	// Failed once, with a code the client does not retry: one call per read.
+	h.faults.FailNext(testenv.RPCRunQuery, 0, 1, codes.ResourceExhausted)
+	resp, again := h.post(body, key)
+	if resp.StatusCode != 503 || again.Error.Code != "unavailable" {
+		t.Errorf("repeat: %d %+v, want 503 unavailable", resp.StatusCode, again)
+	}
+	if n := h.faults.Calls(testenv.RPCRunQuery) - before; n != 1 {
+		t.Errorf("the accounts were read %d times, want once", n)
 	}
 }
 

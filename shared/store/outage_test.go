@@ -19,26 +19,34 @@ import (
 // minute, and the function would answer its caller only at its timeout.
 func TestOutageEndsEachOperationAtItsBound(t *testing.T) {
 	tests := []struct {
-		name string
-		rpc  string // failed, Unavailable, on every call
-		op   func(ctx context.Context, s *store.Store) error
+		name  string
+		rpc   string // failed, Unavailable, on every call
+		first string // an RPC the operation must have made before (none: "")
+		setup func(ctx context.Context, s *store.Store) error
+		op    func(ctx context.Context, s *store.Store) error
 	}{
-		{"a document read", testenv.RPCBatchGet, func(ctx context.Context, s *store.Store) error {
+		{"a document read", testenv.RPCBatchGet, "", nil, func(ctx context.Context, s *store.Store) error {
 			_, err := s.GetAccount(ctx, "u-outage", "a1")
 			return err
 		}},
-		{"a query", testenv.RPCRunQuery, func(ctx context.Context, s *store.Store) error {
+		{"a query", testenv.RPCRunQuery, "", nil, func(ctx context.Context, s *store.Store) error {
 			_, err := s.ListAccounts(ctx, "u-outage")
 			return err
 		}},
-		{"a write", testenv.RPCCommit, func(ctx context.Context, s *store.Store) error {
+		{"a write", testenv.RPCCommit, "", nil, func(ctx context.Context, s *store.Store) error {
 			return s.CreateState(ctx, "state-outage", store.OAuthState{UID: "u-outage", Provider: store.Provider})
 		}},
-		{"a transaction", testenv.RPCBeginTx, func(ctx context.Context, s *store.Store) error {
+		{"a transaction", testenv.RPCBeginTx, "", nil, func(ctx context.Context, s *store.Store) error {
 			_, err := s.MarkNeedsReauth(ctx, "u-outage", "a1", time.Now(), time.Now())
 			return err
 		}},
-		{"a step of a loop", testenv.RPCRunQuery, func(ctx context.Context, s *store.Store) error {
+		// The deletion's query of the jobs answers; its first batch never does.
+		{"a later step of a loop", testenv.RPCCommit, testenv.RPCRunQuery, func(ctx context.Context, s *store.Store) error {
+			now := time.Now()
+			_, _, err := s.CreateJob(ctx, &store.Job{JobID: "j1", UID: "u-outage", AccountID: "a1", Status: store.JobScheduled,
+				PublishAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now})
+			return err
+		}, func(ctx context.Context, s *store.Store) error {
 			return s.DeleteAccountData(ctx, "u-outage", "a1")
 		}},
 	}
@@ -48,7 +56,13 @@ func TestOutageEndsEachOperationAtItsBound(t *testing.T) {
 			env := testenv.Require(t)
 			fs, faults := env.FaultyFirestore(t)
 			s := store.New(fs, newKeyring(t, "k1"), store.WithOpTimeout(300*time.Millisecond))
+			if tt.setup != nil {
+				if err := tt.setup(t.Context(), s); err != nil {
+					t.Fatal(err)
+				}
+			}
 			faults.FailNext(tt.rpc, 0, math.MaxInt, codes.Unavailable)
+			before := faults.Calls(tt.first)
 
 			done := make(chan error, 1)
 			go func() { done <- tt.op(t.Context(), s) }()
@@ -63,6 +77,9 @@ func TestOutageEndsEachOperationAtItsBound(t *testing.T) {
 			}
 			if faults.Calls(tt.rpc) == 0 {
 				t.Errorf("%s was never called", tt.rpc)
+			}
+			if tt.first != "" && faults.Calls(tt.first) == before {
+				t.Errorf("%s was not called before %s", tt.first, tt.rpc)
 			}
 		})
 	}

@@ -67,8 +67,10 @@ func NewFirestore(ctx context.Context, projectID, emulatorHost string, opts ...o
 }
 
 // OpTimeout bounds each Firestore operation of a Store (a read, a write, a
-// query, a transaction with its own retries; each step of a method that
-// loops): as long as the Auth lookup and a Threads call may take. The
+// query, a transaction with its own retries, a claim with its few tries;
+// each query and batch of a method that loops over many documents): as long
+// as the Auth lookup and a Threads call may take. A transaction that fails
+// may take up to 5 s more: the client's rollback has its own timeout. The
 // Firestore client retries reads that fail Unavailable without a limit of
 // its own, and writes for up to a minute, so in a Firestore outage a request
 // would otherwise wait for the function's timeout and its caller get the
@@ -87,9 +89,13 @@ type Store struct {
 type Option func(*Store)
 
 // WithOpTimeout sets the bound of each Firestore operation (default
-// OpTimeout); tests of an outage set a short one.
+// OpTimeout; d <= 0 keeps it); tests of an outage set a short one.
 func WithOpTimeout(d time.Duration) Option {
-	return func(s *Store) { s.opTimeout = d }
+	return func(s *Store) {
+		if d > 0 {
+			s.opTimeout = d
+		}
+	}
 }
 
 // New returns a Store over fs. keyring may be nil for functions that never
@@ -248,8 +254,6 @@ func (s *Store) accountDoc(uid, accountID string) *firestore.DocumentRef {
 // open) and writes the account, replacing a previous connection of the same
 // account in place.
 func (s *Store) SaveAccount(ctx context.Context, uid string, a Account, plaintextToken string) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	if s.keyring == nil {
 		return ErrNoKeyring
 	}
@@ -259,6 +263,8 @@ func (s *Store) SaveAccount(ctx context.Context, uid string, a Account, plaintex
 		return fmt.Errorf("seal access token: %w", err)
 	}
 	a.AccessToken, a.AccessTokenKeyID = sealed, keyID
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if _, err := s.accountDoc(uid, a.AccountID).Set(ctx, a); err != nil {
 		return fmt.Errorf("save account: %w", err)
 	}
