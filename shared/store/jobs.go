@@ -175,11 +175,9 @@ func (s *Store) CreateJob(ctx context.Context, j *Job) (stored *Job, created boo
 
 // GetJob reads a job; ErrNotFound when there is none.
 func (s *Store) GetJob(ctx context.Context, uid, accountID, jobID string) (*Job, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	snap, err := s.jobDoc(uid, accountID, jobID).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return nil, ErrNotFound
+	snap, err := s.get(ctx, s.jobDoc(uid, accountID, jobID))
+	if errors.Is(err, ErrNotFound) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get job: %w", err)
@@ -461,10 +459,8 @@ func (s *Store) updateAccountIf(ctx context.Context, what, uid, accountID string
 // it wrote; false, with no error, when the document is gone.
 func updateIf[T any](ctx context.Context, s *Store, ref *firestore.DocumentRef,
 	decode func(*firestore.DocumentSnapshot) (T, error), change func(T) []firestore.Update) (bool, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	done := false
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.runTx(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		done = false
 		snap, err := tx.Get(ref)
 		if status.Code(err) == codes.NotFound {
@@ -498,11 +494,9 @@ func sameInstant(a, b time.Time) bool {
 // concurrent publishes, one refreshes; the others use the token they have,
 // which is still valid (refresh happens days before expiry).
 func (s *Store) ClaimTokenRefresh(ctx context.Context, uid, accountID string, issuedAt, now time.Time, lease time.Duration) (bool, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	ref := s.accountDoc(uid, accountID)
 	claimed := false
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.runTx(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		claimed = false
 		snap, err := tx.Get(ref)
 		if err != nil {
@@ -557,11 +551,9 @@ var ErrJobStarted = errors.New("job has started")
 // is none. An attempt that claimed the job but has not moved it on yet
 // loses: its next write finds the job cancelled and stops.
 func (s *Store) CancelJob(ctx context.Context, uid, accountID, jobID, reason string, now time.Time) (*Job, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	ref := s.jobDoc(uid, accountID, jobID)
 	var j Job
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.runTx(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := tx.Get(ref)
 		if status.Code(err) == codes.NotFound {
 			return ErrNotFound

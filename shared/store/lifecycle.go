@@ -148,11 +148,9 @@ func (s *Store) tombstoneDoc(uid, accountID string) *firestore.DocumentRef {
 // data-deletion request for that Threads user finds them through it
 // (DisconnectedByThreadsUser), the account document being gone.
 func (s *Store) Disconnect(ctx context.Context, uid, accountID string, now time.Time) (bool, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	acct, tomb := s.accountDoc(uid, accountID), s.tombstoneDoc(uid, accountID)
 	known := false
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.runTx(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		known = false
 		snap, err := tx.Get(acct)
 		if status.Code(err) == codes.NotFound {
@@ -317,11 +315,9 @@ type DeletionRequest struct {
 // StartDeletion records a deletion request, or returns the one already
 // recorded under key (a retried callback resumes the same request).
 func (s *Store) StartDeletion(ctx context.Context, key, code, threadsUserID string, now time.Time) (*DeletionRequest, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	keyDoc := s.fs.Collection("dataDeletionKeys").Doc(key)
 	var req DeletionRequest
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.runTx(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := tx.Get(keyDoc)
 		if err == nil {
 			existing, _ := snap.DataAt("code")
@@ -396,13 +392,7 @@ func (s *Store) getByID(ctx context.Context, collection, id string) (*firestore.
 	if id == "" || strings.Contains(id, "/") || len(id) > 128 {
 		return nil, ErrNotFound
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	snap, err := s.fs.Collection(collection).Doc(id).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return nil, ErrNotFound
-	}
-	return snap, err
+	return s.get(ctx, s.fs.Collection(collection).Doc(id))
 }
 
 // Cursor marks where a page of DueAccounts ended.

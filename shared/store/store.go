@@ -76,6 +76,9 @@ func NewFirestore(ctx context.Context, projectID, emulatorHost string, opts ...o
 // would otherwise wait for the function's timeout and its caller get the
 // platform's bare 504; bounded, the operation fails in time for the
 // function to answer its JSON 503.
+//
+// The store's primitives take the bound (get, getAll, runTx, deleteAll);
+// a method that calls the client otherwise takes it itself (bound).
 const OpTimeout = 10 * time.Second
 
 // Store reads and writes the bundle's documents.
@@ -112,6 +115,24 @@ func New(fs *firestore.Client, keyring *tokencrypt.Keyring, opts ...Option) *Sto
 // latest opTimeout from now (OpTimeout).
 func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.opTimeout)
+}
+
+// get reads ref, as one operation (bound): ErrNotFound when there is none.
+func (s *Store) get(ctx context.Context, ref *firestore.DocumentRef) (*firestore.DocumentSnapshot, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	snap, err := ref.Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return nil, ErrNotFound
+	}
+	return snap, err
+}
+
+// runTx runs f in a transaction, retries included, as one operation (bound).
+func (s *Store) runTx(ctx context.Context, f func(context.Context, *firestore.Transaction) error) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.fs.RunTransaction(ctx, f)
 }
 
 // getAll runs q, as one operation (bound).
@@ -273,11 +294,9 @@ func (s *Store) SaveAccount(ctx context.Context, uid string, a Account, plaintex
 
 // GetAccount reads an account; ErrNotFound when there is none.
 func (s *Store) GetAccount(ctx context.Context, uid, accountID string) (*Account, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	snap, err := s.accountDoc(uid, accountID).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return nil, ErrNotFound
+	snap, err := s.get(ctx, s.accountDoc(uid, accountID))
+	if errors.Is(err, ErrNotFound) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get account: %w", err)
