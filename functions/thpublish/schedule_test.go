@@ -13,7 +13,6 @@ import (
 
 	"threadsfunctions.dev/shared/publish"
 	"threadsfunctions.dev/shared/store"
-	"threadsfunctions.dev/shared/testenv"
 	"threadsfunctions.dev/shared/threads/threadstest"
 )
 
@@ -150,7 +149,7 @@ func TestScheduleFailureLetsTheSameKeyRetry(t *testing.T) {
 	h.connect(acct)
 	at := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	body := `{"text":"later","publishAt":"` + at + `"}`
-	key := map[string]string{"Idempotency-Key": "sched-" + testenv.RandomID(t)}
+	key := newKey(t, "sched")
 	jobID := publish.JobIDFor(h.user.UID, key["Idempotency-Key"])
 
 	h.tasks.FailNextCreate(1, codes.Unavailable)
@@ -177,7 +176,7 @@ func TestSameKeyOnTwoAccountsSchedulesBoth(t *testing.T) {
 	h := newHarnessWith(t, harnessOptions{holdTasks: true})
 	accts := []string{"17841400000000032", "17841400000000033"}
 	at := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	key := map[string]string{"Idempotency-Key": "both-" + testenv.RandomID(t)}
+	key := newKey(t, "both")
 	for _, acct := range accts {
 		h.connect(acct)
 		resp, a := h.post(`{"text":"later","accountId":"`+acct+`","publishAt":"`+at+`"}`, key)

@@ -159,6 +159,19 @@ func (h *harness) tryConnect(id string) (string, error) {
 	}, tok)
 }
 
+// newKey is an Idempotency-Key header unique to the test run.
+func newKey(t *testing.T, prefix string) map[string]string {
+	return map[string]string{"Idempotency-Key": prefix + "-" + testenv.RandomID(t)}
+}
+
+// newFaultyHarness is a harness whose function's Firestore RPCs the test
+// can make fail (h.faults), with the account acct connected.
+func newFaultyHarness(t *testing.T, acct string) *harness {
+	h := newHarnessWith(t, harnessOptions{firestoreFaults: true})
+	h.connect(acct)
+	return h
+}
+
 // callerClient is the tests' caller. It gives up on an answer after 45 s: a
 // function holding a request (until its timeout, or until the Firestore
 // client gives up a write after its own minute) fails the test rather than
@@ -527,7 +540,7 @@ func TestRepeatAnsweredAfterTheAccountNeedsReauth(t *testing.T) {
 			if named {
 				body = `{"text":"before reauth","accountId":"` + acct + `"}`
 			}
-			key := map[string]string{"Idempotency-Key": "reauth-" + testenv.RandomID(t)}
+			key := newKey(t, "reauth")
 			resp, first := h.post(body, key)
 			if resp.StatusCode != 200 || first.Status != "published" {
 				t.Fatalf("first: %d %+v", resp.StatusCode, first)
@@ -539,7 +552,7 @@ func TestRepeatAnsweredAfterTheAccountNeedsReauth(t *testing.T) {
 			if resp.StatusCode != 200 || again.Status != "published" || again.ID != first.ID || again.JobID != first.JobID {
 				t.Errorf("repeat: %d %+v, want the first answer %+v", resp.StatusCode, again, first)
 			}
-			resp, other := h.post(body, map[string]string{"Idempotency-Key": "reauth-new-" + testenv.RandomID(t)})
+			resp, other := h.post(body, newKey(t, "reauth-new"))
 			if resp.StatusCode != 409 || other.Error.Code != "reauth_required" {
 				t.Errorf("new key: %d %+v, want 409 reauth_required", resp.StatusCode, other)
 			}
@@ -565,14 +578,13 @@ func TestRepeatLookupFailureIsUnavailable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarnessWith(t, harnessOptions{firestoreFaults: true})
 			acct := "17841400000000032"
-			h.connect(acct)
+			h := newFaultyHarness(t, acct)
 			body := `{"text":"lookup fails"}`
 			if tt.named {
 				body = `{"text":"lookup fails","accountId":"` + acct + `"}`
 			}
-			key := map[string]string{"Idempotency-Key": "lookup-" + testenv.RandomID(t)}
+			key := newKey(t, "lookup")
 			if resp, first := h.post(body, key); resp.StatusCode != 200 || first.Status != "published" {
 				t.Fatalf("first: %d %+v", resp.StatusCode, first)
 			}
@@ -600,11 +612,10 @@ func TestRepeatLookupFailureIsUnavailable(t *testing.T) {
 // once, without looking for its job: in an outage that second read would
 // only double the caller's wait for the same answer.
 func TestUnreadableAccountsAreNotReadAgainForARepeat(t *testing.T) {
-	h := newHarnessWith(t, harnessOptions{firestoreFaults: true})
 	acct := "17841400000000034"
-	h.connect(acct)
+	h := newFaultyHarness(t, acct)
 	body := `{"text":"read once"}`
-	key := map[string]string{"Idempotency-Key": "read-once-" + testenv.RandomID(t)}
+	key := newKey(t, "read-once")
 	if resp, first := h.post(body, key); resp.StatusCode != 200 || first.Status != "published" {
 		t.Fatalf("first: %d %+v", resp.StatusCode, first)
 	}
@@ -632,11 +643,10 @@ func TestFirestoreOutageIsUnavailable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarnessWith(t, harnessOptions{firestoreFaults: true})
 			acct := "17841400000000033"
-			h.connect(acct)
+			h := newFaultyHarness(t, acct)
 			body := `{"text":"through an outage"}`
-			key := map[string]string{"Idempotency-Key": "outage-" + testenv.RandomID(t)}
+			key := newKey(t, "outage")
 			// Unavailable: the code the client retries by itself, for ever on reads.
 			h.faults.FailNext(tt.rpc, 0, math.MaxInt, codes.Unavailable)
 			resp, a := h.post(body, key)
@@ -776,7 +786,7 @@ func TestQuotaRefusalEndsTheJob(t *testing.T) {
 			acct := "17841400000000010"
 			h.connect(acct)
 			h.threads.SetQuotaUsage(acct, threadstest.QuotaTotal)
-			key := map[string]string{"Idempotency-Key": "quota-" + testenv.RandomID(t)}
+			key := newKey(t, "quota")
 			resp, a := h.post(body, key)
 			if resp.StatusCode != 429 || a.Error.Code != "quota_exceeded" || resp.Header.Get("Retry-After") == "" {
 				t.Fatalf("over quota: %d %+v, want 429 quota_exceeded with Retry-After", resp.StatusCode, a)
@@ -789,7 +799,7 @@ func TestQuotaRefusalEndsTheJob(t *testing.T) {
 			if resp, a = h.post(body, key); resp.StatusCode != 422 || a.Error.Code != "quota_exceeded" {
 				t.Errorf("repeat with the key: %d %+v, want 422 quota_exceeded (the job failed)", resp.StatusCode, a)
 			}
-			if resp, a = h.post(body, map[string]string{"Idempotency-Key": "quota-again-" + testenv.RandomID(t)}); resp.StatusCode != 200 || a.Status != "published" {
+			if resp, a = h.post(body, newKey(t, "quota-again")); resp.StatusCode != 200 || a.Status != "published" {
 				t.Fatalf("published again under a new key: %d %+v", resp.StatusCode, a)
 			}
 			if n := len(h.threads.Published(acct)); n != 1 {
@@ -809,7 +819,7 @@ func TestQuotaNeverEndsAJobThatMayHavePosted(t *testing.T) {
 	acct := "17841400000000016"
 	h.connect(acct)
 	h.threads.DropAnswerNext(threadstest.EndpointPublish, 1)
-	key := map[string]string{"Idempotency-Key": "unsettled-" + testenv.RandomID(t)}
+	key := newKey(t, "unsettled")
 	body := `{"text":"answer lost"}`
 	if resp, a := h.post(body, key); resp.StatusCode != 202 || a.Status != "pending" {
 		t.Fatalf("first: %d %+v, want 202 pending (outcome unknown)", resp.StatusCode, a)
@@ -845,7 +855,7 @@ func TestQuotaRefusedRepeatStopsAQueuedTask(t *testing.T) {
 	h.connect(acct)
 	h.threads.SetProcessing(3)
 	body := `{"imageUrl":"https://cdn.example.com/slow.jpg"}`
-	key := map[string]string{"Idempotency-Key": "queued-" + testenv.RandomID(t)}
+	key := newKey(t, "queued")
 	if resp, a := h.post(body, key); resp.StatusCode != 202 || a.Status != "pending" {
 		t.Fatalf("first: %d %+v, want 202 pending", resp.StatusCode, a)
 	}
