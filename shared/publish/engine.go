@@ -819,7 +819,39 @@ func (a *attempt) reauth(ctx context.Context, err error) (*Result, error) {
 	return a.fail(ctx, je)
 }
 
+// published records that the current part's publish call posted it (with
+// mediaID, "" when only its container's status said so) and moves the job
+// on: to the next part, or to its end.
 func (a *attempt) published(ctx context.Context, mediaID string) (*Result, error) {
+	part := a.job.Part
+	res, err := a.recordPublished(ctx, mediaID)
+	if errors.Is(err, store.ErrLeaseLost) {
+		return a.keepPublished(ctx, part, mediaID, err)
+	}
+	return res, err
+}
+
+// keepPublished is published's way out when the job changed since the
+// attempt's last write (lost): if it was cancelled meanwhile (its account
+// disconnected or revoked while the call was in flight), the post that
+// went out is recorded all the same (store.KeepPublished), and the attempt
+// ends with the job as it now is; otherwise another attempt has the job
+// (it finds the post by its container's status) and lost is returned.
+func (a *attempt) keepPublished(ctx context.Context, part int, mediaID string, lost error) (*Result, error) {
+	// Recorded even if the caller has gone: the post is out.
+	kept, err := a.Store.KeepPublished(context.WithoutCancel(ctx), a.job, part, mediaID, a.now())
+	switch {
+	case err != nil:
+		return nil, errors.Join(lost, err)
+	case kept == nil:
+		return nil, lost
+	}
+	a.log(ctx).Warn("publish: the job was cancelled while its post was being published; the post is recorded",
+		"jobId", kept.JobID, "part", part, "mediaId", mediaID, "status", string(kept.Status))
+	return &Result{State: Done, Job: kept}, nil
+}
+
+func (a *attempt) recordPublished(ctx context.Context, mediaID string) (*Result, error) {
 	j := a.job
 	if len(j.Parts) > 0 {
 		j.Parts[j.Part].Status, j.Parts[j.Part].MediaID = string(store.JobPublished), mediaID

@@ -53,3 +53,49 @@ func TestCancelMarksAChainsParts(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelSaysWhatWasPosted: a cancelled job's message says what had
+// been posted, from its parts and whether it was publishing; and
+// KeepPublished changes only a cancelled job.
+func TestCancelSaysWhatWasPosted(t *testing.T) {
+	s, _ := newStore(t)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	part := func(status string) store.JobPart { return store.JobPart{Text: status, Status: status} }
+	published, pending := string(store.JobPublished), store.PartPending
+	cases := []struct {
+		name   string
+		status store.JobStatus
+		parts  []store.JobPart
+		want   string
+	}{
+		{"nothing sent", store.JobContainerCreated, nil, "Cancelled: the Threads account was disconnected. Nothing was posted."},
+		{"publish call sent", store.JobPublishing, nil, "Cancelled: the Threads account was disconnected. It was being published and may have gone out."},
+		{"a chain's first part out", store.JobAccepted, []store.JobPart{part(published), part(pending)},
+			"Cancelled: the Threads account was disconnected. Part 1 of 2 had been published; the rest were not posted."},
+		{"a chain's third part sent", store.JobPublishing, []store.JobPart{part(published), part(published), part(string(store.JobPublishing))},
+			"Cancelled: the Threads account was disconnected. Parts 1 to 2 of 3 had been published; part 3 was being published and may have gone out too."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: "uid-" + testenv.RandomID(t), AccountID: "17841400000000001",
+				Kind: "text", Status: tc.status, Parts: tc.parts, Part: max(len(tc.parts)-1, 0), CreatedAt: now, UpdatedAt: now}
+			if _, ok, err := s.CreateJob(t.Context(), j); err != nil || !ok {
+				t.Fatalf("CreateJob: %v, %v", ok, err)
+			}
+			// Not cancelled: KeepPublished leaves it to its attempt.
+			if kept, err := s.KeepPublished(t.Context(), j, j.Part, "17890000000000001", now); err != nil || kept != nil {
+				t.Fatalf("KeepPublished of a %s job = %+v, %v; want nil", tc.status, kept, err)
+			}
+			if n, err := s.CancelPendingJobs(t.Context(), j.UID, j.AccountID, "account_disconnected", now); err != nil || n != 1 {
+				t.Fatalf("CancelPendingJobs = %d, %v", n, err)
+			}
+			got, err := s.GetJob(t.Context(), j.UID, j.AccountID, j.JobID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != store.JobCancelled || got.Error == nil || got.Error.Reason != "account_disconnected" || got.Error.Message != tc.want {
+				t.Fatalf("job %s, error %+v; want cancelled with %q", got.Status, got.Error, tc.want)
+			}
+		})
+	}
+}

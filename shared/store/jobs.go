@@ -19,6 +19,9 @@ import (
 //	    │            ├────────────────┴──────────────────┴──────► failed
 //	    └────────────┴──(cancelled by the owner, or the account disconnected)──► cancelled
 //
+// A post whose publish call was in flight when its job was cancelled went
+// out, and is recorded so: the one move out of "cancelled" (KeepPublished).
+//
 // A job only moves forward, but for one step back to "accepted" when its
 // container must be made again: it expired unpublished, or Threads could
 // not fetch its link's preview (LinkDropped). "publishing" is written before
@@ -367,12 +370,15 @@ func (s *Store) TouchJob(ctx context.Context, j *Job, now time.Time) error {
 	return fmt.Errorf("touch job: %w", err)
 }
 
-// cancelUpdates are the writes that cancel j: its status and error, no
-// lease, due never, and a chain's parts not published marked cancelled.
-func cancelUpdates(j *Job, je *JobError, now time.Time) []firestore.Update {
+// cancelUpdates cancels j for reason and returns the writes that record
+// it: its status and error (cancelError, from j as it was), no lease, due
+// never, and a chain's parts not published marked cancelled.
+func cancelUpdates(j *Job, reason string, now time.Time) []firestore.Update {
+	j.Error = cancelError(reason, j.Parts, j.Status == JobPublishing)
+	j.Status, j.LeaseOwner, j.DueBy, j.UpdatedAt = JobCancelled, "", time.Time{}, now
 	updates := []firestore.Update{
 		{Path: "status", Value: string(JobCancelled)},
-		{Path: "error", Value: je},
+		{Path: "error", Value: j.Error},
 		{Path: "leaseOwner", Value: ""},
 		{Path: "dueBy", Value: firestore.Delete},
 		{Path: "updatedAt", Value: now},
@@ -386,6 +392,59 @@ func cancelUpdates(j *Job, je *JobError, now time.Time) []firestore.Update {
 		updates = append(updates, firestore.Update{Path: "parts", Value: j.Parts})
 	}
 	return updates
+}
+
+// KeepPublished records what an attempt knows went out on a job cancelled
+// while the attempt was publishing it (a disconnect or a revocation between
+// its "publishing" write and the publish call's answer; the attempt's own
+// write then finds its lease lost): part's post, with mediaID ("" when
+// only the container's status said so), and, when part was the job's last
+// or only one, the job as published. A post that went out is never left
+// recorded as cancelled. A chain cancelled before its last part stays
+// cancelled, that part marked published. It returns the job as stored now;
+// nil when the job is not cancelled (another attempt has it, and finds the
+// post by its container's status) or is gone.
+func (s *Store) KeepPublished(ctx context.Context, j *Job, part int, mediaID string, now time.Time) (*Job, error) {
+	var kept *Job
+	done, err := updateIf(ctx, s, s.jobRef(j), decodeJob, func(cur *Job) []firestore.Update {
+		if cur.Status != JobCancelled || part < 0 || (len(cur.Parts) > 0 && part >= len(cur.Parts)) {
+			return nil
+		}
+		kept = cur
+		cur.UpdatedAt = now
+		updates := []firestore.Update{{Path: "updatedAt", Value: now}}
+		last := true
+		if len(cur.Parts) > 0 {
+			cur.Parts[part].Status, cur.Parts[part].MediaID = string(JobPublished), mediaID
+			updates = append(updates, firestore.Update{Path: "parts", Value: cur.Parts})
+			last = part == len(cur.Parts)-1
+		}
+		if part == 0 {
+			cur.MediaID = mediaID // a chain's id is its first part's
+			updates = append(updates, firestore.Update{Path: "mediaId", Value: mediaID})
+		}
+		if !last {
+			reason := ""
+			if cur.Error != nil {
+				reason = cur.Error.Reason
+			}
+			cur.Error = cancelError(reason, cur.Parts, false)
+			return append(updates, firestore.Update{Path: "error", Value: cur.Error})
+		}
+		cur.Status, cur.Error, cur.LastError, cur.PublishedAt = JobPublished, nil, nil, now
+		return append(updates,
+			firestore.Update{Path: "status", Value: string(JobPublished)},
+			firestore.Update{Path: "error", Value: nil},
+			firestore.Update{Path: "lastError", Value: nil},
+			firestore.Update{Path: "publishedAt", Value: now})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keep published job: %w", err)
+	}
+	if !done {
+		return nil, nil
+	}
+	return kept, nil
 }
 
 // WithdrawJob deletes a job that nothing has touched since it was created
@@ -572,8 +631,7 @@ func (s *Store) CancelJob(ctx context.Context, uid, accountID, jobID, reason str
 		default:
 			return ErrJobStarted
 		}
-		j.Status, j.Error, j.LeaseOwner, j.DueBy, j.UpdatedAt = JobCancelled, cancelError(reason), "", time.Time{}, now
-		return tx.Update(ref, cancelUpdates(&j, j.Error, now))
+		return tx.Update(ref, cancelUpdates(&j, reason, now))
 	})
 	switch {
 	case errors.Is(err, ErrNotFound):

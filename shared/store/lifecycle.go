@@ -87,21 +87,51 @@ func (s *Store) AccountsByThreadsUser(ctx context.Context, threadsUserID string)
 	}
 }
 
-// cancelMessages say, for people, why a job was cancelled, by its reason.
+// cancelMessages say, for people, why a job was cancelled, by its reason;
+// cancelError adds what had been posted by then.
 var cancelMessages = map[string]string{
 	"cancelled_by_owner":   "Cancelled by its owner before it was due.",
-	"account_disconnected": "Cancelled: the Threads account was disconnected before the post went out.",
-	"account_revoked":      "Cancelled: the app's access to the Threads account was removed before the post went out.",
+	"account_disconnected": "Cancelled: the Threads account was disconnected.",
+	"account_revoked":      "Cancelled: the app's access to the Threads account was removed.",
 	"not_scheduled":        "Cancelled: the post could not be scheduled (its task was not created).",
 }
 
-// cancelError is the error recorded on a job cancelled for reason.
-func cancelError(reason string) *JobError {
+// cancelError is the error recorded on a job cancelled for reason: why,
+// and what had been posted by then as far as the job knows, from its parts
+// (a reply chain's) and whether it was publishing: a job cancelled in
+// "publishing" had its publish call sent, or about to be, with no outcome
+// recorded. An attempt whose call did post records that after all
+// (KeepPublished).
+func cancelError(reason string, parts []JobPart, publishing bool) *JobError {
 	msg, ok := cancelMessages[reason]
 	if !ok {
 		msg = "Cancelled (" + reason + ")."
 	}
+	out := 0
+	for _, p := range parts {
+		if p.Status == string(JobPublished) {
+			out++
+		}
+	}
+	switch {
+	case out > 0 && publishing:
+		msg += fmt.Sprintf(" %s; part %d was being published and may have gone out too.", partsOut(out, len(parts)), out+1)
+	case out > 0:
+		msg += fmt.Sprintf(" %s; the rest were not posted.", partsOut(out, len(parts)))
+	case publishing:
+		msg += " It was being published and may have gone out."
+	default:
+		msg += " Nothing was posted."
+	}
 	return &JobError{Reason: reason, Message: msg}
+}
+
+// partsOut says that a chain's first out of n parts had been published.
+func partsOut(out, n int) string {
+	if out == 1 {
+		return fmt.Sprintf("Part 1 of %d had been published", n)
+	}
+	return fmt.Sprintf("Parts 1 to %d of %d had been published", out, n)
 }
 
 // CancelPendingJobs marks every job of the account that has not ended as
@@ -122,7 +152,7 @@ func (s *Store) CancelPendingJobs(ctx context.Context, uid, accountID, reason st
 			if j.Status.Terminal() {
 				return nil
 			}
-			return cancelUpdates(j, cancelError(reason), now)
+			return cancelUpdates(j, reason, now)
 		})
 		if err != nil {
 			return n, fmt.Errorf("cancel job %s: %w", d.Ref.ID, err)
