@@ -109,15 +109,19 @@ func Build(ctx context.Context, opts Options) (*Deps, error) {
 
 // loadConfig reads and checks the configuration opts need (ErrConfig).
 func loadConfig(opts Options) (*config.Config, error) {
-	lookup := opts.Lookup
-	if lookup == nil {
-		lookup = config.OSLookuper()
-	}
-	cfg, err := config.Load(lookup, opts.Needs)
+	cfg, err := config.Load(lookupOf(opts), opts.Needs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return cfg, nil
+}
+
+// lookupOf is where opts says the configuration is read from.
+func lookupOf(opts Options) config.Lookuper {
+	if opts.Lookup != nil {
+		return opts.Lookup
+	}
+	return config.OSLookuper()
 }
 
 // build makes the clients and reads the secrets of a loaded configuration.
@@ -228,13 +232,17 @@ var ErrConfig = errors.New("invalid configuration")
 // is logged once and answered with 500 "misconfigured" from then on; any
 // other failure (say, Secret Manager unreachable) answers 503 and is retried
 // by the next request. Both answers carry CORS headers for a browser origin
-// the configuration allows (see startFailure).
+// the configuration allows, CORS_ALLOWED_ORIGINS being read alone when the
+// rest does not load (see startFailure).
 func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error)) http.HandlerFunc {
 	var (
 		mu      sync.Mutex
 		cfg     *config.Config // once loaded
 		handler http.Handler
 		cfgErr  error
+		// corsOnly is the CORS policy of a configuration that did not
+		// load (config.CORSOnly), for startFailure.
+		corsOnly func(string) bool
 	)
 	// start loads the configuration (once) and builds the handler; called
 	// with mu held.
@@ -258,11 +266,18 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 		}
 		return h, nil
 	}
-	get := func(ctx context.Context) (http.Handler, *config.Config, error) {
+	// allow is the CORS policy startFailure answers by; called with mu held.
+	allow := func() func(string) bool {
+		if cfg != nil {
+			return cfg.CORSOriginAllowed
+		}
+		return corsOnly
+	}
+	get := func(ctx context.Context) (http.Handler, func(string) bool, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if handler != nil || cfgErr != nil {
-			return handler, cfg, cfgErr
+			return handler, allow(), cfgErr
 		}
 		h, err := start(ctx)
 		if err != nil {
@@ -274,16 +289,19 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 			log.Error(name+": cannot start: "+msg, "function", name)
 			if errors.Is(err, ErrConfig) {
 				cfgErr = err
+				if cfg == nil {
+					corsOnly = config.CORSOnly(lookupOf(opts))
+				}
 			}
-			return nil, cfg, err
+			return nil, allow(), err
 		}
 		handler = h
-		return handler, cfg, nil
+		return handler, nil, nil
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		h, cfg, err := get(r.Context())
+		h, allow, err := get(r.Context())
 		if err != nil {
-			startFailure(w, r, cfg, err)
+			startFailure(w, r, allow, err)
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -292,19 +310,17 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 
 // startFailure answers a request that an instance which could not start
 // cannot serve: 500 misconfigured or 503 unavailable (the cause was logged;
-// the caller gets no details). When the configuration loaded and the
-// request comes from a browser origin it allows, the answer carries CORS
-// headers, so that a web app can read it and try again rather than see a
-// network error; a CORS preflight from such an origin is allowed as asked
-// (not cached), so that the request that follows gets the readable answer.
-func startFailure(w http.ResponseWriter, r *http.Request, cfg *config.Config, err error) {
+// the caller gets no details). When the request comes from a browser
+// origin that allow (the configuration's CORS policy, or CORS_ALLOWED_ORIGINS
+// read alone when the rest did not load; nil allows none) allows, the
+// answer carries CORS headers, so that a web app can read it and try again
+// or report the misconfiguration rather than see a network error; a CORS
+// preflight from such an origin is allowed as asked (not cached), so that
+// the request that follows gets the readable answer.
+func startFailure(w http.ResponseWriter, r *http.Request, allow func(string) bool, err error) {
 	code, status, msg := httpx.CodeServiceUnavailable, http.StatusServiceUnavailable, "the function is starting up; try again"
 	if errors.Is(err, ErrConfig) {
 		code, status, msg = httpx.CodeMisconfigured, http.StatusInternalServerError, "the function is misconfigured; see its logs"
-	}
-	var allow func(string) bool
-	if cfg != nil {
-		allow = cfg.CORSOriginAllowed
 	}
 	if _, allowed := httpx.CORSOrigin(w, r, allow); allowed {
 		if m := r.Header.Get("Access-Control-Request-Method"); r.Method == http.MethodOptions && m != "" {

@@ -239,9 +239,10 @@ func TestFailedStartClosesItsClients(t *testing.T) {
 
 // An instance that cannot start answers browsers it allows in a way they
 // can read (CORS headers), and lets their preflights through, so that a web
-// app sees "try again" instead of a network error. Origins it does not
-// allow, and an instance whose configuration did not load, get no CORS
-// headers.
+// app sees "try again" (or "misconfigured") instead of a network error.
+// An instance whose configuration did not load reads CORS_ALLOWED_ORIGINS
+// alone for this. Origins it does not allow get no CORS headers, nor does
+// anyone when CORS_ALLOWED_ORIGINS is itself what is wrong.
 func TestStartFailureAnswersAllowedBrowsers(t *testing.T) {
 	const app1, other = "https://app.example.com", "https://evil.example.com"
 	sm := secretmanagerfake.Start(t) // no secrets: every start fails (503)
@@ -249,23 +250,20 @@ func TestStartFailureAnswersAllowedBrowsers(t *testing.T) {
 	env["CORS_ALLOWED_ORIGINS"] = app1
 	badEnv := callbackEnv()
 	badEnv["THREADS_REDIRECT_URI"] = "not a url" // 500: the configuration does not load
+	badEnv["CORS_ALLOWED_ORIGINS"] = app1
+	badCORS := callbackEnv()
+	badCORS["CORS_ALLOWED_ORIGINS"] = app1 + "/path" // not an origin: 500, and no policy to answer by
 	preflight := map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
-	tests := []struct {
-		name       string
-		env        map[string]string
-		method     string
-		origin     string
-		header     map[string]string
-		wantStatus int
-		wantCode   string // "" for a preflight's empty answer
-		wantAllow  string // Access-Control-Allow-Origin
-	}{
+	tests := []startFailureCase{
 		{"allowed origin", env, "POST", app1, nil, 503, "unavailable", app1},
 		{"allowed origin's preflight", env, "OPTIONS", app1, preflight, 204, "", app1},
 		{"other origin", env, "POST", other, nil, 503, "unavailable", ""},
 		{"other origin's preflight", env, "OPTIONS", other, preflight, 503, "unavailable", ""},
 		{"no origin (not a browser)", env, "POST", "", nil, 503, "unavailable", ""},
-		{"configuration not loaded", badEnv, "POST", app1, nil, 500, "misconfigured", ""},
+		{"configuration not loaded", badEnv, "POST", app1, nil, 500, "misconfigured", app1},
+		{"configuration not loaded: preflight", badEnv, "OPTIONS", app1, preflight, 204, "", app1},
+		{"configuration not loaded: other origin", badEnv, "POST", other, nil, 500, "misconfigured", ""},
+		{"CORS_ALLOWED_ORIGINS invalid", badCORS, "POST", app1, nil, 500, "misconfigured", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -278,35 +276,55 @@ func TestStartFailureAnswersAllowedBrowsers(t *testing.T) {
 				t.Fatal("the handler was built without its secrets")
 				return nil, nil
 			})
-			req := httptest.NewRequest(tc.method, "/", nil)
-			if tc.origin != "" {
-				req.Header.Set("Origin", tc.origin)
-			}
-			for k, v := range tc.header {
-				req.Header.Set(k, v)
-			}
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			if rec.Code != tc.wantStatus {
-				t.Fatalf("status %d %s, want %d", rec.Code, rec.Body.String(), tc.wantStatus)
-			}
-			if tc.wantCode != "" && !strings.Contains(rec.Body.String(), `"code":"`+tc.wantCode+`"`) {
-				t.Errorf("body %s, want code %s", rec.Body.String(), tc.wantCode)
-			}
-			if got := rec.Header().Get("Access-Control-Allow-Origin"); got != tc.wantAllow {
-				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tc.wantAllow)
-			}
-			if tc.wantStatus == 204 {
-				if got := rec.Header().Get("Access-Control-Allow-Methods"); got != "POST" {
-					t.Errorf("Access-Control-Allow-Methods %q, want POST", got)
-				}
-				if got := rec.Header().Get("Access-Control-Allow-Headers"); got != "authorization,content-type" {
-					t.Errorf("Access-Control-Allow-Headers %q", got)
-				}
-				if rec.Header().Get("Access-Control-Max-Age") != "" {
-					t.Error("a preflight allowed during a failed start is cached")
-				}
+			// Twice: the second request finds the failure the first left
+			// (a misconfiguration is not tried again).
+			for range 2 {
+				checkStartFailure(t, h, tc)
 			}
 		})
+	}
+}
+
+type startFailureCase struct {
+	name       string
+	env        map[string]string
+	method     string
+	origin     string
+	header     map[string]string
+	wantStatus int
+	wantCode   string // "" for a preflight's empty answer
+	wantAllow  string // Access-Control-Allow-Origin
+}
+
+func checkStartFailure(t *testing.T, h http.Handler, tc startFailureCase) {
+	t.Helper()
+	req := httptest.NewRequest(tc.method, "/", nil)
+	if tc.origin != "" {
+		req.Header.Set("Origin", tc.origin)
+	}
+	for k, v := range tc.header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != tc.wantStatus {
+		t.Fatalf("status %d %s, want %d", rec.Code, rec.Body.String(), tc.wantStatus)
+	}
+	if tc.wantCode != "" && !strings.Contains(rec.Body.String(), `"code":"`+tc.wantCode+`"`) {
+		t.Errorf("body %s, want code %s", rec.Body.String(), tc.wantCode)
+	}
+	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != tc.wantAllow {
+		t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tc.wantAllow)
+	}
+	if tc.wantStatus == 204 {
+		if got := rec.Header().Get("Access-Control-Allow-Methods"); got != "POST" {
+			t.Errorf("Access-Control-Allow-Methods %q, want POST", got)
+		}
+		if got := rec.Header().Get("Access-Control-Allow-Headers"); got != "authorization,content-type" {
+			t.Errorf("Access-Control-Allow-Headers %q", got)
+		}
+		if rec.Header().Get("Access-Control-Max-Age") != "" {
+			t.Error("a preflight allowed during a failed start is cached")
+		}
 	}
 }

@@ -251,6 +251,19 @@ func (c *Config) ReturnOriginAllowed(raw string) bool {
 	return false
 }
 
+// CORSOnly reads CORS_ALLOWED_ORIGINS alone and returns its policy (as
+// CORSOriginAllowed), so that an instance whose configuration does not
+// load can still answer the browsers it names readably; nil when the
+// variable is empty or itself invalid.
+func CORSOnly(lookup Lookuper) func(origin string) bool {
+	v, _ := lookup("CORS_ALLOWED_ORIGINS")
+	origins, err := parseOrigins("CORS_ALLOWED_ORIGINS", strings.TrimSpace(v))
+	if err != nil || len(origins) == 0 {
+		return nil
+	}
+	return (&Config{CORSAllowedOrigins: origins}).CORSOriginAllowed
+}
+
 // CORSOriginAllowed reports whether a browser Origin header value is allowed.
 func (c *Config) CORSOriginAllowed(origin string) bool {
 	o, ok := OriginOf(origin)

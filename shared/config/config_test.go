@@ -202,6 +202,39 @@ func TestOriginChecks(t *testing.T) {
 	}
 }
 
+// CORSOnly reads CORS_ALLOWED_ORIGINS alone, as Load does, whatever else
+// is wrong; an empty or invalid value gives no policy.
+func TestCORSOnly(t *testing.T) {
+	cases := []struct {
+		name, value string
+		allowed     []string
+		refused     []string
+	}{
+		{"valid, the rest missing", " https://APP.example.com:443 , http://localhost:5173", []string{"https://app.example.com", "http://localhost:5173"},
+			[]string{"https://evil.example.com", "http://app.example.com", ""}},
+		{"empty", "", nil, nil},
+		{"not an origin", "https://app.example.com/path", nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			allow := CORSOnly(MapLookuper(map[string]string{"CORS_ALLOWED_ORIGINS": tc.value}))
+			if (allow == nil) != (tc.allowed == nil) {
+				t.Fatalf("CORSOnly(%q) gave a policy: %v, want %v", tc.value, allow != nil, tc.allowed != nil)
+			}
+			for _, o := range tc.allowed {
+				if !allow(o) {
+					t.Errorf("%q refused", o)
+				}
+			}
+			for _, o := range tc.refused {
+				if allow(o) {
+					t.Errorf("%q allowed", o)
+				}
+			}
+		})
+	}
+}
+
 // The runtime's settings are the Go runtime's, never the configuration's
 // (deploycheck admits them beside config's names), and each caller gets its
 // own copy.
