@@ -36,7 +36,8 @@ resource "google_cloudfunctions2_function" "threfresh" {
   service_config {
     available_memory = "128Mi"
     # A sweep pages through every account expiring soon, 8 refreshes at a
-    # time; a sweep cut short is continued by the next one.
+    # time, taking up new ones for 240 s (threfresh.DefaultBudget, kept
+    # below this timeout); the next sweep continues where one stopped.
     timeout_seconds                = 300
     max_instance_count             = var.max_instances["thRefresh"]
     ingress_settings               = "ALLOW_ALL"

@@ -20,6 +20,11 @@ const (
 	pageSize = 100
 	// workers bounds concurrent refreshes (Threads calls and Firestore writes).
 	workers = 8
+	// DefaultBudget is how long a sweep takes up new accounts: thRefresh's
+	// timeout (300 s, terraform/threfresh.tf) less a margin for the
+	// refreshes under way, each bounded by its Threads call and Firestore
+	// operations (10 s each).
+	DefaultBudget = 240 * time.Second
 )
 
 // Server handles thRefresh requests.
@@ -29,7 +34,12 @@ type Server struct {
 	Store     *store.Store
 	Refresher *tokens.Refresher
 	Window    time.Duration
-	Now       func() time.Time // nil: time.Now
+	// Budget bounds the time a sweep takes up new accounts (0:
+	// DefaultBudget). A sweep that reaches it lets the refreshes under way
+	// finish and answers with Complete false; the next one continues, the
+	// soonest expiry first.
+	Budget time.Duration
+	Now    func() time.Time // nil: time.Now
 }
 
 // Counts is the sweep's answer.
@@ -40,6 +50,9 @@ type Counts struct {
 	NeedsReauth int  `json:"needs_reauth"`
 	Failed      int  `json:"failed"`
 	Skipped     int  `json:"skipped"`
+	// Complete: every due account was examined (false: the sweep stopped
+	// at its time budget).
+	Complete bool `json:"complete"`
 }
 
 // Handle runs one sweep: every active account whose token expires within
@@ -58,14 +71,24 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "the sweep stopped early; the next one continues")
 	}
-	logging.FromContext(ctx).Info("refresh: sweep done", "examined", counts.Examined, "refreshed", counts.Refreshed,
-		"needs_reauth", counts.NeedsReauth, "failed", counts.Failed, "skipped", counts.Skipped)
+	log, msg := logging.FromContext(ctx), "refresh: sweep done"
+	if !counts.Complete {
+		msg = "refresh: sweep stopped at its time budget; the next sweep continues"
+	}
+	log.Info(msg, "examined", counts.Examined, "refreshed", counts.Refreshed,
+		"needs_reauth", counts.NeedsReauth, "failed", counts.Failed, "skipped", counts.Skipped, "complete", counts.Complete)
 	httpx.WriteJSON(w, http.StatusOK, counts)
 	return nil
 }
 
-// Sweep examines every due account once.
+// Sweep examines every due account once, or as many as its budget allows
+// (Complete says which).
 func (s *Server) Sweep(ctx context.Context, now time.Time) (Counts, error) {
+	budget := s.Budget
+	if budget <= 0 {
+		budget = DefaultBudget
+	}
+	stop := time.Now().Add(budget)
 	c := Counts{OK: true}
 	var mu sync.Mutex
 	jobs := make(chan store.AccountRef)
@@ -91,6 +114,7 @@ func (s *Server) Sweep(ctx context.Context, now time.Time) (Counts, error) {
 	}
 	var err error
 	cursor := (*store.Cursor)(nil)
+pages:
 	for {
 		var page []store.AccountRef
 		page, cursor, err = s.Store.DueAccounts(ctx, now.Add(s.Window), pageSize, cursor)
@@ -98,10 +122,14 @@ func (s *Server) Sweep(ctx context.Context, now time.Time) (Counts, error) {
 			break
 		}
 		for _, ref := range page {
+			if time.Now().After(stop) {
+				break pages
+			}
 			c.Examined++
 			jobs <- ref
 		}
 		if cursor == nil {
+			c.Complete = true
 			break
 		}
 	}

@@ -19,7 +19,9 @@ import (
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
 	"threadsfunctions.dev/shared/testenv/apicheck"
+	"threadsfunctions.dev/shared/threads"
 	"threadsfunctions.dev/shared/threads/threadstest"
+	"threadsfunctions.dev/shared/tokens"
 )
 
 const invoker = "scheduler-invoker@demo-threadsfn.iam.gserviceaccount.com"
@@ -117,8 +119,8 @@ func TestConcurrentSweepsRefreshEachTokenOnce(t *testing.T) {
 	for range 2 {
 		wg.Go(func() {
 			code, c, body := h.sweep(tok)
-			if code != 200 {
-				t.Errorf("sweep: %d %s", code, body)
+			if code != 200 || !c.Complete {
+				t.Errorf("sweep: %d %s, want 200 and complete", code, body)
 			}
 			mu.Lock()
 			results = append(results, c)
@@ -173,5 +175,43 @@ func TestOnlyTheSchedulerMayCall(t *testing.T) {
 	}
 	if n := h.fake.Calls(threadstest.EndpointRefresh); n != 0 {
 		t.Errorf("refused calls refreshed %d tokens", n)
+	}
+}
+
+// TestSweepStopsAtItsBudget: a sweep that runs out of time takes up no
+// more accounts, lets the refreshes under way finish and says it is not
+// complete; the next sweep refreshes the rest, each token once in all.
+func TestSweepStopsAtItsBudget(t *testing.T) {
+	h := newHarness(t)
+	now := time.Now()
+	const n = 20
+	for i := range n {
+		h.account(fmt.Sprint("due", i), now.Add(-55*24*time.Hour), now.Add(time.Duration(i+1)*time.Hour))
+	}
+	// Each refresh outlasts the budget, which leaves the first page's
+	// query time to answer even on a busy machine.
+	h.fake.SetLatency(1500 * time.Millisecond)
+	sweeper := func(budget time.Duration) *threfresh.Server {
+		return &threfresh.Server{Store: h.store, Window: 10 * 24 * time.Hour, Budget: budget,
+			Refresher: &tokens.Refresher{Store: h.store, Threads: &threads.Client{AppID: "app", AppSecret: "secret", GraphURL: h.fake.URL}}}
+	}
+	first, err := sweeper(700*time.Millisecond).Sweep(t.Context(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 8 workers take up one account each at once, a ninth waits for one
+	// of them; by the time one is free the budget is spent.
+	if first.Complete || first.Examined == 0 || first.Examined >= n || first.Refreshed != first.Examined {
+		t.Fatalf("first sweep %+v: want incomplete, some accounts examined and each refreshed", first)
+	}
+	second, err := sweeper(time.Minute).Sweep(t.Context(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Complete || second.Refreshed != n-first.Refreshed {
+		t.Errorf("second sweep %+v: want complete, refreshing the %d left", second, n-first.Refreshed)
+	}
+	if calls := h.fake.Calls(threadstest.EndpointRefresh); calls != n {
+		t.Errorf("refresh called %d times, want %d (once per token)", calls, n)
 	}
 }

@@ -504,6 +504,8 @@ export interface components {
             failed: number;
             /** @description under 24 hours old, or being refreshed by another sweep */
             skipped: number;
+            /** @description every due account was examined; false when the sweep stopped at its time budget (4 minutes of thRefresh's 5): the next sweep continues, the soonest expiry first */
+            complete: boolean;
         };
     };
     responses: {
