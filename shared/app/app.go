@@ -234,7 +234,16 @@ var ErrConfig = errors.New("invalid configuration")
 // by the next request. Both answers carry CORS headers for a browser origin
 // the configuration allows, CORS_ALLOWED_ORIGINS being read alone when the
 // rest does not load (see startFailure).
+//
+// Requests that arrive while a start is under way share it: one start at a
+// time, whose outcome each of them gets, each waiting no longer than its
+// own context allows (503 then). The start itself is not ended by the
+// request that began it going away (its steps have their own bounds).
 func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error)) http.HandlerFunc {
+	log := opts.Logger
+	if log == nil {
+		log = logging.New(os.Stderr, slog.LevelInfo)
+	}
 	var (
 		mu      sync.Mutex
 		cfg     *config.Config // once loaded
@@ -243,29 +252,9 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 		// corsOnly is the CORS policy of a configuration that did not
 		// load (config.CORSOnly), for startFailure.
 		corsOnly func(string) bool
+		// starting is the start under way, if any.
+		starting *startCall
 	)
-	// start loads the configuration (once) and builds the handler; called
-	// with mu held.
-	start := func(ctx context.Context) (http.Handler, error) {
-		if cfg == nil {
-			c, err := loadConfig(opts)
-			if err != nil {
-				return nil, err
-			}
-			cfg = c
-		}
-		d, err := build(ctx, opts, cfg)
-		if err != nil {
-			return nil, err
-		}
-		h, err := newHandler(d)
-		if err != nil {
-			// The next request starts again: release these clients.
-			_ = d.Close()
-			return nil, err
-		}
-		return h, nil
-	}
 	// allow is the CORS policy startFailure answers by; called with mu held.
 	allow := func() func(string) bool {
 		if cfg != nil {
@@ -273,18 +262,40 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 		}
 		return corsOnly
 	}
-	get := func(ctx context.Context) (http.Handler, func(string) bool, error) {
+	// start loads the configuration (once) and builds the handler, then
+	// records the outcome and ends call.
+	start := func(ctx context.Context, call *startCall) {
+		var h http.Handler
+		mu.Lock()
+		c := cfg
+		mu.Unlock()
+		err := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("panic: %v", p)
+				}
+			}()
+			if c == nil {
+				if c, err = loadConfig(opts); err != nil {
+					return err
+				}
+			}
+			d, err := build(ctx, opts, c)
+			if err != nil {
+				return err
+			}
+			if h, err = newHandler(d); err != nil {
+				// The next request starts again: release these clients.
+				_ = d.Close()
+			}
+			return err
+		}()
 		mu.Lock()
 		defer mu.Unlock()
-		if handler != nil || cfgErr != nil {
-			return handler, allow(), cfgErr
+		if c != nil {
+			cfg = c
 		}
-		h, err := start(ctx)
 		if err != nil {
-			log := opts.Logger
-			if log == nil {
-				log = logging.New(os.Stderr, slog.LevelInfo)
-			}
 			msg := strings.ReplaceAll(err.Error(), "\n", "; ")
 			log.Error(name+": cannot start: "+msg, "function", name)
 			if errors.Is(err, ErrConfig) {
@@ -293,9 +304,37 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 					corsOnly = config.CORSOnly(lookupOf(opts))
 				}
 			}
+		} else {
+			handler = h
+		}
+		call.err, starting = err, nil
+		close(call.done)
+	}
+	get := func(ctx context.Context) (http.Handler, func(string) bool, error) {
+		mu.Lock()
+		if handler != nil || cfgErr != nil {
+			defer mu.Unlock()
+			return handler, allow(), cfgErr
+		}
+		call := starting
+		if call == nil {
+			call = &startCall{done: make(chan struct{})}
+			starting = call
+			go start(context.WithoutCancel(ctx), call)
+		}
+		mu.Unlock()
+		var err error
+		select {
+		case <-call.done:
+			err = call.err
+		case <-ctx.Done():
+			err = fmt.Errorf("waiting for the instance to start: %w", ctx.Err())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
 			return nil, allow(), err
 		}
-		handler = h
 		return handler, nil, nil
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -306,6 +345,13 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 		}
 		h.ServeHTTP(w, r)
 	}
+}
+
+// startCall is one start of an instance, shared by the requests waiting
+// for it: done is closed once err, its outcome, is set.
+type startCall struct {
+	done chan struct{}
+	err  error
 }
 
 // startFailure answers a request that an instance which could not start

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -327,4 +328,96 @@ func checkStartFailure(t *testing.T, h http.Handler, tc startFailureCase) {
 			t.Error("a preflight allowed during a failed start is cached")
 		}
 	}
+}
+
+// Requests that arrive during a start share it: one start, whose outcome
+// each gets (a failed one is tried again by the next request), and a
+// request whose context ends first is answered 503 at once instead of
+// waiting for it.
+func TestConcurrentRequestsShareOneStart(t *testing.T) {
+	env := map[string]string{"GOOGLE_CLOUD_PROJECT": "demo-p", "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1"} // never dialled
+	var (
+		builds  atomic.Int32
+		release = make(chan error)
+	)
+	h := app.Lazy("thTest", app.Options{Lookup: config.MapLookuper(env), Logger: logging.New(io.Discard, slog.LevelInfo)},
+		func(d *app.Deps) (http.Handler, error) {
+			builds.Add(1)
+			if err := <-release; err != nil {
+				return nil, err
+			}
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }), nil
+		})
+	serve := func(ctx context.Context) <-chan int {
+		code := make(chan int, 1)
+		go func() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, "GET", "/", nil))
+			code <- rec.Code
+		}()
+		return code
+	}
+	within := func(c <-chan int, what string) int {
+		t.Helper()
+		select {
+		case code := <-c:
+			return code
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no answer", what)
+			return 0
+		}
+	}
+
+	// Five requests wait on one start, which fails: each gets 503.
+	var codes []<-chan int
+	waiting := make(chan struct{}, 5)
+	for range 5 {
+		codes = append(codes, serve(&waitingContext{Context: t.Context(), waiting: waiting}))
+	}
+	for i := range 5 {
+		select {
+		case <-waiting:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of the 5 requests are waiting for the start", i)
+		}
+	}
+	// One that gives up (its context ends) is answered while the start goes on.
+	ctx, cancel := context.WithCancel(t.Context())
+	gaveUp := serve(ctx)
+	cancel()
+	if code := within(gaveUp, "a request whose context ended"); code != http.StatusServiceUnavailable {
+		t.Errorf("a request whose context ended: %d, want 503", code)
+	}
+	release <- errors.New("not yet")
+	for i, c := range codes {
+		if code := within(c, "a waiting request"); code != http.StatusServiceUnavailable {
+			t.Errorf("request %d: %d, want 503", i, code)
+		}
+	}
+	if n := builds.Load(); n != 1 {
+		t.Errorf("%d starts for 5 concurrent requests, want 1", n)
+	}
+
+	// The next request starts again, and succeeds.
+	next := serve(t.Context())
+	release <- nil
+	if code := within(next, "the request after a failed start"); code != http.StatusTeapot {
+		t.Errorf("after a failed start: %d, want the handler's", code)
+	}
+	if n := builds.Load(); n != 2 {
+		t.Errorf("%d starts in all, want 2", n)
+	}
+}
+
+// waitingContext tells on waiting when a request starts waiting on it
+// (the first call of Done).
+type waitingContext struct {
+	context.Context
+	waiting chan<- struct{}
+	once    sync.Once
+}
+
+func (c *waitingContext) Done() <-chan struct{} {
+	c.once.Do(func() { c.waiting <- struct{}{} })
+	return c.Context.Done()
 }
