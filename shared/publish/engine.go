@@ -832,14 +832,15 @@ func (a *attempt) published(ctx context.Context, mediaID string) (*Result, error
 }
 
 // keepPublished is published's way out when the job changed since the
-// attempt's last write (lost): if it was cancelled meanwhile (its account
-// disconnected or revoked while the call was in flight), the post that
-// went out is recorded all the same (store.KeepPublished), and the attempt
-// ends with the job as it now is; otherwise another attempt has the job
-// (it finds the post by its container's status) and lost is returned.
+// attempt's last write (lost): if it was cancelled out of this attempt's
+// hands meanwhile (its account disconnected or revoked while the call was
+// in flight), the post that went out is recorded all the same
+// (store.KeepPublished), and the attempt ends with the job as it now is;
+// otherwise another attempt has the job (it finds the post by its
+// container's status) and lost is returned.
 func (a *attempt) keepPublished(ctx context.Context, part int, mediaID string, lost error) (*Result, error) {
 	// Recorded even if the caller has gone: the post is out.
-	kept, err := a.Store.KeepPublished(context.WithoutCancel(ctx), a.job, part, mediaID, a.now())
+	kept, err := a.Store.KeepPublished(context.WithoutCancel(ctx), a.job, a.owner, part, mediaID, a.now())
 	switch {
 	case err != nil:
 		return nil, errors.Join(lost, err)

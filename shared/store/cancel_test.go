@@ -55,35 +55,56 @@ func TestCancelMarksAChainsParts(t *testing.T) {
 }
 
 // TestCancelSaysWhatWasPosted: a cancelled job's message says what had
-// been posted, from its parts and whether it was publishing; and
-// KeepPublished changes only a cancelled job.
+// been posted, from its parts and whether it was publishing. A job being
+// published by an attempt that holds its lease keeps the lease, and only
+// that attempt may then record its post (KeepPublished), on the part in
+// progress; KeepPublished changes no job that is not cancelled.
 func TestCancelSaysWhatWasPosted(t *testing.T) {
 	s, _ := newStore(t)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	part := func(status string) store.JobPart { return store.JobPart{Text: status, Status: status} }
-	published, pending := string(store.JobPublished), store.PartPending
+	published, pending, publishing := string(store.JobPublished), store.PartPending, string(store.JobPublishing)
+	const owner = "attempt-1"
 	cases := []struct {
-		name   string
-		status store.JobStatus
-		parts  []store.JobPart
-		want   string
+		name       string
+		status     store.JobStatus
+		parts      []store.JobPart
+		leaseUntil time.Time // with owner; zero: no lease
+		want       string
+		keepsLease bool
 	}{
-		{"nothing sent", store.JobContainerCreated, nil, "Cancelled: the Threads account was disconnected. Nothing was posted."},
-		{"publish call sent", store.JobPublishing, nil, "Cancelled: the Threads account was disconnected. It was being published and may have gone out."},
-		{"a chain's first part out", store.JobAccepted, []store.JobPart{part(published), part(pending)},
-			"Cancelled: the Threads account was disconnected. Part 1 of 2 had been published; the rest were not posted."},
-		{"a chain's third part sent", store.JobPublishing, []store.JobPart{part(published), part(published), part(string(store.JobPublishing))},
-			"Cancelled: the Threads account was disconnected. Parts 1 to 2 of 3 had been published; part 3 was being published and may have gone out too."},
+		{name: "nothing sent", status: store.JobContainerCreated, leaseUntil: now.Add(time.Minute),
+			want: "Cancelled: the Threads account was disconnected. Nothing was posted."},
+		{name: "publish call sent, attempt gone", status: store.JobPublishing, leaseUntil: now.Add(-time.Second),
+			want: "Cancelled: the Threads account was disconnected. It was being published and may have gone out."},
+		{name: "publish call in flight", status: store.JobPublishing, leaseUntil: now.Add(time.Minute), keepsLease: true,
+			want: "Cancelled: the Threads account was disconnected. It was being published and may have gone out."},
+		{name: "a chain's first part out", status: store.JobAccepted, parts: []store.JobPart{part(published), part(pending)},
+			want: "Cancelled: the Threads account was disconnected. Part 1 of 2 had been published; the rest were not posted."},
+		{name: "a chain's first part sent", status: store.JobPublishing, parts: []store.JobPart{part(publishing), part(pending), part(pending)},
+			want: "Cancelled: the Threads account was disconnected. Part 1 of 3 was being published and may have gone out; the rest were not posted."},
+		{name: "a chain's last part in flight", status: store.JobPublishing, leaseUntil: now.Add(time.Minute), keepsLease: true,
+			parts: []store.JobPart{part(published), part(published), part(publishing)},
+			want:  "Cancelled: the Threads account was disconnected. Parts 1 to 2 of 3 had been published; part 3 of 3 was being published and may have gone out."},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: "uid-" + testenv.RandomID(t), AccountID: "17841400000000001",
 				Kind: "text", Status: tc.status, Parts: tc.parts, Part: max(len(tc.parts)-1, 0), CreatedAt: now, UpdatedAt: now}
+			for i, p := range tc.parts {
+				if p.Status != published {
+					j.Part = i
+					break
+				}
+			}
+			if !tc.leaseUntil.IsZero() {
+				j.LeaseOwner, j.LeaseUntil = owner, tc.leaseUntil
+			}
 			if _, ok, err := s.CreateJob(t.Context(), j); err != nil || !ok {
 				t.Fatalf("CreateJob: %v, %v", ok, err)
 			}
 			// Not cancelled: KeepPublished leaves it to its attempt.
-			if kept, err := s.KeepPublished(t.Context(), j, j.Part, "17890000000000001", now); err != nil || kept != nil {
+			if kept, err := s.KeepPublished(t.Context(), j, owner, j.Part, "17890000000000001", now); err != nil || kept != nil {
 				t.Fatalf("KeepPublished of a %s job = %+v, %v; want nil", tc.status, kept, err)
 			}
 			if n, err := s.CancelPendingJobs(t.Context(), j.UID, j.AccountID, "account_disconnected", now); err != nil || n != 1 {
@@ -95,6 +116,24 @@ func TestCancelSaysWhatWasPosted(t *testing.T) {
 			}
 			if got.Status != store.JobCancelled || got.Error == nil || got.Error.Reason != "account_disconnected" || got.Error.Message != tc.want {
 				t.Fatalf("job %s, error %+v; want cancelled with %q", got.Status, got.Error, tc.want)
+			}
+			if kept := got.LeaseOwner == owner; kept != tc.keepsLease {
+				t.Errorf("lease owner %q after the cancel: kept %v, want %v", got.LeaseOwner, kept, tc.keepsLease)
+			}
+			// Another attempt's post, or one on another part, is not this
+			// job's to record.
+			if kept, err := s.KeepPublished(t.Context(), got, "attempt-2", got.Part, "17890000000000002", now); err != nil || kept != nil {
+				t.Errorf("KeepPublished by another attempt = %+v, %v; want nil", kept, err)
+			}
+			if kept, err := s.KeepPublished(t.Context(), got, owner, got.Part+1, "17890000000000002", now); err != nil || kept != nil {
+				t.Errorf("KeepPublished of another part = %+v, %v; want nil", kept, err)
+			}
+			kept, err := s.KeepPublished(t.Context(), got, owner, got.Part, "17890000000000003", now)
+			if err != nil || (kept != nil) != tc.keepsLease {
+				t.Fatalf("KeepPublished by the attempt in flight = %+v, %v; want a job: %v", kept, err, tc.keepsLease)
+			}
+			if kept != nil && (kept.Status != store.JobPublished || kept.LeaseOwner != "" || kept.Error != nil) {
+				t.Errorf("kept job %s, lease %q, error %+v; want published, no lease, no error", kept.Status, kept.LeaseOwner, kept.Error)
 			}
 		})
 	}

@@ -19,8 +19,9 @@ import (
 //	    │            ├────────────────┴──────────────────┴──────► failed
 //	    └────────────┴──(cancelled by the owner, or the account disconnected)──► cancelled
 //
-// A post whose publish call was in flight when its job was cancelled went
-// out, and is recorded so: the one move out of "cancelled" (KeepPublished).
+// A job cancelled while an attempt was publishing it is recorded published
+// if that attempt's call posted: the one move out of "cancelled"
+// (KeepPublished).
 //
 // A job only moves forward, but for one step back to "accepted" when its
 // container must be made again: it expired unpublished, or Threads could
@@ -371,17 +372,24 @@ func (s *Store) TouchJob(ctx context.Context, j *Job, now time.Time) error {
 }
 
 // cancelUpdates cancels j for reason and returns the writes that record
-// it: its status and error (cancelError, from j as it was), no lease, due
-// never, and a chain's parts not published marked cancelled.
+// it: its status and error (cancelError, from j as it was), due never, and
+// a chain's parts not published marked cancelled. The lease is given up,
+// but for a job being published by an attempt that holds it (a live lease
+// in "publishing"): that attempt's publish call may post, and the lease
+// says whose post KeepPublished may record, and until when.
 func cancelUpdates(j *Job, reason string, now time.Time) []firestore.Update {
-	j.Error = cancelError(reason, j.Parts, j.Status == JobPublishing)
-	j.Status, j.LeaseOwner, j.DueBy, j.UpdatedAt = JobCancelled, "", time.Time{}, now
+	publishing := j.Status == JobPublishing
+	j.Error = cancelError(reason, j.Parts, publishing)
+	j.Status, j.DueBy, j.UpdatedAt = JobCancelled, time.Time{}, now
 	updates := []firestore.Update{
 		{Path: "status", Value: string(JobCancelled)},
 		{Path: "error", Value: j.Error},
-		{Path: "leaseOwner", Value: ""},
 		{Path: "dueBy", Value: firestore.Delete},
 		{Path: "updatedAt", Value: now},
+	}
+	if !publishing || j.LeaseOwner == "" || !now.Before(j.LeaseUntil) {
+		j.LeaseOwner = ""
+		updates = append(updates, firestore.Update{Path: "leaseOwner", Value: ""})
 	}
 	if len(j.Parts) > 0 {
 		for i := range j.Parts {
@@ -399,20 +407,27 @@ func cancelUpdates(j *Job, reason string, now time.Time) []firestore.Update {
 // its "publishing" write and the publish call's answer; the attempt's own
 // write then finds its lease lost): part's post, with mediaID ("" when
 // only the container's status said so), and, when part was the job's last
-// or only one, the job as published. A post that went out is never left
-// recorded as cancelled. A chain cancelled before its last part stays
-// cancelled, that part marked published. It returns the job as stored now;
-// nil when the job is not cancelled (another attempt has it, and finds the
-// post by its container's status) or is gone.
-func (s *Store) KeepPublished(ctx context.Context, j *Job, part int, mediaID string, now time.Time) (*Job, error) {
+// or only one, the job as published. A chain cancelled before its last
+// part stays cancelled, that part marked published. Only the attempt whose
+// lease the cancel kept (owner, on the part in progress) may: it returns
+// nil, changing nothing, when the job is not cancelled (another attempt has
+// it, and finds the post by its container's status), was cancelled out of
+// another attempt's hands, or is gone. Otherwise it returns the job as
+// stored now, its lease given up.
+func (s *Store) KeepPublished(ctx context.Context, j *Job, owner string, part int, mediaID string, now time.Time) (*Job, error) {
 	var kept *Job
 	done, err := updateIf(ctx, s, s.jobRef(j), decodeJob, func(cur *Job) []firestore.Update {
-		if cur.Status != JobCancelled || part < 0 || (len(cur.Parts) > 0 && part >= len(cur.Parts)) {
+		if cur.Status != JobCancelled || owner == "" || cur.LeaseOwner != owner || cur.Part != part ||
+			(len(cur.Parts) > 0 && part >= len(cur.Parts)) {
 			return nil
 		}
 		kept = cur
-		cur.UpdatedAt = now
-		updates := []firestore.Update{{Path: "updatedAt", Value: now}}
+		cur.UpdatedAt, cur.LeaseOwner, cur.LeaseUntil = now, "", time.Time{}
+		updates := []firestore.Update{
+			{Path: "updatedAt", Value: now},
+			{Path: "leaseOwner", Value: ""},
+			{Path: "leaseUntil", Value: time.Time{}},
+		}
 		last := true
 		if len(cur.Parts) > 0 {
 			cur.Parts[part].Status, cur.Parts[part].MediaID = string(JobPublished), mediaID

@@ -24,8 +24,10 @@ import (
 // disconnect leaves (the account's jobs and its tombstone).
 const StatusRevoked = "revoked"
 
-// JobCancelled ends a job whose account was disconnected or revoked before
-// it was published. It is final: no attempt publishes a cancelled job.
+// JobCancelled ends a job cancelled by its owner, or whose account was
+// disconnected or revoked. No attempt publishes a cancelled job; the one
+// way out of it is the post of an attempt that was publishing the job at
+// that moment, recorded when its call answers (KeepPublished).
 const JobCancelled JobStatus = "cancelled"
 
 // pendingJobStatuses are the states a job can be cancelled from.
@@ -98,14 +100,26 @@ var cancelMessages = map[string]string{
 
 // cancelError is the error recorded on a job cancelled for reason: why,
 // and what had been posted by then as far as the job knows, from its parts
-// (a reply chain's) and whether it was publishing: a job cancelled in
-// "publishing" had its publish call sent, or about to be, with no outcome
-// recorded. An attempt whose call did post records that after all
-// (KeepPublished).
+// (a reply chain's, published in order) and whether it was publishing: a
+// job cancelled in "publishing" had its publish call sent, or about to be,
+// with no outcome recorded. An attempt whose call did post records that
+// after all (KeepPublished).
 func cancelError(reason string, parts []JobPart, publishing bool) *JobError {
 	msg, ok := cancelMessages[reason]
 	if !ok {
 		msg = "Cancelled (" + reason + ")."
+	}
+	return &JobError{Reason: reason, Message: msg + " " + postedNote(parts, publishing)}
+}
+
+// postedNote says what a cancelled job had posted (see cancelError).
+func postedNote(parts []JobPart, publishing bool) string {
+	n := len(parts)
+	if n == 0 {
+		if publishing {
+			return "It was being published and may have gone out."
+		}
+		return "Nothing was posted."
 	}
 	out := 0
 	for _, p := range parts {
@@ -113,25 +127,26 @@ func cancelError(reason string, parts []JobPart, publishing bool) *JobError {
 			out++
 		}
 	}
+	var said []string
 	switch {
-	case out > 0 && publishing:
-		msg += fmt.Sprintf(" %s; part %d was being published and may have gone out too.", partsOut(out, len(parts)), out+1)
-	case out > 0:
-		msg += fmt.Sprintf(" %s; the rest were not posted.", partsOut(out, len(parts)))
-	case publishing:
-		msg += " It was being published and may have gone out."
-	default:
-		msg += " Nothing was posted."
+	case out == 1:
+		said = append(said, fmt.Sprintf("part 1 of %d had been published", n))
+	case out > 1:
+		said = append(said, fmt.Sprintf("parts 1 to %d of %d had been published", out, n))
 	}
-	return &JobError{Reason: reason, Message: msg}
-}
-
-// partsOut says that a chain's first out of n parts had been published.
-func partsOut(out, n int) string {
-	if out == 1 {
-		return fmt.Sprintf("Part 1 of %d had been published", n)
+	sent := 0
+	if publishing && out < n {
+		sent = 1
+		said = append(said, fmt.Sprintf("part %d of %d was being published and may have gone out", out+1, n))
 	}
-	return fmt.Sprintf("Parts 1 to %d of %d had been published", out, n)
+	switch {
+	case out == 0 && sent == 0:
+		return "Nothing was posted."
+	case out+sent < n:
+		said = append(said, "the rest were not posted")
+	}
+	note := strings.Join(said, "; ") + "."
+	return strings.ToUpper(note[:1]) + note[1:]
 }
 
 // CancelPendingJobs marks every job of the account that has not ended as

@@ -29,6 +29,20 @@ export interface WatchJobOptions {
 
 const FINAL = new Set(['published', 'failed', 'cancelled']);
 
+/** Past a settling job's leaseUntil, how long watchJob still waits for its last write. */
+const SETTLE_MARGIN_MS = 2000;
+
+/**
+ * When a job that looks final may still change: a job cancelled while an
+ * attempt was publishing it keeps that attempt's lease, and turns
+ * `published` if its call posted (see the README's Job states). The time
+ * until its lease ends (with a margin for clocks), or 0 when it is settled.
+ */
+function unsettledFor(job: JobDocument, now: number): number {
+  if (job.status !== 'cancelled' || !job.leaseOwner || typeof job.leaseUntil?.toDate !== 'function') return 0;
+  return Math.max(0, job.leaseUntil.toDate().getTime() + SETTLE_MARGIN_MS - now);
+}
+
 /** The path of a publish job's document (readable by its owner). */
 export function jobPath(uid: string, accountId: string, jobId: string): string {
   for (const [name, v] of [['uid', uid], ['accountId', accountId], ['jobId', jobId]] as const) {
@@ -47,7 +61,10 @@ export function mediaIdsOf(job: JobDocument): string[] {
  * Follows a publish job (a `pending` or `scheduled` answer of publish) in
  * Firestore until it ends, and resolves with how: `published` (with its
  * media ids), `failed` or `cancelled` (with the job's `error.reason` and
- * message). `onChange` sees every state on the way.
+ * message). `onChange` sees every state on the way. A job cancelled while
+ * an attempt was publishing it is followed until that attempt's lease ends
+ * (`leaseUntil`, at most a few minutes): it ends `published` if the call in
+ * flight posted.
  *
  * It rejects with the snapshot listener's error (e.g. `permission-denied`
  * when the user signed out), with a `job_deleted` ThreadsFunctionsError when
@@ -68,9 +85,12 @@ export function watchJob<DB, Ref>(
     let done = false;
     let seen = false;
     let unsubscribe: (() => void) | null = null;
+    // Ends a cancelled job that is still settling, when its lease is over.
+    let settleTimer: ReturnType<typeof setTimeout> | undefined;
     const finish = (settle: () => void) => {
       if (done) return;
       done = true;
+      clearTimeout(settleTimer);
       signal?.removeEventListener('abort', onAbort);
       unsubscribe?.();
       settle();
@@ -98,6 +118,7 @@ export function watchJob<DB, Ref>(
         finish(() => reject(err));
         return;
       }
+      clearTimeout(settleTimer);
       if (!FINAL.has(job.status)) return;
       const jobId = job.jobId || path.slice(path.lastIndexOf('/') + 1);
       if (job.status === 'published') {
@@ -105,12 +126,16 @@ export function watchJob<DB, Ref>(
         const end: JobEnd = { status: 'published', jobId, ids, job };
         if (ids[0] !== undefined) end.id = ids[0];
         finish(() => resolve(end));
-      } else {
-        const status = job.status as 'failed' | 'cancelled';
+        return;
+      }
+      const status = job.status as 'failed' | 'cancelled';
+      const end = () =>
         finish(() =>
           resolve({ status, jobId, reason: job.error?.reason || status, message: job.error?.message ?? '', job }),
         );
-      }
+      const wait = unsettledFor(job, Date.now());
+      if (wait > 0) settleTimer = setTimeout(end, wait);
+      else end();
     };
     const onError = (error: Error) => finish(() => reject(error));
     const unsub = access.onSnapshot(access.doc(access.firestore, path), onNext, onError);

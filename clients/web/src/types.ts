@@ -164,6 +164,13 @@ export interface JobDocument {
   publishedAt?: TimestampLike;
   /** Posted without its linkAttachment, whose preview Threads could not fetch. */
   linkDropped?: boolean;
+  /**
+   * The attempt holding the job, and until when. A `cancelled` job that
+   * still has a `leaseOwner` was cancelled while that attempt was
+   * publishing it: until `leaseUntil`, it may yet turn `published`.
+   */
+  leaseOwner?: string;
+  leaseUntil?: TimestampLike;
   [field: string]: unknown;
 }
 

@@ -149,3 +149,49 @@ test('jobPath refuses empty ids and slashes', () => {
   assert.throws(() => jobPath('u', '', 'j'), TypeError);
   assert.throws(() => jobPath('u', 'a/b', 'j'), TypeError);
 });
+
+// A Firestore timestamp stand-in, at ms from now.
+const at = (ms) => {
+  const d = new Date(Date.now() + ms);
+  return { toDate: () => d };
+};
+
+test('a job cancelled while being published is followed until its attempt’s lease ends', async (t) => {
+  await t.test('the call in flight posted: it ends published', async () => {
+    const fs = fakeFirestore();
+    const p = watchJob(fs.access, PATH);
+    fs.push(job('publishing', { leaseOwner: 'a1', leaseUntil: at(60_000) }));
+    fs.push(job('cancelled', { leaseOwner: 'a1', leaseUntil: at(60_000), error: { reason: 'account_disconnected', message: 'It was being published and may have gone out.' } }));
+    fs.push(job('published', { mediaId: '1001' }));
+    const end = await p;
+    assert.equal(end.status, 'published');
+    assert.equal(end.id, '1001');
+    assert.equal(fs.listeners[0].active, false);
+  });
+  await t.test('nothing more comes: it ends cancelled once the lease is over', async () => {
+    const fs = fakeFirestore();
+    const p = watchJob(fs.access, PATH);
+    const started = Date.now();
+    fs.push(job('cancelled', { leaseOwner: 'a1', leaseUntil: at(-1500), error: { reason: 'account_disconnected', message: 'm' } }));
+    const end = await p;
+    assert.equal(end.status, 'cancelled');
+    assert.equal(end.reason, 'account_disconnected');
+    assert.ok(Date.now() - started >= 400, 'resolved before the lease (and its margin) ended');
+    assert.equal(fs.listeners[0].active, false);
+  });
+  await t.test('a cancelled job without a lease ends at once', async () => {
+    const fs = fakeFirestore();
+    const p = watchJob(fs.access, PATH);
+    fs.push(job('cancelled', { leaseOwner: '', leaseUntil: at(60_000), error: { reason: 'account_disconnected', message: 'm' } }));
+    assert.equal((await p).status, 'cancelled');
+  });
+  await t.test('aborting stops the wait', async () => {
+    const fs = fakeFirestore();
+    const ac = new AbortController();
+    const p = watchJob(fs.access, PATH, { signal: ac.signal });
+    fs.push(job('cancelled', { leaseOwner: 'a1', leaseUntil: at(60_000) }));
+    ac.abort(new Error('stop'));
+    await assert.rejects(p, /stop/);
+    assert.equal(fs.listeners[0].active, false);
+  });
+});
