@@ -20,10 +20,11 @@ const (
 	pageSize = 100
 	// workers bounds concurrent refreshes (Threads calls and Firestore writes).
 	workers = 8
-	// DefaultBudget is how long a sweep takes up new accounts: thRefresh's
-	// timeout (300 s, terraform/threfresh.tf) less a margin for the
-	// refreshes under way, each bounded by its Threads call and Firestore
-	// operations (10 s each).
+	// DefaultBudget is how long a sweep takes up new accounts, from the
+	// request's arrival: thRefresh's timeout (300 s, terraform/threfresh.tf)
+	// less a margin for the refreshes under way, each bounded by its
+	// Firestore operations and Threads call (a claim, the call and a save:
+	// 10 s each, 30 s in all).
 	DefaultBudget = 240 * time.Second
 )
 
@@ -59,6 +60,7 @@ type Counts struct {
 // the window is examined, page by page, and refreshed when at least 24
 // hours old, by a bounded pool of workers.
 func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
+	arrived := time.Now()
 	ctx := r.Context()
 	if err := s.Verifier.Verify(ctx, r); err != nil {
 		return tasks.Refusal(ctx, err, CodeUnauthorized, "only the scheduler's service account may call this function")
@@ -67,7 +69,7 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	if s.Now != nil {
 		now = s.Now()
 	}
-	counts, err := s.Sweep(ctx, now)
+	counts, err := s.sweep(ctx, now, arrived)
 	if err != nil {
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "the sweep stopped early; the next one continues")
 	}
@@ -82,13 +84,21 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 }
 
 // Sweep examines every due account once, or as many as its budget allows
-// (Complete says which).
+// from now on (Complete says which).
 func (s *Server) Sweep(ctx context.Context, now time.Time) (Counts, error) {
+	return s.sweep(ctx, now, time.Now())
+}
+
+// sweep is Sweep with its budget counted from began.
+func (s *Server) sweep(ctx context.Context, now, began time.Time) (Counts, error) {
 	budget := s.Budget
 	if budget <= 0 {
 		budget = DefaultBudget
 	}
-	stop := time.Now().Add(budget)
+	// Past stop no account is taken up, not even one waiting for a worker,
+	// and no page is read.
+	stop := time.NewTimer(time.Until(began.Add(budget)))
+	defer stop.Stop()
 	c := Counts{OK: true}
 	var mu sync.Mutex
 	jobs := make(chan store.AccountRef)
@@ -116,17 +126,28 @@ func (s *Server) Sweep(ctx context.Context, now time.Time) (Counts, error) {
 	cursor := (*store.Cursor)(nil)
 pages:
 	for {
+		select {
+		case <-stop.C:
+			break pages
+		default:
+		}
 		var page []store.AccountRef
 		page, cursor, err = s.Store.DueAccounts(ctx, now.Add(s.Window), pageSize, cursor)
 		if err != nil {
 			break
 		}
 		for _, ref := range page {
-			if time.Now().After(stop) {
+			select {
+			case <-stop.C:
+				break pages
+			default:
+			}
+			select {
+			case jobs <- ref:
+				c.Examined++
+			case <-stop.C:
 				break pages
 			}
-			c.Examined++
-			jobs <- ref
 		}
 		if cursor == nil {
 			c.Complete = true
