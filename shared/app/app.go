@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -270,9 +271,16 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 		c := cfg
 		mu.Unlock()
 		err := func() (err error) {
+			var d *Deps
 			defer func() {
 				if p := recover(); p != nil {
-					err = fmt.Errorf("panic: %v", p)
+					// As a request's panic would be: logged with its stack,
+					// and answered (here, 503 to every request waiting).
+					err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+				}
+				if err != nil && d != nil {
+					// The next request starts again: release these clients.
+					_ = d.Close()
 				}
 			}()
 			if c == nil {
@@ -280,14 +288,10 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 					return err
 				}
 			}
-			d, err := build(ctx, opts, c)
-			if err != nil {
+			if d, err = build(ctx, opts, c); err != nil {
 				return err
 			}
-			if h, err = newHandler(d); err != nil {
-				// The next request starts again: release these clients.
-				_ = d.Close()
-			}
+			h, err = newHandler(d)
 			return err
 		}()
 		mu.Lock()

@@ -162,11 +162,13 @@ func TestFailedStartClosesItsClients(t *testing.T) {
 		name string
 		// tasksOpts make the Cloud Tasks client fail (after Firestore's).
 		tasksOpts []option.ClientOption
-		// buildErr makes the function's handler fail.
+		// buildErr makes the function's handler fail; panics, panic.
 		buildErr error
+		panics   bool
 	}{
 		{name: "cloud tasks client refused", tasksOpts: []option.ClientOption{option.WithCredentialsJSON([]byte(`{}`))}},
 		{name: "handler not built", buildErr: errors.New("handler refused")},
+		{name: "handler panics", panics: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,6 +213,9 @@ func TestFailedStartClosesItsClients(t *testing.T) {
 			builds := 0
 			h := app.Lazy("thTest", opts, func(d *app.Deps) (http.Handler, error) {
 				builds++
+				if tc.panics {
+					panic("handler exploded")
+				}
 				return http.NotFoundHandler(), tc.buildErr
 			})
 			for i := range 2 {
@@ -220,8 +225,11 @@ func TestFailedStartClosesItsClients(t *testing.T) {
 					t.Fatalf("answer %d: %d %s, want 503", i+1, rec.Code, rec.Body.String())
 				}
 			}
-			if tc.buildErr != nil && builds != 2 {
+			if (tc.buildErr != nil || tc.panics) && builds != 2 {
 				t.Errorf("handler built %d times, want 2 (a failed start is retried)", builds)
+			}
+			if tc.panics && (!strings.Contains(logs.String(), "panic: handler exploded") || !strings.Contains(logs.String(), "app_test.go")) {
+				t.Errorf("the panic is not logged with its stack: %s", logs.String())
 			}
 			// A client left open connects within this (over loopback) and
 			// stays; one closed before it dialled leaves nothing to see.
@@ -348,31 +356,12 @@ func TestConcurrentRequestsShareOneStart(t *testing.T) {
 			}
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }), nil
 		})
-	serve := func(ctx context.Context) <-chan int {
-		code := make(chan int, 1)
-		go func() {
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, "GET", "/", nil))
-			code <- rec.Code
-		}()
-		return code
-	}
-	within := func(c <-chan int, what string) int {
-		t.Helper()
-		select {
-		case code := <-c:
-			return code
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: no answer", what)
-			return 0
-		}
-	}
 
 	// Five requests wait on one start, which fails: each gets 503.
 	var codes []<-chan int
 	waiting := make(chan struct{}, 5)
 	for range 5 {
-		codes = append(codes, serve(&waitingContext{Context: t.Context(), waiting: waiting}))
+		codes = append(codes, serveAsync(&waitingContext{Context: t.Context(), waiting: waiting}, h))
 	}
 	for i := range 5 {
 		select {
@@ -383,14 +372,14 @@ func TestConcurrentRequestsShareOneStart(t *testing.T) {
 	}
 	// One that gives up (its context ends) is answered while the start goes on.
 	ctx, cancel := context.WithCancel(t.Context())
-	gaveUp := serve(ctx)
+	gaveUp := serveAsync(ctx, h)
 	cancel()
-	if code := within(gaveUp, "a request whose context ended"); code != http.StatusServiceUnavailable {
+	if code := answerWithin(t, gaveUp, "a request whose context ended"); code != http.StatusServiceUnavailable {
 		t.Errorf("a request whose context ended: %d, want 503", code)
 	}
-	release <- errors.New("not yet")
+	send(t, release, errors.New("not yet"))
 	for i, c := range codes {
-		if code := within(c, "a waiting request"); code != http.StatusServiceUnavailable {
+		if code := answerWithin(t, c, "a waiting request"); code != http.StatusServiceUnavailable {
 			t.Errorf("request %d: %d, want 503", i, code)
 		}
 	}
@@ -399,13 +388,86 @@ func TestConcurrentRequestsShareOneStart(t *testing.T) {
 	}
 
 	// The next request starts again, and succeeds.
-	next := serve(t.Context())
-	release <- nil
-	if code := within(next, "the request after a failed start"); code != http.StatusTeapot {
+	next := serveAsync(t.Context(), h)
+	send(t, release, nil)
+	if code := answerWithin(t, next, "the request after a failed start"); code != http.StatusTeapot {
 		t.Errorf("after a failed start: %d, want the handler's", code)
 	}
 	if n := builds.Load(); n != 2 {
 		t.Errorf("%d starts in all, want 2", n)
+	}
+}
+
+// serveAsync serves a GET with ctx in the background; its status comes on
+// the channel.
+func serveAsync(ctx context.Context, h http.Handler) <-chan int {
+	code := make(chan int, 1)
+	go func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, "GET", "/", nil))
+		code <- rec.Code
+	}()
+	return code
+}
+
+// answerWithin is the status that comes on c, or fails the test after 10 s.
+func answerWithin(t *testing.T, c <-chan int, what string) int {
+	t.Helper()
+	select {
+	case code := <-c:
+		return code
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no answer", what)
+		return 0
+	}
+}
+
+// send gives v to the start blocked on c, or fails the test when none
+// takes it.
+func send(t *testing.T, c chan<- error, v error) {
+	t.Helper()
+	select {
+	case c <- v:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no start is waiting to be released")
+	}
+}
+
+// The start goes on when the request that began it goes away: the
+// requests waiting for it get its handler. (Were the start given that
+// request's context, its held Secret Manager read would end with it.)
+func TestStartOutlivesTheRequestThatBeganIt(t *testing.T) {
+	sm := secretmanagerfake.Start(t)
+	sm.AddVersion(appSecretName, []byte("s"))
+	entered := make(chan struct{}, 4)
+	release := sm.HoldAccess(entered)
+	t.Cleanup(release)
+	env := map[string]string{"GOOGLE_CLOUD_PROJECT": "demo-p", "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1", // never dialled
+		"THREADS_APP_SECRET_NAME": appSecretName + "/versions/latest"}
+	h := app.Lazy("thTest", app.Options{Needs: config.Needs{AppSecret: true}, Lookup: config.MapLookuper(env),
+		Logger: logging.New(io.Discard, slog.LevelInfo), SecretManager: sm.ClientOptions()},
+		func(d *app.Deps) (http.Handler, error) {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }), nil
+		})
+	ctx, cancel := context.WithCancel(t.Context())
+	starter := serveAsync(ctx, h)
+	select {
+	case <-entered: // the start is reading the secret
+	case <-time.After(10 * time.Second):
+		t.Fatal("the start did not read the secret")
+	}
+	waiting := make(chan struct{}, 1)
+	other := serveAsync(&waitingContext{Context: t.Context(), waiting: waiting}, h)
+	<-waiting
+	cancel()
+	if code := answerWithin(t, starter, "the request that began the start, gone"); code != http.StatusServiceUnavailable {
+		t.Errorf("the request that began the start, gone: %d, want 503", code)
+	}
+	// Time for a cancelled read to end the start, if it could.
+	time.Sleep(200 * time.Millisecond)
+	release()
+	if code := answerWithin(t, other, "the request waiting"); code != http.StatusTeapot {
+		t.Errorf("the request waiting: %d, want the handler's", code)
 	}
 }
 

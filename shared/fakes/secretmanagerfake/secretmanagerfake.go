@@ -35,6 +35,9 @@ type Server struct {
 	accesses map[string]int      // requested name -> AccessSecretVersion calls
 	corrupt  bool
 	down     bool
+	// held: accesses wait for it to be closed (HoldAccess), telling entered.
+	held    chan struct{}
+	entered chan<- struct{}
 }
 
 // Start starts a fake on 127.0.0.1 with an ephemeral port and stops it when
@@ -125,11 +128,47 @@ func (s *Server) SetUnavailable(on bool) {
 	s.down = on
 }
 
+// HoldAccess makes later calls wait, each sending on entered (which
+// should be buffered enough not to block them) as it starts waiting,
+// until release is called or the call's context ends (its caller gave
+// up: the client sees that).
+func (s *Server) HoldAccess(entered chan<- struct{}) (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := make(chan struct{})
+	s.held, s.entered = held, entered
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.held == held {
+				s.held, s.entered = nil, nil
+			}
+			close(held)
+		})
+	}
+}
+
 // AccessSecretVersion implements secretmanagerpb.SecretManagerServiceServer.
 // It resolves "…/versions/N" and "…/versions/latest" and answers the payload
 // with its CRC32C (Castagnoli) checksum.
-func (s *Server) AccessSecretVersion(_ context.Context, req *secretmanagerpb.AccessSecretVersionRequest) (*secretmanagerpb.AccessSecretVersionResponse, error) {
+func (s *Server) AccessSecretVersion(ctx context.Context, req *secretmanagerpb.AccessSecretVersionRequest) (*secretmanagerpb.AccessSecretVersionResponse, error) {
 	name := req.GetName()
+
+	s.mu.Lock()
+	held, entered := s.held, s.entered
+	s.mu.Unlock()
+	if held != nil {
+		if entered != nil {
+			entered <- struct{}{}
+		}
+		select {
+		case <-held:
+		case <-ctx.Done():
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"hash/crc32"
 	"net"
 	"testing"
+	"time"
 
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
@@ -164,5 +165,43 @@ func TestStartListenerStop(t *testing.T) {
 	if conn, err := net.Dial("tcp", s.Addr()); err == nil {
 		_ = conn.Close()
 		t.Error("listener still accepts connections after stop")
+	}
+}
+
+// HoldAccess holds calls until released; a call whose caller gives up
+// ends with its context's error.
+func TestHoldAccess(t *testing.T) {
+	t.Parallel()
+	s := secretmanagerfake.Start(t)
+	c := newClient(t, s)
+	name := s.AddVersion("projects/p/secrets/held", []byte("x"))
+	entered := make(chan struct{}, 2)
+	release := s.HoldAccess(entered)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := access(ctx, c, name); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("a held call whose caller gave up: %v, want DeadlineExceeded", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := access(t.Context(), c, name)
+		done <- err
+	}()
+	for range 2 {
+		<-entered
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("a held call answered before its release: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	release() // twice is fine
+	if err := <-done; err != nil {
+		t.Errorf("the released call: %v", err)
+	}
+	if _, err := access(t.Context(), c, name); err != nil {
+		t.Errorf("a call after the release: %v", err)
 	}
 }
