@@ -233,28 +233,33 @@ func (s *Server) orRepeat(ctx context.Context, w http.ResponseWriter, uid string
 	}
 	// Firestore failing here is no answer about the job: 503, so that the
 	// caller tries again rather than take the refusal as final.
-	accountID := req.AccountID
-	if accountID == "" {
-		// The first request named no account either: the user's only one.
+	accountIDs := []string{req.AccountID}
+	if req.AccountID == "" {
+		// The first request named no account either: it went to the
+		// user's only account then, which may have company since.
 		accts, err := s.Store.ListAccounts(ctx, uid)
 		if err != nil {
 			return accountsUnavailable(err)
 		}
-		if len(accts) != 1 {
-			return refused
+		accountIDs = accountIDs[:0]
+		for _, a := range accts {
+			accountIDs = append(accountIDs, a.AccountID)
 		}
-		accountID = accts[0].AccountID
 	}
-	job, err := s.Store.GetJob(ctx, uid, accountID, publish.JobIDFor(uid, req.IdempotencyKey))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return refused
-	case err != nil:
-		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the publish job; try again")
-	case job.RequestHash != req.Hash():
-		return refused
+	jobID := publish.JobIDFor(uid, req.IdempotencyKey)
+	for _, accountID := range accountIDs {
+		job, err := s.Store.GetJob(ctx, uid, accountID, jobID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue
+		case err != nil:
+			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the publish job; try again")
+		case job.RequestHash != req.Hash():
+			continue
+		}
+		return s.carryOn(ctx, w, job, false, nil, nil)
 	}
-	return s.carryOn(ctx, w, job, false, nil, nil)
+	return refused
 }
 
 // carryOn answers a user's request for its job: a new one (created, with

@@ -183,6 +183,7 @@ type answer struct {
 	ID        string   `json:"id"`
 	IDs       []string `json:"ids"`
 	JobID     string   `json:"jobId"`
+	AccountID string   `json:"accountId"`
 	Status    string   `json:"status"`
 	PublishAt string   `json:"publishAt"`
 	Error     struct {
@@ -560,6 +561,32 @@ func TestRepeatAnsweredAfterTheAccountNeedsReauth(t *testing.T) {
 				t.Errorf("%d posts, want 1", n)
 			}
 		})
+	}
+}
+
+// A repeat naming no account, like its first request, is answered from its
+// job after the user connected a second account (which makes a new request
+// naming none 400 missing_account), and posts nothing.
+func TestRepeatAnsweredAfterASecondAccountIsConnected(t *testing.T) {
+	h := newHarness(t)
+	acct, second := "17841400000000013", "17841400000000014"
+	h.connect(acct)
+	body, key := `{"text":"before the second account"}`, newKey(t, "second")
+	resp, first := h.post(body, key)
+	if resp.StatusCode != 200 || first.Status != "published" {
+		t.Fatalf("first: %d %+v", resp.StatusCode, first)
+	}
+	h.connect(second)
+	resp, again := h.post(body, key)
+	if resp.StatusCode != 200 || again.Status != "published" || again.ID != first.ID || again.JobID != first.JobID || again.AccountID != acct {
+		t.Errorf("repeat: %d %+v, want the first answer %+v", resp.StatusCode, again, first)
+	}
+	resp, other := h.post(body, newKey(t, "second-new"))
+	if resp.StatusCode != 400 || other.Error.Code != "missing_account" {
+		t.Errorf("new key: %d %+v, want 400 missing_account", resp.StatusCode, other)
+	}
+	if n, m := len(h.threads.Published(acct)), len(h.threads.Published(second)); n != 1 || m != 0 {
+		t.Errorf("%d and %d posts, want 1 and 0", n, m)
 	}
 }
 
