@@ -640,6 +640,11 @@ func (a *attempt) resolvePublishing(ctx context.Context) (*Result, error) {
 		if res, err := a.waitFinished(ctx, j.ContainerID); res != nil || err != nil {
 			return res, err
 		}
+		// As publish does: the job must still be this attempt's (not
+		// cancelled meanwhile) when the call goes out.
+		if err := a.save(ctx); err != nil {
+			return nil, err
+		}
 		return a.sendPublish(ctx)
 	case ContainerExpired:
 		// Never published, and now unpublishable (24 hours passed, e.g.
@@ -915,10 +920,17 @@ func (a *attempt) saveReleased(ctx context.Context, due time.Time) error {
 }
 
 // release gives up the lease, best effort (a failed write leaves the lease
-// to run out), the job due again by due.
+// to run out), the job due again by due. A job cancelled while this attempt
+// was publishing it kept the attempt's lease (for KeepPublished): the
+// attempt ends without a post to record, so it gives that lease up.
 func (a *attempt) release(ctx context.Context, due time.Time) {
+	ctx = context.WithoutCancel(ctx)
 	a.job.DueBy = due
-	if err := a.Store.UpdateJob(context.WithoutCancel(ctx), a.job, a.owner, a.now(), true); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+	err := a.Store.UpdateJob(ctx, a.job, a.owner, a.now(), true)
+	if errors.Is(err, store.ErrLeaseLost) {
+		_, err = a.Store.ReleaseCancelled(ctx, a.job, a.owner, a.now())
+	}
+	if err != nil {
 		a.log(ctx).Warn("publish: could not release the job", "jobId", a.job.JobID, "error", err.Error())
 	}
 }

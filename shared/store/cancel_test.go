@@ -128,12 +128,19 @@ func TestCancelSaysWhatWasPosted(t *testing.T) {
 			if kept, err := s.KeepPublished(t.Context(), got, owner, got.Part+1, "17890000000000002", now); err != nil || kept != nil {
 				t.Errorf("KeepPublished of another part = %+v, %v; want nil", kept, err)
 			}
+			if released, err := s.ReleaseCancelled(t.Context(), got, "attempt-2", now); err != nil || released {
+				t.Errorf("ReleaseCancelled by another attempt = %v, %v; want false", released, err)
+			}
 			kept, err := s.KeepPublished(t.Context(), got, owner, got.Part, "17890000000000003", now)
 			if err != nil || (kept != nil) != tc.keepsLease {
 				t.Fatalf("KeepPublished by the attempt in flight = %+v, %v; want a job: %v", kept, err, tc.keepsLease)
 			}
 			if kept != nil && (kept.Status != store.JobPublished || kept.LeaseOwner != "" || kept.Error != nil) {
 				t.Errorf("kept job %s, lease %q, error %+v; want published, no lease, no error", kept.Status, kept.LeaseOwner, kept.Error)
+			}
+			// Its lease given up, nothing is left to release.
+			if released, err := s.ReleaseCancelled(t.Context(), got, owner, now); err != nil || released {
+				t.Errorf("ReleaseCancelled after the attempt ended = %v, %v; want false", released, err)
 			}
 		})
 	}

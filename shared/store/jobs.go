@@ -462,6 +462,28 @@ func (s *Store) KeepPublished(ctx context.Context, j *Job, owner string, part in
 	return kept, nil
 }
 
+// ReleaseCancelled gives up the lease a cancel kept for owner (see
+// cancelUpdates) when its attempt ends without a post to record: a refused
+// or failed publish call, or one whose outcome it does not know. It
+// reports whether it did; false when the job is not cancelled or not
+// owner's, or is gone.
+func (s *Store) ReleaseCancelled(ctx context.Context, j *Job, owner string, now time.Time) (bool, error) {
+	done, err := updateIf(ctx, s, s.jobRef(j), decodeJob, func(cur *Job) []firestore.Update {
+		if cur.Status != JobCancelled || owner == "" || cur.LeaseOwner != owner {
+			return nil
+		}
+		return []firestore.Update{
+			{Path: "leaseOwner", Value: ""},
+			{Path: "leaseUntil", Value: time.Time{}},
+			{Path: "updatedAt", Value: now},
+		}
+	})
+	if err != nil {
+		return false, fmt.Errorf("release cancelled job: %w", err)
+	}
+	return done, nil
+}
+
 // WithdrawJob deletes a job that nothing has touched since it was created
 // or read (j.Version), so that its idempotency key starts afresh; false when
 // the job changed or is gone meanwhile.
