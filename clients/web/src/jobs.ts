@@ -29,18 +29,27 @@ export interface WatchJobOptions {
 
 const FINAL = new Set(['published', 'failed', 'cancelled']);
 
-/** Past a settling job's leaseUntil, how long watchJob still waits for its last write. */
+/** Past a settling job's lease, how long watchJob still waits for its last write. */
 const SETTLE_MARGIN_MS = 2000;
+/** The longest a settling job is waited for: the functions' lease (2 minutes) and the margin. */
+const SETTLE_MAX_MS = 120_000 + SETTLE_MARGIN_MS;
 
 /**
  * When a job that looks final may still change: a job cancelled while an
  * attempt was publishing it keeps that attempt's lease, and turns
- * `published` if its call posted (see the README's Job states). The time
- * until its lease ends (with a margin for clocks), or 0 when it is settled.
+ * `published` if its call posted, or gives the lease up if it did not (see
+ * the README's Job states). How long to wait for that from now, when the
+ * snapshot arrived: what was left of the lease when the job was cancelled,
+ * both times the server's (`leaseUntil`, `updatedAt`), so that the
+ * browser's clock does not matter; 0 when the job is settled.
  */
-function unsettledFor(job: JobDocument, now: number): number {
-  if (job.status !== 'cancelled' || !job.leaseOwner || typeof job.leaseUntil?.toDate !== 'function') return 0;
-  return Math.max(0, job.leaseUntil.toDate().getTime() + SETTLE_MARGIN_MS - now);
+function unsettledFor(job: JobDocument): number {
+  if (job.status !== 'cancelled' || !job.leaseOwner) return 0;
+  const until = job.leaseUntil?.toDate?.()?.getTime();
+  const cancelled = job.updatedAt?.toDate?.()?.getTime();
+  if (until === undefined || Number.isNaN(until)) return 0;
+  const left = cancelled === undefined || Number.isNaN(cancelled) ? SETTLE_MAX_MS : until - cancelled + SETTLE_MARGIN_MS;
+  return Math.min(Math.max(0, left), SETTLE_MAX_MS);
 }
 
 /** The path of a publish job's document (readable by its owner). */
@@ -62,9 +71,9 @@ export function mediaIdsOf(job: JobDocument): string[] {
  * Firestore until it ends, and resolves with how: `published` (with its
  * media ids), `failed` or `cancelled` (with the job's `error.reason` and
  * message). `onChange` sees every state on the way. A job cancelled while
- * an attempt was publishing it is followed until that attempt's lease ends
- * (`leaseUntil`, at most a few minutes): it ends `published` if the call in
- * flight posted.
+ * an attempt was publishing it is followed until that attempt ends or its
+ * lease runs out (at most about 2 minutes): it ends `published` if the call
+ * in flight posted.
  *
  * It rejects with the snapshot listener's error (e.g. `permission-denied`
  * when the user signed out), with a `job_deleted` ThreadsFunctionsError when
@@ -133,7 +142,7 @@ export function watchJob<DB, Ref>(
         finish(() =>
           resolve({ status, jobId, reason: job.error?.reason || status, message: job.error?.message ?? '', job }),
         );
-      const wait = unsettledFor(job, Date.now());
+      const wait = unsettledFor(job);
       if (wait > 0) settleTimer = setTimeout(end, wait);
       else end();
     };

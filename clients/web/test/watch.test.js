@@ -168,16 +168,30 @@ test('a job cancelled while being published is followed until its attempt’s le
     assert.equal(end.id, '1001');
     assert.equal(fs.listeners[0].active, false);
   });
-  await t.test('nothing more comes: it ends cancelled once the lease is over', async () => {
+  await t.test('nothing more comes: it ends cancelled once the lease is over, whatever the browser’s clock', async () => {
+    // The server's times: cancelled an hour from the browser's now, with
+    // 300 ms of lease left.
+    for (const skew of [-3_600_000, 3_600_000]) {
+      const fs = fakeFirestore();
+      const p = watchJob(fs.access, PATH);
+      const started = Date.now();
+      fs.push(job('cancelled', { leaseOwner: 'a1', updatedAt: at(skew), leaseUntil: at(skew + 300), error: { reason: 'account_disconnected', message: 'm' } }));
+      const end = await p;
+      const waited = Date.now() - started;
+      assert.equal(end.status, 'cancelled');
+      assert.equal(end.reason, 'account_disconnected');
+      assert.ok(waited >= 2000 && waited < 10_000, `waited ${waited} ms for a lease with 300 ms left (and the 2 s margin)`);
+      assert.equal(fs.listeners[0].active, false);
+    }
+  });
+  await t.test('the lease given up without a post: it ends cancelled at once', async () => {
     const fs = fakeFirestore();
     const p = watchJob(fs.access, PATH);
+    fs.push(job('cancelled', { leaseOwner: 'a1', updatedAt: at(0), leaseUntil: at(60_000), error: { reason: 'account_disconnected', message: 'm' } }));
     const started = Date.now();
-    fs.push(job('cancelled', { leaseOwner: 'a1', leaseUntil: at(-1500), error: { reason: 'account_disconnected', message: 'm' } }));
-    const end = await p;
-    assert.equal(end.status, 'cancelled');
-    assert.equal(end.reason, 'account_disconnected');
-    assert.ok(Date.now() - started >= 400, 'resolved before the lease (and its margin) ended');
-    assert.equal(fs.listeners[0].active, false);
+    fs.push(job('cancelled', { leaseOwner: '', updatedAt: at(100), leaseUntil: at(0), error: { reason: 'account_disconnected', message: 'm' } }));
+    assert.equal((await p).status, 'cancelled');
+    assert.ok(Date.now() - started < 1000, 'waited on after the lease was given up');
   });
   await t.test('a cancelled job without a lease ends at once', async () => {
     const fs = fakeFirestore();
