@@ -21,10 +21,11 @@ const (
 	// workers bounds concurrent refreshes (Threads calls and Firestore writes).
 	workers = 8
 	// DefaultBudget is how long a sweep takes up new accounts, from the
-	// request's arrival: thRefresh's timeout (300 s, terraform/threfresh.tf)
-	// less a margin for the refreshes under way, each bounded by its
-	// Firestore operations and Threads call (a claim, the call and a save:
-	// 10 s each, 30 s in all).
+	// handler's start: thRefresh's timeout (300 s, terraform/threfresh.tf)
+	// less a margin for an instance's start (its Secret Manager read: 10 s
+	// at most) and the refreshes under way, each bounded by its Firestore
+	// operations and Threads call (a claim, the call and a save: 10 s each,
+	// and up to 5 s for a transaction's rollback).
 	DefaultBudget = 240 * time.Second
 )
 

@@ -198,8 +198,9 @@ func build(ctx context.Context, opts Options, cfg *config.Config) (_ *Deps, err 
 		return nil, err
 	}
 	d.Store, d.Keyring, d.AppSecret = store.New(fs, keyring), keyring, appSecret
+	built := false
 	defer func() {
-		if err != nil {
+		if !built { // an error, or a panic
 			_ = d.Close()
 		}
 	}()
@@ -222,6 +223,7 @@ func build(ctx context.Context, opts Options, cfg *config.Config) (_ *Deps, err 
 			GraphURL:    cfg.GraphURL,
 		}
 	}
+	built = true
 	return d, nil
 }
 

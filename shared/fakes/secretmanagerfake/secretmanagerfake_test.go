@@ -178,18 +178,20 @@ func TestHoldAccess(t *testing.T) {
 	entered := make(chan struct{}, 2)
 	release := s.HoldAccess(entered)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
-	if _, err := access(ctx, c, name); status.Code(err) != codes.DeadlineExceeded {
-		t.Errorf("a held call whose caller gave up: %v, want DeadlineExceeded", err)
-	}
 	done := make(chan error, 1)
 	go func() {
 		_, err := access(t.Context(), c, name)
 		done <- err
 	}()
-	for range 2 {
-		<-entered
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call was not held")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := access(ctx, c, name); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("a held call whose caller gave up: %v, want DeadlineExceeded", err)
 	}
 	select {
 	case err := <-done:
