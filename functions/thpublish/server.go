@@ -246,18 +246,15 @@ func (s *Server) orRepeat(ctx context.Context, w http.ResponseWriter, uid string
 			accountIDs = append(accountIDs, a.AccountID)
 		}
 	}
-	jobID := publish.JobIDFor(uid, req.IdempotencyKey)
-	for _, accountID := range accountIDs {
-		job, err := s.Store.GetJob(ctx, uid, accountID, jobID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			continue
-		case err != nil:
-			return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the publish job; try again")
-		case job.RequestHash != req.Hash():
-			continue
+	jobs, err := s.Store.FindJobs(ctx, uid, accountIDs, publish.JobIDFor(uid, req.IdempotencyKey))
+	if err != nil {
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not read the publish job; try again")
+	}
+	hash := req.Hash()
+	for _, job := range jobs {
+		if job.RequestHash == hash {
+			return s.carryOn(ctx, w, job, false, nil, nil)
 		}
-		return s.carryOn(ctx, w, job, false, nil, nil)
 	}
 	return refused
 }

@@ -189,6 +189,36 @@ func (s *Store) GetJob(ctx context.Context, uid, accountID, jobID string) (*Job,
 	return decodeJob(snap)
 }
 
+// FindJobs reads the job jobID under each of the user's accounts named, in
+// one round trip, and returns those that exist, in that order.
+func (s *Store) FindJobs(ctx context.Context, uid string, accountIDs []string, jobID string) ([]*Job, error) {
+	if len(accountIDs) == 0 {
+		return nil, nil
+	}
+	refs := make([]*firestore.DocumentRef, len(accountIDs))
+	for i, id := range accountIDs {
+		refs[i] = s.jobDoc(uid, id, jobID)
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	snaps, err := s.fs.GetAll(ctx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("find jobs: %w", err)
+	}
+	var jobs []*Job
+	for _, snap := range snaps {
+		if !snap.Exists() {
+			continue
+		}
+		j, err := decodeJob(snap)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, nil
+}
+
 func decodeJob(snap *firestore.DocumentSnapshot) (*Job, error) {
 	var j Job
 	if err := snap.DataTo(&j); err != nil {
