@@ -2,6 +2,7 @@ package publish_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"threadsfunctions.dev/shared/publish"
 	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/testenv"
 	"threadsfunctions.dev/shared/threads"
 	"threadsfunctions.dev/shared/threads/threadstest"
 )
@@ -50,41 +54,70 @@ func (h *harness) cancelOn(match func(*http.Request) bool, n int32, then func())
 	h.engine.Threads = &threads.Client{AppID: "app", AppSecret: "secret", GraphURL: proxy.URL, HTTP: &http.Client{Timeout: 10 * time.Second}}
 }
 
-// TestNoPublishCallAfterACancelWhileMediaProcesses: an attempt resuming a
-// job recorded "publishing" whose container is still processing makes no
-// publish call once the job was cancelled while it waited.
-func TestNoPublishCallAfterACancelWhileMediaProcesses(t *testing.T) {
+// TestNoPublishCallAfterACancelOnResume: an attempt resuming a job
+// recorded "publishing" (an earlier attempt's answer lost) makes no publish
+// call once the job was cancelled after its claim, whether its container
+// is ready or still processing.
+func TestNoPublishCallAfterACancelOnResume(t *testing.T) {
+	for _, processing := range []int{0, 2} {
+		t.Run(fmt.Sprintf("%d status reads in progress", processing), func(t *testing.T) {
+			h := newHarness(t)
+			h.fake.SetProcessing(processing)
+			req := publish.Request{ImageURL: "https://cdn.example.com/late.jpg"}
+			id := h.newJob(req)
+			// An earlier attempt made the container and recorded
+			// "publishing", then died; its lease has run out.
+			container, err := h.engine.Threads.CreateContainer(t.Context(), h.user.ID, h.token, threads.ContainerParams{MediaType: threads.MediaImage, ImageURL: req.ImageURL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.store.ClaimJob(t.Context(), h.uid, h.user.ID, id, "dead", time.Now().Add(-time.Hour), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			j := h.job(id)
+			j.Status, j.ContainerID = store.JobPublishing, container
+			if err := h.store.UpdateJob(t.Context(), j, "dead", time.Now(), false); err != nil {
+				t.Fatal(err)
+			}
+			// The disconnect comes while the attempt reads the container's status.
+			h.cancelOn(func(r *http.Request) bool {
+				return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/"+container)
+			}, 1, func() {})
+			if _, err := h.engine.Run(t.Context(), h.uid, h.user.ID, id, 5*time.Second); !errors.Is(err, store.ErrLeaseLost) {
+				t.Fatalf("attempt: %v, want ErrLeaseLost", err)
+			}
+			if n := h.fake.Calls(threadstest.EndpointPublish); n != 0 {
+				t.Errorf("%d publish calls after the cancel, want none", n)
+			}
+			if job := h.job(id); job.Status != store.JobCancelled || job.LeaseOwner != "" {
+				t.Errorf("job %s, lease %q; want cancelled, no lease", job.Status, job.LeaseOwner)
+			}
+		})
+	}
+}
+
+// TestPostRecordedWhenItsWriteFailsAfterACancel: the post went out, the job
+// was cancelled meanwhile, and the write recording the post failed
+// (Firestore, not the precondition): the attempt's release records the
+// post rather than give up the lease the cancel kept for it.
+func TestPostRecordedWhenItsWriteFailsAfterACancel(t *testing.T) {
 	h := newHarness(t)
-	h.fake.SetProcessing(2)
-	req := publish.Request{ImageURL: "https://cdn.example.com/late.jpg"}
-	id := h.newJob(req)
-	// An earlier attempt made the container and recorded "publishing",
-	// then died; its lease has run out.
-	container, err := h.engine.Threads.CreateContainer(t.Context(), h.user.ID, h.token, threads.ContainerParams{MediaType: threads.MediaImage, ImageURL: req.ImageURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := h.job(id)
-	if _, err := h.store.ClaimJob(t.Context(), h.uid, h.user.ID, id, "dead", time.Now().Add(-time.Hour), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	j = h.job(id)
-	j.Status, j.ContainerID = store.JobPublishing, container
-	if err := h.store.UpdateJob(t.Context(), j, "dead", time.Now(), false); err != nil {
-		t.Fatal(err)
-	}
-	// The disconnect comes while the attempt reads the container's status.
+	faulty, faults := testenv.Require(t).FaultyFirestore(t)
+	h.engine.Store = store.New(faulty, h.keyring)
 	h.cancelOn(func(r *http.Request) bool {
-		return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/"+container)
-	}, 1, func() {})
-	if _, err := h.engine.Run(t.Context(), h.uid, h.user.ID, id, 5*time.Second); !errors.Is(err, store.ErrLeaseLost) {
-		t.Fatalf("attempt: %v, want ErrLeaseLost", err)
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/threads_publish")
+	}, 1, func() { faults.FailNext(testenv.RPCCommit, 0, 1, codes.Internal) })
+	id := h.newJob(publish.Request{Text: "write fails"})
+	if _, err := h.engine.Run(t.Context(), h.uid, h.user.ID, id, 5*time.Second); err == nil || !strings.Contains(err.Error(), "injected fault") {
+		t.Fatalf("attempt: %v, want the injected write failure", err)
 	}
-	if n := h.fake.Calls(threadstest.EndpointPublish); n != 0 {
-		t.Errorf("%d publish calls after the cancel, want none", n)
+	posts := h.fake.Published(h.user.ID)
+	if len(posts) != 1 {
+		t.Fatalf("%d posts, want 1", len(posts))
 	}
-	if job := h.job(id); job.Status != store.JobCancelled || job.LeaseOwner != "" {
-		t.Errorf("job %s, lease %q; want cancelled, no lease", job.Status, job.LeaseOwner)
+	job := h.job(id)
+	if job.Status != store.JobPublished || job.MediaID != posts[0].MediaID || job.LeaseOwner != "" {
+		t.Errorf("job %s, mediaId %q (post %q), lease %q; want published with the post's id, no lease", job.Status, job.MediaID, posts[0].MediaID, job.LeaseOwner)
 	}
 }
 

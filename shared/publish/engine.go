@@ -290,6 +290,10 @@ type attempt struct {
 	// status read has said otherwise yet (see checkQuota).
 	unsettled bool
 	token     string
+	// posted is the part whose publish call posted it, until that is
+	// recorded: a release then records it (KeepPublished) rather than give
+	// up a lease a cancel kept for it.
+	posted *postedPart
 	// tokenIssuedAt identifies token: a refusal of it marks the account
 	// needs_reauth only while the account still holds it.
 	tokenIssuedAt time.Time
@@ -634,14 +638,15 @@ func (a *attempt) resolvePublishing(ctx context.Context) (*Result, error) {
 	case ContainerPublished:
 		a.log(ctx).Info("publish: container found published; not publishing again", "jobId", j.JobID)
 		return a.published(ctx, "")
-	case ContainerFinished:
-		return a.sendPublish(ctx)
-	case ContainerInProgress:
-		if res, err := a.waitFinished(ctx, j.ContainerID); res != nil || err != nil {
-			return res, err
+	case ContainerFinished, ContainerInProgress:
+		if st.Status == ContainerInProgress {
+			if res, err := a.waitFinished(ctx, j.ContainerID); res != nil || err != nil {
+				return res, err
+			}
 		}
 		// As publish does: the job must still be this attempt's (not
-		// cancelled meanwhile) when the call goes out.
+		// cancelled since its claim, or during the wait) when the call
+		// goes out.
 		if err := a.save(ctx); err != nil {
 			return nil, err
 		}
@@ -829,11 +834,21 @@ func (a *attempt) reauth(ctx context.Context, err error) (*Result, error) {
 // on: to the next part, or to its end.
 func (a *attempt) published(ctx context.Context, mediaID string) (*Result, error) {
 	part := a.job.Part
+	a.posted = &postedPart{part: part, mediaID: mediaID}
 	res, err := a.recordPublished(ctx, mediaID)
-	if errors.Is(err, store.ErrLeaseLost) {
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
 		return a.keepPublished(ctx, part, mediaID, err)
+	case err == nil:
+		a.posted = nil
 	}
 	return res, err
+}
+
+// postedPart is a part whose post went out (see attempt.posted).
+type postedPart struct {
+	part    int
+	mediaID string
 }
 
 // keepPublished is published's way out when the job changed since the
@@ -848,10 +863,12 @@ func (a *attempt) keepPublished(ctx context.Context, part int, mediaID string, l
 	kept, err := a.Store.KeepPublished(context.WithoutCancel(ctx), a.job, a.owner, part, mediaID, a.now())
 	switch {
 	case err != nil:
-		return nil, errors.Join(lost, err)
+		return nil, errors.Join(lost, err) // a.posted kept: the release tries again
 	case kept == nil:
+		a.posted = nil
 		return nil, lost
 	}
+	a.posted = nil
 	a.log(ctx).Warn("publish: the job was cancelled while its post was being published; the post is recorded",
 		"jobId", kept.JobID, "part", part, "mediaId", mediaID, "status", string(kept.Status))
 	return &Result{State: Done, Job: kept}, nil
@@ -921,14 +938,19 @@ func (a *attempt) saveReleased(ctx context.Context, due time.Time) error {
 
 // release gives up the lease, best effort (a failed write leaves the lease
 // to run out), the job due again by due. A job cancelled while this attempt
-// was publishing it kept the attempt's lease (for KeepPublished): the
-// attempt ends without a post to record, so it gives that lease up.
+// was publishing it kept the attempt's lease: the attempt records the post
+// it made and could not record yet (a.posted, KeepPublished), or, with no
+// post to record, gives that lease up.
 func (a *attempt) release(ctx context.Context, due time.Time) {
 	ctx = context.WithoutCancel(ctx)
 	a.job.DueBy = due
 	err := a.Store.UpdateJob(ctx, a.job, a.owner, a.now(), true)
 	if errors.Is(err, store.ErrLeaseLost) {
-		_, err = a.Store.ReleaseCancelled(ctx, a.job, a.owner, a.now())
+		if p := a.posted; p != nil {
+			_, err = a.Store.KeepPublished(ctx, a.job, a.owner, p.part, p.mediaID, a.now())
+		} else {
+			_, err = a.Store.ReleaseCancelled(ctx, a.job, a.owner, a.now())
+		}
 	}
 	if err != nil {
 		a.log(ctx).Warn("publish: could not release the job", "jobId", a.job.JobID, "error", err.Error())

@@ -16,6 +16,7 @@ import (
 	"threadsfunctions.dev/shared/testenv"
 	"threadsfunctions.dev/shared/threads"
 	"threadsfunctions.dev/shared/threads/threadstest"
+	"threadsfunctions.dev/shared/tokencrypt"
 )
 
 type harness struct {
@@ -26,6 +27,8 @@ type harness struct {
 	uid    string
 	user   threadstest.User
 	token  string
+	// keyring seals the harness's tokens (for another store of the same data).
+	keyring *tokencrypt.Keyring
 }
 
 func newHarness(t *testing.T) *harness {
@@ -35,7 +38,7 @@ func newHarness(t *testing.T) *harness {
 	keyring, _ := testenv.Keyring(t, "k1")
 	st := store.New(env.Firestore(t), keyring)
 	h := &harness{
-		t: t, fake: fake, store: st, uid: "uid-" + testenv.RandomID(t),
+		t: t, fake: fake, store: st, uid: "uid-" + testenv.RandomID(t), keyring: keyring,
 		user: threadstest.User{ID: fmt.Sprint(17841400000000000 + rand.IntN(1_000_000)), Username: "ada"},
 	}
 	h.token = fake.AddAccount(h.user)

@@ -188,9 +188,21 @@ func TestHoldAccess(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the call was not held")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	// A second call, whose caller gives up while it is held (the first
+	// call's connection is up: it reaches the fake well within its time).
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 	defer cancel()
-	if _, err := access(ctx, c, name); status.Code(err) != codes.DeadlineExceeded {
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := access(ctx, c, name)
+		gaveUp <- err
+	}()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second call was not held")
+	}
+	if err := <-gaveUp; status.Code(err) != codes.DeadlineExceeded {
 		t.Errorf("a held call whose caller gave up: %v, want DeadlineExceeded", err)
 	}
 	select {
