@@ -447,17 +447,11 @@ func cancelUpdates(j *Job, reason string, now time.Time) []firestore.Update {
 func (s *Store) KeepPublished(ctx context.Context, j *Job, owner string, part int, mediaID string, now time.Time) (*Job, error) {
 	var kept *Job
 	done, err := updateIf(ctx, s, s.jobRef(j), decodeJob, func(cur *Job) []firestore.Update {
-		if cur.Status != JobCancelled || owner == "" || cur.LeaseOwner != owner || cur.Part != part ||
-			(len(cur.Parts) > 0 && part >= len(cur.Parts)) {
+		if !keptFor(cur, owner) || cur.Part != part || (len(cur.Parts) > 0 && part >= len(cur.Parts)) {
 			return nil
 		}
 		kept = cur
-		cur.UpdatedAt, cur.LeaseOwner, cur.LeaseUntil = now, "", time.Time{}
-		updates := []firestore.Update{
-			{Path: "updatedAt", Value: now},
-			{Path: "leaseOwner", Value: ""},
-			{Path: "leaseUntil", Value: time.Time{}},
-		}
+		updates := giveUpKept(cur, now)
 		last := true
 		if len(cur.Parts) > 0 {
 			cur.Parts[part].Status, cur.Parts[part].MediaID = string(JobPublished), mediaID
@@ -499,19 +493,32 @@ func (s *Store) KeepPublished(ctx context.Context, j *Job, owner string, part in
 // owner's, or is gone.
 func (s *Store) ReleaseCancelled(ctx context.Context, j *Job, owner string, now time.Time) (bool, error) {
 	done, err := updateIf(ctx, s, s.jobRef(j), decodeJob, func(cur *Job) []firestore.Update {
-		if cur.Status != JobCancelled || owner == "" || cur.LeaseOwner != owner {
+		if !keptFor(cur, owner) {
 			return nil
 		}
-		return []firestore.Update{
-			{Path: "leaseOwner", Value: ""},
-			{Path: "leaseUntil", Value: time.Time{}},
-			{Path: "updatedAt", Value: now},
-		}
+		return giveUpKept(cur, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("release cancelled job: %w", err)
 	}
 	return done, nil
+}
+
+// keptFor reports whether j is a cancelled job whose lease the cancel kept
+// for owner's attempt (see cancelUpdates).
+func keptFor(j *Job, owner string) bool {
+	return j.Status == JobCancelled && owner != "" && j.LeaseOwner == owner
+}
+
+// giveUpKept gives up the lease the cancel kept on j: it clears j's lease
+// and returns the writes that do so.
+func giveUpKept(j *Job, now time.Time) []firestore.Update {
+	j.UpdatedAt, j.LeaseOwner, j.LeaseUntil = now, "", time.Time{}
+	return []firestore.Update{
+		{Path: "updatedAt", Value: now},
+		{Path: "leaseOwner", Value: ""},
+		{Path: "leaseUntil", Value: time.Time{}},
+	}
 }
 
 // WithdrawJob deletes a job that nothing has touched since it was created
