@@ -833,12 +833,11 @@ func (a *attempt) reauth(ctx context.Context, err error) (*Result, error) {
 // mediaID, "" when only its container's status said so) and moves the job
 // on: to the next part, or to its end.
 func (a *attempt) published(ctx context.Context, mediaID string) (*Result, error) {
-	part := a.job.Part
-	a.posted = &postedPart{part: part, mediaID: mediaID}
+	a.posted = &postedPart{part: a.job.Part, mediaID: mediaID}
 	res, err := a.recordPublished(ctx, mediaID)
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
-		return a.keepPublished(ctx, part, mediaID, err)
+		return a.keepPublished(ctx, err)
 	case err == nil:
 		a.posted = nil
 	}
@@ -851,26 +850,26 @@ type postedPart struct {
 	mediaID string
 }
 
-// keepPublished is published's way out when the job changed since the
-// attempt's last write (lost): if it was cancelled out of this attempt's
+// keepPublished is published's way out, for a.posted, when the job changed
+// since the attempt's last write (lost): if it was cancelled out of this attempt's
 // hands meanwhile (its account disconnected or revoked while the call was
 // in flight), the post that went out is recorded all the same
 // (store.KeepPublished), and the attempt ends with the job as it now is;
 // otherwise another attempt has the job (it finds the post by its
 // container's status) and lost is returned.
-func (a *attempt) keepPublished(ctx context.Context, part int, mediaID string, lost error) (*Result, error) {
+func (a *attempt) keepPublished(ctx context.Context, lost error) (*Result, error) {
+	p := a.posted
 	// Recorded even if the caller has gone: the post is out.
-	kept, err := a.Store.KeepPublished(context.WithoutCancel(ctx), a.job, a.owner, part, mediaID, a.now())
-	switch {
-	case err != nil:
+	kept, err := a.Store.KeepPublished(context.WithoutCancel(ctx), a.job, a.owner, p.part, p.mediaID, a.now())
+	if err != nil {
 		return nil, errors.Join(lost, err) // a.posted kept: the release tries again
-	case kept == nil:
-		a.posted = nil
-		return nil, lost
 	}
 	a.posted = nil
+	if kept == nil {
+		return nil, lost
+	}
 	a.log(ctx).Warn("publish: the job was cancelled while its post was being published; the post is recorded",
-		"jobId", kept.JobID, "part", part, "mediaId", mediaID, "status", string(kept.Status))
+		"jobId", kept.JobID, "part", p.part, "mediaId", p.mediaID, "status", string(kept.Status))
 	return &Result{State: Done, Job: kept}, nil
 }
 
