@@ -268,34 +268,10 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 	// start loads the configuration (once) and builds the handler, then
 	// records the outcome and ends call.
 	start := func(ctx context.Context, call *startCall) {
-		var h http.Handler
 		mu.Lock()
 		c := cfg
 		mu.Unlock()
-		err := func() (err error) {
-			var d *Deps
-			defer func() {
-				if p := recover(); p != nil {
-					// As a request's panic would be: logged with its stack,
-					// and answered (here, 503 to every request waiting).
-					err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
-				}
-				if err != nil && d != nil {
-					// The next request starts again: release these clients.
-					_ = d.Close()
-				}
-			}()
-			if c == nil {
-				if c, err = loadConfig(opts); err != nil {
-					return err
-				}
-			}
-			if d, err = build(ctx, opts, c); err != nil {
-				return err
-			}
-			h, err = newHandler(d)
-			return err
-		}()
+		c, h, err := startInstance(ctx, opts, c, newHandler)
 		mu.Lock()
 		defer mu.Unlock()
 		if c != nil {
@@ -351,6 +327,34 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 		}
 		h.ServeHTTP(w, r)
 	}
+}
+
+// startInstance loads the configuration, unless loaded is the one already
+// loaded, and builds the handler; it returns the configuration once loaded,
+// whatever happens next. A panic is an error, with its stack (as a
+// request's would be logged); a failed start closes the clients it made,
+// since the next request starts again.
+func startInstance(ctx context.Context, opts Options, loaded *config.Config, newHandler func(*Deps) (http.Handler, error)) (cfg *config.Config, h http.Handler, err error) {
+	cfg = loaded
+	var d *Deps
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+		if err != nil && d != nil {
+			_ = d.Close()
+		}
+	}()
+	if cfg == nil {
+		if cfg, err = loadConfig(opts); err != nil {
+			return nil, nil, err
+		}
+	}
+	if d, err = build(ctx, opts, cfg); err != nil {
+		return cfg, nil, err
+	}
+	h, err = newHandler(d)
+	return cfg, h, err
 }
 
 // startCall is one start of an instance, shared by the requests waiting

@@ -29,6 +29,10 @@ const (
 	keyName       = "projects/demo-p/secrets/token-key"
 )
 
+// teapot stands for a function's handler: its answer (418) shows the
+// request got through.
+var teapot = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+
 func callbackEnv() map[string]string {
 	return map[string]string{
 		"GOOGLE_CLOUD_PROJECT":      "demo-p",
@@ -62,7 +66,7 @@ func TestSecretsComeFromSecretManagerOncePerInstance(t *testing.T) {
 	}
 	h := app.Lazy("thTest", opts, func(d *app.Deps) (http.Handler, error) {
 		built = d
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }), nil
+		return teapot, nil
 	})
 	for range 3 {
 		rec := httptest.NewRecorder()
@@ -98,7 +102,7 @@ func TestTransientStartupFailureIsRetried(t *testing.T) {
 		SecretManager: sm.ClientOptions(),
 	}
 	h := app.Lazy("thTest", opts, func(d *app.Deps) (http.Handler, error) {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }), nil
+		return teapot, nil
 	})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
@@ -354,7 +358,7 @@ func TestConcurrentRequestsShareOneStart(t *testing.T) {
 			if err := <-release; err != nil {
 				return nil, err
 			}
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }), nil
+			return teapot, nil
 		})
 
 	// Five requests wait on one start, which fails: each gets 503.
@@ -447,7 +451,7 @@ func TestStartOutlivesTheRequestThatBeganIt(t *testing.T) {
 	h := app.Lazy("thTest", app.Options{Needs: config.Needs{AppSecret: true}, Lookup: config.MapLookuper(env),
 		Logger: logging.New(io.Discard, slog.LevelInfo), SecretManager: sm.ClientOptions()},
 		func(d *app.Deps) (http.Handler, error) {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }), nil
+			return teapot, nil
 		})
 	ctx, cancel := context.WithCancel(t.Context())
 	starter := serveAsync(ctx, h)
