@@ -96,10 +96,12 @@ func (s *Server) sweep(ctx context.Context, now, began time.Time) (Counts, error
 	if budget <= 0 {
 		budget = DefaultBudget
 	}
-	// Past stop no account is taken up, not even one waiting for a worker,
-	// and no page is read.
-	stop := time.NewTimer(time.Until(began.Add(budget)))
-	defer stop.Stop()
+	// Once the budget is spent (over) no account is taken up, not even one
+	// waiting for a worker, and no page is read. It only marks time: the
+	// refreshes under way keep the request's context, and finish.
+	budgetCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), began.Add(budget))
+	defer cancel()
+	over := budgetCtx.Done()
 	c := Counts{OK: true}
 	var mu sync.Mutex
 	jobs := make(chan store.AccountRef)
@@ -126,27 +128,20 @@ func (s *Server) sweep(ctx context.Context, now, began time.Time) (Counts, error
 	var err error
 	cursor := (*store.Cursor)(nil)
 pages:
-	for {
-		select {
-		case <-stop.C:
-			break pages
-		default:
-		}
+	for budgetCtx.Err() == nil {
 		var page []store.AccountRef
 		page, cursor, err = s.Store.DueAccounts(ctx, now.Add(s.Window), pageSize, cursor)
 		if err != nil {
 			break
 		}
 		for _, ref := range page {
-			select {
-			case <-stop.C:
+			if budgetCtx.Err() != nil {
 				break pages
-			default:
 			}
 			select {
 			case jobs <- ref:
 				c.Examined++
-			case <-stop.C:
+			case <-over:
 				break pages
 			}
 		}
