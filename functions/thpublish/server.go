@@ -233,15 +233,16 @@ func (s *Server) orRepeat(ctx context.Context, w http.ResponseWriter, uid string
 	}
 	// Firestore failing here is no answer about the job: 503, so that the
 	// caller tries again rather than take the refusal as final.
-	accountIDs := []string{req.AccountID}
-	if req.AccountID == "" {
+	var accountIDs []string
+	if req.AccountID != "" {
+		accountIDs = []string{req.AccountID}
+	} else {
 		// The first request named no account either: it went to the
 		// user's only account then, which may have company since.
 		accts, err := s.Store.ListAccounts(ctx, uid)
 		if err != nil {
 			return accountsUnavailable(err)
 		}
-		accountIDs = accountIDs[:0]
 		for _, a := range accts {
 			accountIDs = append(accountIDs, a.AccountID)
 		}
