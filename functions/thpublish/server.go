@@ -631,12 +631,17 @@ func (s *Server) handleSweep(w http.ResponseWriter, r *http.Request) error {
 }
 
 // sweepJob hands one overdue job to Cloud Tasks, or clears the dueBy of one
-// that has ended.
+// that has ended (and the lease a cancel kept on it, which has run out).
 func (s *Server) sweepJob(ctx context.Context, j *store.Job, now time.Time) (enqueued, cleared int, err error) {
 	if j.Status.Terminal() {
-		ok, err := s.Store.ClearDueBy(ctx, j)
+		kept := j.LeaseOwner // a cancelled job's lease, kept for an attempt that was publishing it
+		ok, err := s.Store.ClearDueBy(ctx, j, now)
 		if ok {
 			cleared = 1
+			if kept != "" {
+				logging.FromContext(ctx).Warn("publish: a job cancelled while it was being published was never settled by its attempt; its lease is given up, and whether the post went out is not known",
+					"jobId", j.JobID, "accountId", j.AccountID)
+			}
 		}
 		return 0, cleared, err
 	}

@@ -72,6 +72,13 @@ func TestSweepHandsOnOverdueJobs(t *testing.T) {
 	running := mk("still running", store.Job{Status: store.JobAccepted, LeaseOwner: "live", LeaseUntil: now.Add(time.Minute), Attempts: 1})
 	justLate := mk("its task is a little late", store.Job{Status: store.JobAccepted, DueBy: now.Add(-10 * time.Second), Attempts: 1})
 	ended := mk("ended, still due", store.Job{Status: store.JobPublished, MediaID: "1789", DueBy: now.Add(-time.Hour), Attempts: 1})
+	// Cancelled while an attempt was publishing it: the cancel kept that
+	// attempt's lease. One attempt died without giving it up (the sweep
+	// does), the other may still record its post (left alone).
+	keptDead := mk("cancelled mid-publish, its attempt died", store.Job{Status: store.JobCancelled, ContainerID: "17900000000000001",
+		LeaseOwner: "dead-publisher", LeaseUntil: now.Add(-2 * time.Minute), Attempts: 1})
+	keptLive := mk("cancelled mid-publish, its attempt running", store.Job{Status: store.JobCancelled, ContainerID: "17900000000000002",
+		LeaseOwner: "live-publisher", LeaseUntil: now.Add(time.Minute), Attempts: 1})
 
 	tok, err := h.tasks.IDToken(h.url, invoker)
 	if err != nil {
@@ -94,7 +101,7 @@ func TestSweepHandsOnOverdueJobs(t *testing.T) {
 	// Twice before any task has run: one task per overdue job all the same.
 	for i := range 2 {
 		code, a := h.sweep("Bearer " + tok)
-		if want := (sweepAnswer{OK: true, Overdue: 3 - i, Enqueued: 2, Cleared: 1 - i}); code != http.StatusOK || a != want {
+		if want := (sweepAnswer{OK: true, Overdue: 4 - 2*i, Enqueued: 2, Cleared: 2 - 2*i}); code != http.StatusOK || a != want {
 			t.Fatalf("sweep %d: %d %+v, want %+v", i+1, code, a, want)
 		}
 	}
@@ -113,6 +120,14 @@ func TestSweepHandsOnOverdueJobs(t *testing.T) {
 	}
 	if d := h.job(acct, ended.JobID).DueBy; !d.IsZero() {
 		t.Errorf("the ended job is still due by %v", d)
+	}
+	if got := h.job(acct, keptDead.JobID); got.Status != store.JobCancelled || got.LeaseOwner != "" || !got.DueBy.IsZero() {
+		t.Errorf("the cancelled job whose attempt died: %s, lease %q, due by %v; want cancelled, no lease, not due",
+			got.Status, got.LeaseOwner, got.DueBy)
+	}
+	if got := h.job(acct, keptLive.JobID); got.LeaseOwner != "live-publisher" || !got.DueBy.Equal(keptLive.LeaseUntil.Truncate(time.Microsecond)) {
+		t.Errorf("the cancelled job whose attempt runs: lease %q, due by %v; want its lease kept, due by its end",
+			got.LeaseOwner, got.DueBy)
 	}
 
 	// Cloud Tasks delivers them: each job published once.

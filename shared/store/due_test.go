@@ -143,7 +143,7 @@ func TestOverdueJobs(t *testing.T) {
 	later := mk("uid-b", store.JobPublishing, t0.Add(-2*time.Minute))
 	mk("uid-a", store.JobAccepted, t0.Add(time.Minute)) // not yet due
 	ended := mk("uid-b", store.JobPublished, t0.Add(-5*time.Minute))
-	if ok, err := s.ClearDueBy(ctx, ended); err != nil || !ok {
+	if ok, err := s.ClearDueBy(ctx, ended, time.Now()); err != nil || !ok {
 		t.Fatalf("ClearDueBy = %v, %v", ok, err)
 	}
 
@@ -179,10 +179,97 @@ func TestOverdueJobs(t *testing.T) {
 	if _, err := s.ClaimJob(ctx, late.UID, late.AccountID, late.JobID, "o1", t0, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.ClearDueBy(ctx, &stale); err != nil || ok {
+	if ok, err := s.ClearDueBy(ctx, &stale, time.Now()); err != nil || ok {
 		t.Errorf("ClearDueBy of a job changed since = %v, %v; want false", ok, err)
 	}
 	if d := storedDueBy(t, s, late); !d.Equal(t0.Add(time.Minute)) {
 		t.Errorf("dueBy after the claim %v, want the lease's end", d)
+	}
+}
+
+// TestKeptLeaseStaysDue: a job cancelled while an attempt was publishing it
+// keeps that attempt's lease and stays due by its end, so that a sweep
+// finds it if the attempt dies with the lease kept. The attempt giving the
+// lease up (with or without a post) removes the due; the sweep's ClearDueBy
+// leaves a live kept lease alone and ends one that has run out, after which
+// the dead attempt's late writes change nothing.
+func TestKeptLeaseStaysDue(t *testing.T) {
+	s, _ := newStoreAlone(t)
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	const owner = "attempt-1"
+	leaseEnd := now.Add(time.Minute)
+	cancelled := func(t *testing.T) *store.Job {
+		t.Helper()
+		j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: "uid-" + testenv.RandomID(t), AccountID: "17841400000000001",
+			Kind: "text", Status: store.JobPublishing, ContainerID: "17900000000000001", LeaseOwner: owner, LeaseUntil: leaseEnd,
+			Attempts: 1, CreatedAt: now, UpdatedAt: now}
+		if _, ok, err := s.CreateJob(ctx, j); err != nil || !ok {
+			t.Fatalf("CreateJob: %v, %v", ok, err)
+		}
+		if n, err := s.CancelPendingJobs(ctx, j.UID, j.AccountID, "account_disconnected", now); err != nil || n != 1 {
+			t.Fatalf("CancelPendingJobs = %d, %v", n, err)
+		}
+		got, err := s.GetJob(ctx, j.UID, j.AccountID, j.JobID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != store.JobCancelled || got.LeaseOwner != owner || !got.DueBy.Equal(leaseEnd) {
+			t.Fatalf("cancelled job %s, lease %q, dueBy %v; want cancelled, the lease kept, due by its end %v",
+				got.Status, got.LeaseOwner, got.DueBy, leaseEnd)
+		}
+		return got
+	}
+	for _, tc := range []struct {
+		name string
+		// end ends the kept lease and reports whether it did.
+		end func(t *testing.T, j *store.Job) bool
+	}{
+		{"its attempt records the post", func(t *testing.T, j *store.Job) bool {
+			kept, err := s.KeepPublished(ctx, j, owner, 0, "17890000000000001", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kept != nil
+		}},
+		{"its attempt gives it up", func(t *testing.T, j *store.Job) bool {
+			ok, err := s.ReleaseCancelled(ctx, j, owner, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}},
+		{"the sweep, once it has run out", func(t *testing.T, j *store.Job) bool {
+			// While it runs, the attempt may yet record its post.
+			if ok, err := s.ClearDueBy(ctx, j, leaseEnd.Add(-time.Second)); err != nil || ok {
+				t.Fatalf("ClearDueBy of a live kept lease = %v, %v; want false", ok, err)
+			}
+			ok, err := s.ClearDueBy(ctx, j, leaseEnd.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok && (j.LeaseOwner != "" || !j.DueBy.IsZero()) {
+				t.Errorf("ClearDueBy left the job read with lease %q, dueBy %v", j.LeaseOwner, j.DueBy)
+			}
+			return ok
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := cancelled(t)
+			if !tc.end(t, j) {
+				t.Fatal("the kept lease was not ended")
+			}
+			got, err := s.GetJob(ctx, j.UID, j.AccountID, j.JobID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.LeaseOwner != "" || !got.LeaseUntil.IsZero() || !got.DueBy.IsZero() {
+				t.Errorf("after: lease %q until %v, dueBy %v; want none", got.LeaseOwner, got.LeaseUntil, got.DueBy)
+			}
+			// Nothing of the attempt's may change it now.
+			if kept, err := s.KeepPublished(ctx, got, owner, 0, "17890000000000002", now); err != nil || kept != nil {
+				t.Errorf("KeepPublished after the lease ended = %+v, %v; want nil", kept, err)
+			}
+		})
 	}
 }

@@ -360,14 +360,30 @@ func (s *Store) OverdueJobs(ctx context.Context, before time.Time, limit int) ([
 }
 
 // ClearDueBy removes the DueBy of a job that has ended yet still carries one,
-// if the job is still as read (j.Version); false when it changed meanwhile.
-func (s *Store) ClearDueBy(ctx context.Context, j *Job) (bool, error) {
+// and with it a lease the cancel kept (see cancelUpdates) that has run out
+// by now: the attempt that held it died without recording what its call
+// did. Only if the job is still as read (j.Version); false when it changed
+// meanwhile (that attempt's own write among others).
+func (s *Store) ClearDueBy(ctx context.Context, j *Job, now time.Time) (bool, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	_, err := s.jobRef(j).Update(ctx, []firestore.Update{{Path: "dueBy", Value: firestore.Delete}}, firestore.LastUpdateTime(j.Version))
+	updates := []firestore.Update{{Path: "dueBy", Value: firestore.Delete}}
+	expired := j.LeaseOwner != ""
+	if expired && now.Before(j.LeaseUntil) {
+		return false, nil // its attempt may yet record its post
+	}
+	if expired {
+		updates = append(updates,
+			firestore.Update{Path: "leaseOwner", Value: ""},
+			firestore.Update{Path: "leaseUntil", Value: time.Time{}})
+	}
+	wr, err := s.jobRef(j).Update(ctx, updates, firestore.LastUpdateTime(j.Version))
 	switch status.Code(err) {
 	case codes.OK:
-		j.DueBy = time.Time{}
+		j.DueBy, j.Version = time.Time{}, wr.UpdateTime
+		if expired {
+			j.LeaseOwner, j.LeaseUntil = "", time.Time{}
+		}
 		return true, nil
 	case codes.FailedPrecondition, codes.NotFound:
 		return false, nil
@@ -406,19 +422,26 @@ func (s *Store) TouchJob(ctx context.Context, j *Job, now time.Time) error {
 // a chain's parts not published marked cancelled. The lease is given up,
 // but for a job being published by an attempt that holds it (a live lease
 // in "publishing"): that attempt's publish call may post, and the lease
-// says whose post KeepPublished may record, and until when.
+// says whose post KeepPublished may record, and until when. Such a job
+// stays due by the lease's end, so that if the attempt dies before it
+// gives the lease up, the sweep does (ClearDueBy).
 func cancelUpdates(j *Job, reason string, now time.Time) []firestore.Update {
 	publishing := j.Status == JobPublishing
 	j.Error = cancelError(reason, j.Parts, publishing)
 	j.Status, j.DueBy, j.UpdatedAt = JobCancelled, time.Time{}, now
+	kept := publishing && j.LeaseOwner != "" && now.Before(j.LeaseUntil)
+	if kept {
+		j.DueBy = j.LeaseUntil
+	} else {
+		j.LeaseOwner = ""
+	}
 	updates := []firestore.Update{
 		{Path: "status", Value: string(JobCancelled)},
 		{Path: "error", Value: j.Error},
-		{Path: "dueBy", Value: firestore.Delete},
+		{Path: "dueBy", Value: dueByValue(j.DueBy)},
 		{Path: "updatedAt", Value: now},
 	}
-	if !publishing || j.LeaseOwner == "" || !now.Before(j.LeaseUntil) {
-		j.LeaseOwner = ""
+	if !kept {
 		updates = append(updates, firestore.Update{Path: "leaseOwner", Value: ""})
 	}
 	if len(j.Parts) > 0 {
@@ -511,13 +534,14 @@ func keptFor(j *Job, owner string) bool {
 }
 
 // giveUpKept gives up the lease the cancel kept on j: it clears j's lease
-// and returns the writes that do so.
+// and the due it kept with it, and returns the writes that do so.
 func giveUpKept(j *Job, now time.Time) []firestore.Update {
-	j.UpdatedAt, j.LeaseOwner, j.LeaseUntil = now, "", time.Time{}
+	j.UpdatedAt, j.LeaseOwner, j.LeaseUntil, j.DueBy = now, "", time.Time{}, time.Time{}
 	return []firestore.Update{
 		{Path: "updatedAt", Value: now},
 		{Path: "leaseOwner", Value: ""},
 		{Path: "leaseUntil", Value: time.Time{}},
+		{Path: "dueBy", Value: firestore.Delete},
 	}
 }
 
