@@ -151,7 +151,7 @@ func build(ctx context.Context, opts Options, cfg *config.Config) (_ *Deps, err 
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	if opts.Needs.OAuthCallback || opts.Needs.AppSecret {
-		g.Go(func() error {
+		g.Go(recovered(func() error {
 			s, err := secrets.Resolve(gctx, accessor, cfg.ThreadsAppSecret, cfg.ThreadsAppSecretName)
 			if err != nil {
 				return fmt.Errorf("threads app secret: %w", err)
@@ -164,10 +164,10 @@ func build(ctx context.Context, opts Options, cfg *config.Config) (_ *Deps, err 
 			}
 			appSecret = s
 			return nil
-		})
+		}))
 	}
 	if opts.Needs.Tokens {
-		g.Go(func() error {
+		g.Go(recovered(func() error {
 			text, err := secrets.Resolve(gctx, accessor, cfg.TokenEncryptionKey, cfg.TokenEncryptionKeyName)
 			if err != nil {
 				return fmt.Errorf("token encryption key: %w", err)
@@ -176,17 +176,17 @@ func build(ctx context.Context, opts Options, cfg *config.Config) (_ *Deps, err 
 				return fmt.Errorf("%w: TOKEN_ENCRYPTION_KEY: %w", ErrConfig, err)
 			}
 			return nil
-		})
+		}))
 	}
 	if opts.Auth {
-		g.Go(func() error {
+		g.Go(recovered(func() error {
 			v, err := auth.NewFirebase(gctx, auth.FirebaseConfig{ProjectID: cfg.ProjectID, EmulatorHost: cfg.AuthEmulatorHost})
 			if err != nil {
 				return err
 			}
 			d.Auth = v
 			return nil
-		})
+		}))
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -225,6 +225,26 @@ func build(ctx context.Context, opts Options, cfg *config.Config) (_ *Deps, err 
 	}
 	built = true
 	return d, nil
+}
+
+// recovered returns f, a panic in which is returned as its error, with its
+// stack: startInstance recovers the panics of its own goroutine, but one in
+// an errgroup goroutine would end the process.
+func recovered(f func() error) func() error {
+	return func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = panicError(p)
+			}
+		}()
+		return f()
+	}
+}
+
+// panicError is a recovered panic as an error, with the stack of the
+// goroutine that recovered it (called in its deferred function).
+func panicError(p any) error {
+	return fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 }
 
 // ErrConfig marks configuration problems: they do not go away by retrying.
@@ -339,7 +359,7 @@ func startInstance(ctx context.Context, opts Options, loaded *config.Config, new
 	var d *Deps
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			err = panicError(p)
 		}
 		if err != nil && d != nil {
 			_ = d.Close()

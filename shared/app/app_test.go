@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"google.golang.org/api/option"
+	"google.golang.org/grpc"
 
 	"threadsfunctions.dev/shared/app"
 	"threadsfunctions.dev/shared/config"
@@ -117,6 +118,42 @@ func TestTransientStartupFailureIsRetried(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if rec.Code != http.StatusTeapot {
 		t.Fatalf("second answer %d %s, want the handler's", rec.Code, rec.Body.String())
+	}
+}
+
+// A panic while an instance starts, in one of the steps it takes
+// concurrently (here the Secret Manager client's call), is that start's
+// failure, logged with its stack: the request is answered 503 and the next
+// one starts again. It must not end the process.
+func TestPanicInAStartStepIsAFailedStart(t *testing.T) {
+	sm := secretmanagerfake.Start(t)
+	keyText, _ := tokencrypt.GenerateKeyText("k1")
+	sm.AddVersion(keyName, []byte(keyText))
+	sm.AddVersion(appSecretName, []byte("s"))
+	var calls atomic.Int32
+	explode := grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if calls.Add(1) == 1 {
+			panic("secret read exploded")
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	})
+	var logs bytes.Buffer
+	opts := app.Options{
+		Needs:         config.Needs{OAuthCallback: true, Tokens: true},
+		Lookup:        config.MapLookuper(callbackEnv()),
+		Logger:        logging.New(&logs, slog.LevelInfo),
+		SecretManager: append(sm.ClientOptions(), option.WithGRPCDialOption(explode)),
+	}
+	h := app.Lazy("thTest", opts, func(d *app.Deps) (http.Handler, error) { return teapot, nil })
+	for i, want := range []int{http.StatusServiceUnavailable, http.StatusTeapot} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if rec.Code != want {
+			t.Fatalf("answer %d: %d %s, want %d", i+1, rec.Code, rec.Body.String(), want)
+		}
+	}
+	if !strings.Contains(logs.String(), "panic: secret read exploded") || !strings.Contains(logs.String(), "app_test.go") {
+		t.Errorf("the panic is not logged with its stack: %s", logs.String())
 	}
 }
 
