@@ -595,8 +595,11 @@ func (a *attempt) sendPublish(ctx context.Context) (*Result, error) {
 	j := a.job
 	mediaID, err := a.Threads.Publish(ctx, a.userID, a.token, j.ContainerID)
 	if err != nil {
+		// A refusal is acted on only once the container's status says it
+		// was not published after all; a failed link preview (dropped
+		// below, in threadsError) is a refusal whatever its flags say.
 		var apiErr *threads.APIError
-		if errors.As(err, &apiErr) && !apiErr.Temporary() && !apiErr.MediaNotReady() && !apiErr.TokenInvalid() {
+		if errors.As(err, &apiErr) && (!apiErr.Temporary() || apiErr.LinkPreviewFailed()) && !apiErr.MediaNotReady() && !apiErr.TokenInvalid() {
 			if res, serr := a.publishedAfterAll(ctx); res != nil || serr != nil {
 				return res, serr
 			}
@@ -794,14 +797,11 @@ func (a *attempt) retryLater(ctx context.Context, err error, wait time.Duration)
 
 // dropLinkPreview answers Threads' failure to fetch the link_attachment's
 // preview at publish (-1/4279047) as Threads advises: the post again, without
-// link_attachment, from a new container, once. The refused container is
-// asked first whether it was published after all (as any refusal of a
-// publish is); if not, it expires.
+// link_attachment, from a new container, once. sendPublish has asked the
+// refused container whether it was published after all (as it does for any
+// refusal of a publish); it was not, and it expires.
 func (a *attempt) dropLinkPreview(ctx context.Context, err error) (*Result, error) {
 	j := a.job
-	if res, serr := a.publishedAfterAll(ctx); res != nil || serr != nil {
-		return res, serr
-	}
 	a.log(ctx).Warn("publish: link preview failed; publishing without link_attachment", append(errAttrs(err), "jobId", j.JobID)...)
 	j.LinkDropped, j.Status, j.ContainerID = true, store.JobAccepted, ""
 	if serr := a.save(ctx); serr != nil {

@@ -285,30 +285,39 @@ func TestFinalSubcodeOn5xxPublishIsRetried(t *testing.T) {
 
 // Threads could not fetch the link's preview at publish: the post goes out
 // without link_attachment, once, from a new container (as Threads advises);
-// a post without a link_attachment just fails.
+// a post without a link_attachment just fails. Each refused container's
+// status is read once, to know it was not published after all.
 func TestLinkPreviewFailureDropsTheLinkAttachment(t *testing.T) {
 	previewFailed := threadstest.Failure{HTTPStatus: 400, Code: -1, Subcode: 4279047, Message: "link preview failed"}
+	linked := publish.Request{Text: "read this", LinkAttachment: "https://example.com/a"}
 	cases := []struct {
 		name       string
 		req        publish.Request
+		failure    threadstest.Failure
 		failures   int
 		wantStatus store.JobStatus
 		wantCreate int
+		wantReads  int
 	}{
-		{"link attachment dropped", publish.Request{Text: "read this", LinkAttachment: "https://example.com/a"}, 1, store.JobPublished, 2},
-		{"dropped once only", publish.Request{Text: "read this", LinkAttachment: "https://example.com/a"}, 2, store.JobFailed, 2},
-		{"no link attachment to drop", publish.Request{Text: "https://example.com/a in the text"}, 1, store.JobFailed, 1},
+		{"link attachment dropped", linked, previewFailed, 1, store.JobPublished, 2, 1},
+		{"dropped once only", linked, previewFailed, 2, store.JobFailed, 2, 2},
+		{"dropped, the failure flagged transient", linked, threadstest.Failure{HTTPStatus: 400, Code: 2, Subcode: 4279047, Message: "link preview failed"},
+			1, store.JobPublished, 2, 1},
+		{"no link attachment to drop", publish.Request{Text: "https://example.com/a in the text"}, previewFailed, 1, store.JobFailed, 1, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.fake.FailNext(threadstest.EndpointPublish, tc.failures, previewFailed)
+			h.fake.FailNext(threadstest.EndpointPublish, tc.failures, tc.failure)
 			res := h.run(h.newJob(tc.req), 5*time.Second)
 			if res.Job.Status != tc.wantStatus {
 				t.Fatalf("job %s (error %+v), want %s", res.Job.Status, res.Job.Error, tc.wantStatus)
 			}
 			if n := h.fake.Calls(threadstest.EndpointCreate); n != tc.wantCreate {
 				t.Errorf("%d containers, want %d", n, tc.wantCreate)
+			}
+			if n := h.fake.Calls(threadstest.EndpointStatus); n != tc.wantReads {
+				t.Errorf("%d container status reads, want %d", n, tc.wantReads)
 			}
 			posts := h.fake.Published(h.user.ID)
 			if tc.wantStatus != store.JobPublished {
