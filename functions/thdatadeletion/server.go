@@ -1,13 +1,11 @@
 package thdatadeletion
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"html/template"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -59,17 +57,20 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return unavailable(err)
 		}
-	case isStale(err):
+	case isStale(err) && p != nil:
 		// Meta may retry after SIGNED_REQUEST_MAX_AGE. A request this old,
-		// validly signed, that repeats a deletion already recorded resumes it:
-		// it only finishes what Meta asked for while it was fresh. Anything
-		// else stays refused, as stale, and nothing is recorded.
+		// validly signed (Verify returns its payload then), that repeats a
+		// deletion already recorded resumes it: it only finishes what Meta
+		// asked for while it was fresh. Anything else stays refused, as
+		// stale, and nothing is recorded. Only a validly signed request is
+		// looked up, so the lookup is no oracle for forged ones.
 		var lookupErr error
-		if req, p, lookupErr = s.recorded(ctx, signed, now); lookupErr != nil {
-			return unavailable(lookupErr)
-		}
-		if req == nil {
+		req, lookupErr = s.Store.FindDeletion(ctx, deletionKey(p))
+		switch {
+		case errors.Is(lookupErr, store.ErrNotFound):
 			return err
+		case lookupErr != nil:
+			return unavailable(lookupErr)
 		}
 	default:
 		return err
@@ -114,29 +115,6 @@ func deletionKey(p *signedrequest.Payload) string {
 func isStale(err error) bool {
 	var he *httpx.Error
 	return errors.As(err, &he) && he.Code == signedrequest.CodeStale
-}
-
-// noAgeLimit makes Verify check all but a request's age (a time in the
-// future beyond its minute of tolerance is still stale).
-const noAgeLimit = time.Duration(math.MaxInt64)
-
-// recorded returns the deletion request a stale signed_request repeats,
-// with its payload, once its signature is checked; nil when it repeats none
-// (or its signature or time is wrong). Only a validly signed request is
-// looked up, so the lookup is no oracle for forged ones.
-func (s *Server) recorded(ctx context.Context, signed string, now time.Time) (*store.DeletionRequest, *signedrequest.Payload, error) {
-	p, err := signedrequest.Verify(signed, s.Secret, now, noAgeLimit)
-	if err != nil {
-		return nil, nil, nil
-	}
-	req, err := s.Store.FindDeletion(ctx, deletionKey(p))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return req, p, nil
 }
 
 func unavailable(err error) error {

@@ -49,7 +49,9 @@ func bad(code, msg string) error { return httpx.Errorf(http.StatusBadRequest, co
 
 // Verify checks signed against the app secret and returns its payload. A
 // request issued more than maxAge ago (or more than a minute in the
-// future) is stale.
+// future) is stale (CodeStale); one only too old comes with its payload all
+// the same, its signature checked, for a caller that may still act on an
+// old request it has seen before (thDataDeletion's retries by Meta).
 func Verify(signed string, secret []byte, now time.Time, maxAge time.Duration) (*Payload, error) {
 	if signed == "" {
 		return nil, bad(CodeMissing, "the signed_request form field is required")
@@ -104,10 +106,14 @@ func Verify(signed string, secret []byte, now time.Time, maxAge time.Duration) (
 	if maxAge <= 0 {
 		maxAge = DefaultMaxAge
 	}
-	if now.Sub(issued) > maxAge || issued.Sub(now) > time.Minute {
-		return nil, bad(CodeStale, "the request was issued too long ago")
+	p := &Payload{Algorithm: body.Algorithm, UserID: uid, IssuedAt: issued}
+	switch {
+	case issued.Sub(now) > time.Minute:
+		return nil, bad(CodeStale, "the request's issue time is in the future")
+	case now.Sub(issued) > maxAge:
+		return p, bad(CodeStale, "the request was issued too long ago")
 	}
-	return &Payload{Algorithm: body.Algorithm, UserID: uid, IssuedAt: issued}, nil
+	return p, nil
 }
 
 // decode reads base64url, padded or not; padding, when present, must be

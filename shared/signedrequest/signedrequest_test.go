@@ -70,9 +70,9 @@ func TestVerify(t *testing.T) {
 		{name: "no algorithm",
 			signed:   mustSign(t, map[string]any{"user_id": "1", "issued_at": fresh}, secret),
 			wantCode: CodeAlgorithm},
-		{name: "stale",
+		{name: "stale, with its payload",
 			signed:   mustSign(t, map[string]any{"algorithm": "HMAC-SHA256", "user_id": "1", "issued_at": now.Add(-2 * time.Hour).Unix()}, secret),
-			wantCode: CodeStale},
+			wantCode: CodeStale, wantUser: "1"},
 		{name: "from the future",
 			signed:   mustSign(t, map[string]any{"algorithm": "HMAC-SHA256", "user_id": "1", "issued_at": now.Add(time.Hour).Unix()}, secret),
 			wantCode: CodeStale},
@@ -102,6 +102,15 @@ func TestVerify(t *testing.T) {
 			var he *httpx.Error
 			if !errors.As(err, &he) || he.Code != tc.wantCode || he.Status != 400 {
 				t.Fatalf("Verify error = %v, want 400 %s", err, tc.wantCode)
+			}
+			// Only a request that is too old, its signature checked, comes
+			// with its payload.
+			var got string
+			if p != nil {
+				got = p.UserID
+			}
+			if got != tc.wantUser {
+				t.Errorf("payload's user %q with the error, want %q", got, tc.wantUser)
 			}
 		})
 	}
