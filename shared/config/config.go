@@ -281,17 +281,24 @@ func (c *Config) CORSOriginAllowed(origin string) bool {
 // OriginOf returns the normalised origin ("scheme://host[:port]", lower case,
 // default port dropped) of an absolute http(s) URL without credentials.
 func OriginOf(raw string) (string, bool) {
+	_, origin, ok := httpURL(raw)
+	return origin, ok
+}
+
+// httpURL parses an absolute http(s) URL without credentials, and returns
+// it with its origin as OriginOf does.
+func httpURL(raw string) (*url.URL, string, bool) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" {
-		return "", false
+		return nil, "", false
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if scheme != "http" && scheme != "https" {
-		return "", false
+		return nil, "", false
 	}
 	host := strings.ToLower(u.Hostname())
 	if host == "" {
-		return "", false
+		return nil, "", false
 	}
 	port := u.Port()
 	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
@@ -301,9 +308,9 @@ func OriginOf(raw string) (string, bool) {
 		host = "[" + host + "]"
 	}
 	if port != "" {
-		return scheme + "://" + host + ":" + port, true
+		return u, scheme + "://" + host + ":" + port, true
 	}
-	return scheme + "://" + host, true
+	return u, scheme + "://" + host, true
 }
 
 func parseOrigins(name, value string) ([]string, error) {
@@ -317,8 +324,8 @@ func parseOrigins(name, value string) ([]string, error) {
 		if part == "" {
 			continue
 		}
-		o, ok := OriginOf(part)
-		if !ok || !isBareOrigin(part) {
+		u, o, ok := httpURL(part)
+		if !ok || !isBareOrigin(u) {
 			bad = append(bad, part)
 			continue
 		}
@@ -330,14 +337,10 @@ func parseOrigins(name, value string) ([]string, error) {
 	return out, nil
 }
 
-// isBareOrigin reports whether raw is nothing but an origin (an optional
+// isBareOrigin reports whether u is nothing but an origin (an optional
 // trailing slash aside), so that "https://a.example/path" is rejected
 // as a configured origin.
-func isBareOrigin(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
+func isBareOrigin(u *url.URL) bool {
 	return (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery
 }
 
@@ -362,10 +365,13 @@ const maxSignedRequestAge = 24 * time.Hour
 // Meta's): tokens, codes and the app secret travel to it, so it must be
 // https, but for a simulator on this machine (a loopback host).
 func checkThreadsURL(name, value string) error {
-	if err := checkURL(name, value, false); err != nil || value == "" {
-		return err
+	if value == "" {
+		return nil
 	}
-	u, _ := url.Parse(value)
+	u, _, ok := httpURL(value)
+	if !ok {
+		return fmt.Errorf("%s must be an absolute http(s) URL", name)
+	}
 	if strings.EqualFold(u.Scheme, "https") || isLoopback(u.Hostname()) {
 		return nil
 	}
