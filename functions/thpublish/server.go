@@ -56,7 +56,10 @@ const (
 	taskBudget = 60 * time.Second
 	// sweepGrace is how late a job must be before the sweep hands it on:
 	// Cloud Tasks delivers a little after a task's time, and an attempt may
-	// be writing as its lease runs out.
+	// be writing as its lease runs out. The sweep also ends, that late, the
+	// lease a cancel kept for an attempt publishing the job: that relies,
+	// as every lease does, on the function's timeout (120 s, Terraform) not
+	// outlasting publish.DefaultLease, so that the attempt has ended by then.
 	sweepGrace = time.Minute
 	// sweepLimit bounds the jobs one sweep hands on (the next takes the rest),
 	// sweepWorkers the tasks it creates at a time.

@@ -74,7 +74,8 @@ func TestSweepHandsOnOverdueJobs(t *testing.T) {
 	ended := mk("ended, still due", store.Job{Status: store.JobPublished, MediaID: "1789", DueBy: now.Add(-time.Hour), Attempts: 1})
 	// Cancelled while an attempt was publishing it: the cancel kept that
 	// attempt's lease. One attempt died without giving it up (the sweep
-	// does), the other may still record its post (left alone).
+	// does); the other's lease runs yet, so its job is not overdue
+	// (store.TestKeptLeaseStaysDue has ClearDueBy leave such a lease alone).
 	keptDead := mk("cancelled mid-publish, its attempt died", store.Job{Status: store.JobCancelled, ContainerID: "17900000000000001",
 		LeaseOwner: "dead-publisher", LeaseUntil: now.Add(-2 * time.Minute), Attempts: 1})
 	keptLive := mk("cancelled mid-publish, its attempt running", store.Job{Status: store.JobCancelled, ContainerID: "17900000000000002",

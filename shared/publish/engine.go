@@ -125,6 +125,10 @@ var (
 
 // Tuning constants.
 const (
+	// DefaultLease is how long an attempt holds a job. No attempt outlives
+	// it: a user's request and a task delivery end by thPublish's timeout
+	// (120 s, terraform/thpublish.tf), after which another attempt may
+	// claim the job, and the sweep may end a lease a cancel kept.
 	DefaultLease = 2 * time.Minute
 	// WaitingRetry is when to look again at media that is still processing
 	// (Meta advises polling about once a minute).
@@ -772,6 +776,8 @@ func (a *attempt) threadsError(ctx context.Context, err error) (*Result, error) 
 		return a.fail(ctx, jobError(ReasonMediaFailed, err))
 	}
 	if isAPI && apiErr.LinkPreviewFailed() && !unknown && a.job.Status == store.JobPublishing && a.req != nil && a.req.LinkAttachment != "" && !a.job.LinkDropped {
+		// Threads answers this to the publish call only, and sendPublish
+		// has read the container's status before coming here.
 		return a.dropLinkPreview(ctx, err)
 	}
 	if !isAPI || apiErr.Temporary() || apiErr.MediaNotReady() || threads.IsUnknownOutcome(err) {

@@ -165,6 +165,10 @@ const maxForm = 16 << 10
 
 // VerifyRequest reads a callback's signed_request form field and verifies
 // it: what Meta's deauthorize and data-deletion callbacks both do first.
+//
+// As with Verify, a stale request's error may come with its payload: act
+// on the payload only when the error is nil, unless acting on an old
+// request is what the caller means to do.
 func VerifyRequest(r *http.Request, secret []byte, now time.Time, maxAge time.Duration) (*Payload, error) {
 	signed, err := FromRequest(r)
 	if err != nil {

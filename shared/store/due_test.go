@@ -30,7 +30,8 @@ func storedDueBy(t *testing.T, s *store.Store, j *store.Job) time.Time {
 }
 
 // TestDueByFollowsTheJob: every write that hands a job on says by when it
-// must be taken up again, and a job that has ended has no dueBy at all.
+// must be taken up again, and a job that has ended has no dueBy at all
+// (but for a lease a cancel kept: TestKeptLeaseStaysDue).
 func TestDueByFollowsTheJob(t *testing.T) {
 	s, _ := newStoreAlone(t)
 	ctx := t.Context()

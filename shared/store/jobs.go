@@ -105,7 +105,9 @@ type Job struct {
 	LeaseUntil time.Time `firestore:"leaseUntil"`
 	// DueBy is when something must have taken the job up again: its
 	// lease's end while an attempt holds it, the time its next task is due
-	// while it waits, publishAt while scheduled; none once it has ended.
+	// while it waits, publishAt while scheduled; none once it has ended,
+	// but for a job cancelled while an attempt was publishing it: the
+	// lease the cancel kept for that attempt's end (see cancelUpdates).
 	// thPublish's sweep hands jobs overdue by it to Cloud Tasks (OverdueJobs).
 	DueBy time.Time `firestore:"dueBy,omitempty"`
 	// LinkDropped: Threads could not fetch the link_attachment's preview at
@@ -368,21 +370,22 @@ func (s *Store) ClearDueBy(ctx context.Context, j *Job, now time.Time) (bool, er
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	updates := []firestore.Update{{Path: "dueBy", Value: firestore.Delete}}
-	expired := j.LeaseOwner != ""
-	if expired && now.Before(j.LeaseUntil) {
+	kept := j.LeaseOwner != ""
+	if kept && now.Before(j.LeaseUntil) {
 		return false, nil // its attempt may yet record its post
 	}
-	if expired {
+	if kept {
 		updates = append(updates,
 			firestore.Update{Path: "leaseOwner", Value: ""},
-			firestore.Update{Path: "leaseUntil", Value: time.Time{}})
+			firestore.Update{Path: "leaseUntil", Value: time.Time{}},
+			firestore.Update{Path: "updatedAt", Value: now})
 	}
 	wr, err := s.jobRef(j).Update(ctx, updates, firestore.LastUpdateTime(j.Version))
 	switch status.Code(err) {
 	case codes.OK:
 		j.DueBy, j.Version = time.Time{}, wr.UpdateTime
-		if expired {
-			j.LeaseOwner, j.LeaseUntil = "", time.Time{}
+		if kept {
+			j.LeaseOwner, j.LeaseUntil, j.UpdatedAt = "", time.Time{}, now
 		}
 		return true, nil
 	case codes.FailedPrecondition, codes.NotFound:

@@ -93,7 +93,9 @@ export interface paths {
          *     `dueBy`, the time by which something must take it up again (its lease's end while an
          *     attempt holds it, its next task's time while it waits); the sweep creates a task
          *     (`<jobId>-<accountId>-sweep-<dueBy in ms>`, so never twice) for each job more than a minute past it,
-         *     at most 500 per call, and removes `dueBy` from jobs that ended. `200` with the counts
+         *     at most 500 per call, and removes `dueBy` from jobs that ended (with the lease of an attempt
+         *     that was publishing a job when it was cancelled, once that lease has run out: the attempt
+         *     died without giving it up). `200` with the counts
          *     (`SweepOutcome`); `503` when the jobs could not be listed or some tasks not created (the
          *     next sweep tries again).
          */
@@ -457,7 +459,7 @@ export interface components {
             /** @enum {string} */
             status: "published" | "failed" | "cancelled" | "pending" | "scheduled" | "missing";
         };
-        /** @description the sweep's counts: jobs found overdue, handed to Cloud Tasks (a task already queued counts), and found ended with a `dueBy` left (removed) */
+        /** @description the sweep's counts: jobs found overdue, handed to Cloud Tasks (a task already queued counts), and found ended with a `dueBy` left (removed, and with it the lease a cancel kept for an attempt that has died) */
         SweepOutcome: {
             /** @constant */
             ok: true;
