@@ -2,7 +2,6 @@ package thdisconnect
 
 import (
 	"net/http"
-	"regexp"
 	"time"
 
 	"threadsfunctions.dev/shared/auth"
@@ -21,8 +20,6 @@ const (
 const ReasonDisconnected = "account_disconnected"
 
 const maxBody = 4 << 10
-
-var idRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
 
 // Server handles thDisconnect requests.
 type Server struct {
@@ -48,7 +45,7 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(r, &req, maxBody, false); err != nil {
 		return err
 	}
-	if !idRe.MatchString(req.AccountID) {
+	if !store.ValidAccountID(req.AccountID) {
 		return httpx.Errorf(http.StatusBadRequest, CodeInvalidID, "accountId is required and must be a Threads id")
 	}
 	now := time.Now()

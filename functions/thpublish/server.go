@@ -668,7 +668,7 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) error {
 	if !jobIDRe.MatchString(jobID) {
 		return httpx.Errorf(http.StatusBadRequest, CodeInvalidJobID, "jobId is missing or is not a job id")
 	}
-	if accountID != "" && !accountIDRe.MatchString(accountID) {
+	if accountID != "" && !store.ValidAccountID(accountID) {
 		return httpx.Errorf(http.StatusBadRequest, publish.CodeInvalidID, "accountId is not a Threads id")
 	}
 	acctID, err := s.accountIDForCancel(ctx, user.UID, accountID)
@@ -703,10 +703,7 @@ func (s *Server) accountIDForCancel(ctx context.Context, uid, accountID string) 
 	return a.AccountID, nil
 }
 
-var (
-	jobIDRe     = regexp.MustCompile(`^[kr][0-9a-f]{32}$`)
-	accountIDRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
-)
+var jobIDRe = regexp.MustCompile(`^[kr][0-9a-f]{32}$`)
 
 func budget(override, def time.Duration) time.Duration {
 	if override > 0 {

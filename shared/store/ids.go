@@ -1,0 +1,16 @@
+package store
+
+import "regexp"
+
+// accountIDRe is what an account id may be: Threads user ids are digits,
+// and an id is a document id in AccountPath, so nothing that could change
+// the path or that Firestore reserves.
+var accountIDRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
+
+// ValidAccountID reports whether id can be a connected account's id: the
+// same rule for the callback that stores an account and for the requests
+// that name one (thPublish, thDisconnect), so that every account stored can
+// be named.
+func ValidAccountID(id string) bool {
+	return accountIDRe.MatchString(id)
+}
