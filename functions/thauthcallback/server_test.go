@@ -339,6 +339,12 @@ func TestInvalidStates(t *testing.T) {
 		{"missing", url.Values{"code": {h.threads.IssueCode(ada)}}},
 		{"expired", url.Values{"code": {h.threads.IssueCode(ada)}, "state": {expired}}},
 		{"error with unknown state", url.Values{"error": {"access_denied"}, "state": {"nope"}}},
+		// Not a state id at all (thAuthStart makes base64url ids): refused
+		// as invalid, not taken to Firestore as a document id.
+		{"invalid UTF-8", url.Values{"code": {h.threads.IssueCode(ada)}, "state": {"\xff"}}},
+		{"dot dot", url.Values{"code": {h.threads.IssueCode(ada)}, "state": {".."}}},
+		{"reserved id", url.Values{"code": {h.threads.IssueCode(ada)}, "state": {"__x__"}}},
+		{"slash", url.Values{"code": {h.threads.IssueCode(ada)}, "state": {"a/b"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

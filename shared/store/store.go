@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -189,12 +190,36 @@ func (s *Store) CreateState(ctx context.Context, id string, st OAuthState) error
 	return nil
 }
 
+// validStateID reports whether id can be a state: 1 to 256 of
+// [A-Za-z0-9_-] (thAuthStart's are 43 base64url characters), and not of
+// Firestore's reserved form __.*__. Anything else is not a document id
+// Firestore would take (invalid UTF-8, "..", "a/b", "__x__" fail there
+// with InvalidArgument), so it is refused without asking.
+func validStateID(id string) bool {
+	if id == "" || len(id) > 256 {
+		return false
+	}
+	if len(id) >= 4 && strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__") {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // ConsumeState reads a state and deletes it on the condition that it is
 // unchanged: of any number of concurrent calls with the same id, exactly one
 // gets the state and the others get ErrStateInvalid. An expired state is deleted and refused
 // (Firestore's TTL deletion can lag by a day, so expiry is checked here).
+// An id that is not a state's (see validStateID) is refused with
+// ErrStateInvalid without a Firestore call.
 func (s *Store) ConsumeState(ctx context.Context, id string, now time.Time) (*OAuthState, error) {
-	if id == "" || len(id) > 256 {
+	if !validStateID(id) {
 		return nil, ErrStateInvalid
 	}
 	ctx, cancel := s.bound(ctx)

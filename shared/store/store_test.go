@@ -112,6 +112,51 @@ func TestStateRefused(t *testing.T) {
 	}
 }
 
+// An id that cannot be a state is refused as invalid without a Firestore
+// call (Firestore would fail it with InvalidArgument, not NotFound); a
+// well-formed unknown id is looked up and refused as unknown.
+func TestStateIDChecked(t *testing.T) {
+	env := testenv.Require(t)
+	cases := []struct {
+		name     string
+		id       string
+		wellForm bool // looked up in Firestore
+	}{
+		{name: "empty", id: ""},
+		{name: "invalid UTF-8", id: "\xff"},
+		{name: "dot", id: "."},
+		{name: "dot dot", id: ".."},
+		{name: "slash", id: "a/b"},
+		{name: "reserved", id: "__x__"},
+		{name: "reserved, empty middle", id: "____"},
+		{name: "dot inside", id: "a.b"},
+		{name: "space", id: "a b"},
+		{name: "non-ASCII letter", id: "st-\u00e4"},
+		{name: "too long", id: strings.Repeat("a", 257)},
+		{name: "hex with prefix", id: "st-" + testenv.RandomID(t), wellForm: true},
+		{name: "base64url", id: "_-Az09" + testenv.RandomID(t), wellForm: true},
+		{name: "three underscores", id: "___", wellForm: true},
+		{name: "leading underscores only", id: "__x", wellForm: true},
+		{name: "longest", id: strings.Repeat("a", 256), wellForm: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, faults := env.FaultyFirestore(t)
+			s := store.New(fs, nil)
+			if _, err := s.ConsumeState(t.Context(), tc.id, time.Now()); !errors.Is(err, store.ErrStateInvalid) {
+				t.Errorf("ConsumeState(%q) = %v, want ErrStateInvalid", tc.id, err)
+			}
+			want := 0
+			if tc.wellForm {
+				want = 1
+			}
+			if got := faults.Calls(testenv.RPCBatchGet); got != want {
+				t.Errorf("ConsumeState(%q) read Firestore %d times, want %d", tc.id, got, want)
+			}
+		})
+	}
+}
+
 func TestAccountTokenSealedAtRest(t *testing.T) {
 	s, env := newStore(t)
 	ctx := t.Context()
