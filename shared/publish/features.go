@@ -178,6 +178,9 @@ func (r *Request) Parts() ([]string, error) {
 			return nil, bad(CodeTextTooLong, "text needs more than %d parts of %d bytes", MaxThreadParts, MaxTextBytes)
 		case err != nil:
 			return nil, bad(CodeTextTooLong, "text cannot be split: %v", err)
+		case len(parts) == 0:
+			// All white space: not a single post of it either.
+			return nil, bad(CodeEmptyPost, "text is only white space")
 		}
 	default:
 		if r.NumberParts && !r.Split {

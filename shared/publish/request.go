@@ -190,6 +190,10 @@ func (r *Request) Check() ([]string, error) {
 	if r.Text == "" && r.ImageURL == "" && r.VideoURL == "" && len(r.Media) == 0 && len(r.Thread) == 0 {
 		return nil, bad(CodeEmptyPost, "a post needs text, thread, imageUrl, videoUrl or media")
 	}
+	if r.Text != "" && strings.TrimSpace(r.Text) == "" {
+		// Threads refuses it, and split would trim it to no parts at all.
+		return nil, bad(CodeEmptyPost, "text is only white space")
+	}
 	if !utf8.ValidString(r.Text) {
 		return nil, bad(CodeTextTooLong, "text is not valid UTF-8")
 	}

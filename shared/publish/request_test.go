@@ -98,6 +98,15 @@ func TestValidateNewerFeatures(t *testing.T) {
 		{"split needing more than 20 parts", publish.Request{Text: strings.Repeat("word ", 2100), Split: true}, publish.CodeTextTooLong},
 		{"numberParts without split", publish.Request{Text: "t", NumberParts: true}, publish.CodeConflictingFields},
 		{"split with thread", publish.Request{Thread: []string{"a", "b"}, Split: true}, publish.CodeConflictingFields},
+
+		{"empty", publish.Request{}, publish.CodeEmptyPost},
+		{"text of one space", publish.Request{Text: " "}, publish.CodeEmptyPost},
+		{"text of white space", publish.Request{Text: " \t\n\u00a0\u3000"}, publish.CodeEmptyPost},
+		{"white space text with an image", publish.Request{Text: "  ", ImageURL: img}, publish.CodeEmptyPost},
+		{"split white space over the limit", publish.Request{Text: strings.Repeat(" ", 600), Split: true}, publish.CodeEmptyPost},
+		{"split white space, numbered", publish.Request{Text: strings.Repeat("\n", 600), Split: true, NumberParts: true}, publish.CodeEmptyPost},
+		{"split white space that fits", publish.Request{Text: "   ", Split: true}, publish.CodeEmptyPost},
+		{"text with white space around", publish.Request{Text: "  hi  "}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,16 +131,26 @@ func TestParts(t *testing.T) {
 		req     publish.Request
 		want    int // parts; 0 for a single post
 		numbers bool
+		code    string // the error's code; "" for none
 	}{
-		{"single post", publish.Request{Text: "hello"}, 0, false},
-		{"split that fits stays single", publish.Request{Text: "hello", Split: true, NumberParts: true}, 0, false},
-		{"thread as given", publish.Request{Thread: []string{"a", "b", "c"}}, 3, false},
-		{"split", publish.Request{Text: strings.Repeat("A sentence of some words. ", 60), Split: true}, 4, false},
-		{"split and numbered", publish.Request{Text: strings.Repeat("A sentence of some words. ", 60), Split: true, NumberParts: true}, 4, true},
+		{"single post", publish.Request{Text: "hello"}, 0, false, ""},
+		{"split that fits stays single", publish.Request{Text: "hello", Split: true, NumberParts: true}, 0, false, ""},
+		{"thread as given", publish.Request{Thread: []string{"a", "b", "c"}}, 3, false, ""},
+		{"split", publish.Request{Text: strings.Repeat("A sentence of some words. ", 60), Split: true}, 4, false, ""},
+		{"split and numbered", publish.Request{Text: strings.Repeat("A sentence of some words. ", 60), Split: true, NumberParts: true}, 4, true, ""},
+		// Split trims the text to nothing: no parts is no post, not a single post of white space.
+		{"split of white space", publish.Request{Text: strings.Repeat(" ", 600), Split: true}, 0, false, publish.CodeEmptyPost},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			parts, err := tt.req.Parts()
+			if tt.code != "" {
+				var he *httpx.Error
+				if !errors.As(err, &he) || he.Status != http.StatusBadRequest || he.Code != tt.code {
+					t.Fatalf("Parts = %q, %v; want 400 %s", parts, err, tt.code)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
