@@ -55,7 +55,10 @@ type Keyring struct {
 // the first entry is the active key. Keys are 32 bytes in standard or URL
 // base64, padded or not; whitespace around entries, ids and keys is ignored.
 // Key ids are 1 to 64 characters of [A-Za-z0-9_-] and must be unique. Errors
-// wrap ErrInvalidKeyring and never contain key material.
+// wrap ErrInvalidKeyring and never contain key material: they name an entry
+// by its number, never by its key id, because an entry with its parts
+// swapped ("<unpadded base64 key>:k1") has the key where the id should be,
+// and an unpadded base64 key without '+' or '/' is a valid key id.
 func ParseKeyring(text string) (*Keyring, error) {
 	text = strings.TrimSpace(text)
 	if text == "" {
@@ -73,30 +76,31 @@ func ParseKeyring(text string) (*Keyring, error) {
 			return nil, fmt.Errorf("%w: entry %d is not of the form keyID:base64key", ErrInvalidKeyring, n)
 		}
 		id, b64 = strings.TrimSpace(id), strings.TrimSpace(b64)
+		// No error below repeats the id (see the doc comment): even one that
+		// passes checkKeyID may be a key.
 		if err := checkKeyID(id); err != nil {
-			// The id is not echoed: a malformed entry may have its parts swapped.
 			return nil, fmt.Errorf("%w: entry %d: %v", ErrInvalidKeyring, n, err)
 		}
 		if _, dup := k.aeads[id]; dup {
-			return nil, fmt.Errorf("%w: entry %d: duplicate key id %q", ErrInvalidKeyring, n, id)
+			return nil, fmt.Errorf("%w: entry %d: duplicate key id", ErrInvalidKeyring, n)
 		}
 		if b64 == "" {
-			return nil, fmt.Errorf("%w: entry %d (key id %q): key is empty", ErrInvalidKeyring, n, id)
+			return nil, fmt.Errorf("%w: entry %d: key is empty", ErrInvalidKeyring, n)
 		}
 		key, ok := decodeBase64(b64)
 		if !ok {
 			// The decoder's error is dropped on purpose; nothing of the key
 			// is repeated.
-			return nil, fmt.Errorf("%w: entry %d (key id %q): key is not valid base64", ErrInvalidKeyring, n, id)
+			return nil, fmt.Errorf("%w: entry %d: key is not valid base64", ErrInvalidKeyring, n)
 		}
 		if len(key) != keySize {
 			clear(key)
-			return nil, fmt.Errorf("%w: entry %d (key id %q): key is %d bytes, want %d", ErrInvalidKeyring, n, id, len(key), keySize)
+			return nil, fmt.Errorf("%w: entry %d: key is %d bytes, want %d", ErrInvalidKeyring, n, len(key), keySize)
 		}
 		aead, err := newAEAD(key)
 		clear(key)
 		if err != nil {
-			return nil, fmt.Errorf("%w: entry %d (key id %q): %v", ErrInvalidKeyring, n, id, err)
+			return nil, fmt.Errorf("%w: entry %d: %w", ErrInvalidKeyring, n, err)
 		}
 		k.aeads[id] = aead
 		k.ids = append(k.ids, id)

@@ -77,6 +77,9 @@ func TestParseKeyringErrors(t *testing.T) {
 	k1, k2 := std(key1), std(key2)
 	short := std(key1[:16])
 	long := std(append(append([]byte{}, key1...), 0x07))
+	// Unpadded spellings that are also valid key ids: key1's URL form has
+	// '-' and '_', key2's standard form neither '+' nor '/'.
+	urlRaw1, stdRaw2 := base64.RawURLEncoding.EncodeToString(key1), base64.RawStdEncoding.EncodeToString(key2)
 	tests := []struct {
 		name    string
 		text    string
@@ -91,13 +94,21 @@ func TestParseKeyringErrors(t *testing.T) {
 		{name: "mixed alphabets", text: "k1:+-" + k1[2:], wantMsg: "not valid base64"},
 		{name: "key 16 bytes", text: "k1:" + short, wantMsg: "key is 16 bytes, want 32"},
 		{name: "key 33 bytes", text: "k1:" + long, wantMsg: "key is 33 bytes, want 32"},
-		{name: "duplicate id", text: "k1:" + k1 + ",k1:" + k2, wantMsg: `entry 2: duplicate key id "k1"`},
+		{name: "duplicate id", text: "k1:" + k1 + ",k1:" + k2, wantMsg: "entry 2: duplicate key id"},
 		{name: "id with space", text: "k 1:" + k1, wantMsg: "may contain only"},
 		{name: "id with slash", text: "a/b:" + k1, wantMsg: "may contain only"},
 		{name: "id with colon-free base64 chars", text: "k+1=:" + k1, wantMsg: "may contain only"},
 		{name: "id non-ASCII", text: "clé:" + k1, wantMsg: "may contain only"},
 		{name: "id 65 chars", text: strings.Repeat("a", 65) + ":" + k1, wantMsg: "longer than 64"},
 		{name: "swapped parts", text: k1 + ":k1", wantMsg: "may contain only"},
+		// Swapped, a key in unpadded base64 without '+' or '/' is a valid
+		// key id: the errors that follow must not repeat it.
+		{name: "swapped parts, raw url key", text: urlRaw1 + ":k1", wantMsg: "entry 1: key is 1 bytes, want 32"},
+		{name: "swapped parts, raw std key", text: stdRaw2 + ":k1", wantMsg: "entry 1: key is 1 bytes, want 32"},
+		{name: "swapped parts, second entry", text: "k2:" + k2 + "," + urlRaw1 + ":k1", wantMsg: "entry 2: key is 1 bytes, want 32"},
+		{name: "swapped parts, empty key", text: urlRaw1 + ":", wantMsg: "entry 1: key is empty"},
+		{name: "swapped parts, key not base64", text: stdRaw2 + ":k!", wantMsg: "entry 1: key is not valid base64"},
+		{name: "duplicate key-like id", text: urlRaw1 + ":" + k2 + "," + urlRaw1 + ":" + k2, wantMsg: "entry 2: duplicate key id"},
 		{name: "empty entry in the middle", text: "k1:" + k1 + ",,k2:" + k2, wantMsg: "entry 2 is empty"},
 		{name: "trailing comma", text: "k1:" + k1 + ",", wantMsg: "entry 2 is empty"},
 		{name: "second entry bad", text: "k2:" + k2 + ",k1:" + short, wantMsg: "entry 2"},
