@@ -3,6 +3,8 @@ package publish_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -346,4 +348,42 @@ func (h *harness) job(id string) *store.Job {
 		h.t.Fatal(err)
 	}
 	return j
+}
+
+// The poll that is checked is the poll that is sent: its options trimmed
+// (they are checked trimmed, 1 to 25 characters), with the post (or a
+// chain's first part) only.
+func TestPollIsSentAsChecked(t *testing.T) {
+	cases := []struct {
+		name string
+		req  publish.Request
+		want []map[string]string // each post's poll options, in order; nil for none
+	}{
+		{"options trimmed", publish.Request{Text: "Tea or coffee?", Poll: &publish.Poll{Options: []string{" Tea ", "\tCoffee\n", " " + strings.Repeat("x", publish.MaxPollOption) + " "}}},
+			[]map[string]string{{"option_a": "Tea", "option_b": "Coffee", "option_c": strings.Repeat("x", publish.MaxPollOption)}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			res := h.run(h.newJob(tc.req), 5*time.Second)
+			if res.Job.Status != store.JobPublished {
+				t.Fatalf("job %s, error %+v", res.Job.Status, res.Job.Error)
+			}
+			posts := h.fake.Published(h.user.ID)
+			if len(posts) != len(tc.want) {
+				t.Fatalf("%d posts, want %d", len(posts), len(tc.want))
+			}
+			for i, p := range posts {
+				var got map[string]string
+				if js := p.Params.Get("poll_attachment"); js != "" {
+					if err := json.Unmarshal([]byte(js), &got); err != nil {
+						t.Fatalf("post %d: poll_attachment %q: %v", i, js, err)
+					}
+				}
+				if !maps.Equal(got, tc.want[i]) || (got == nil) != (tc.want[i] == nil) {
+					t.Errorf("post %d: poll %v, want %v", i, got, tc.want[i])
+				}
+			}
+		})
+	}
 }

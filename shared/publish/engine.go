@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -559,7 +560,11 @@ func containerParams(req *Request, children []string) threads.ContainerParams {
 		p.Children = children
 	}
 	if req.Poll != nil {
-		o := append(req.Poll.Options, "", "", "", "")
+		// Trimmed, as Check counts them.
+		var o [MaxPollOptions]string
+		for i, opt := range req.Poll.Options[:min(len(req.Poll.Options), MaxPollOptions)] {
+			o[i] = strings.TrimSpace(opt)
+		}
 		p.Poll = &threads.PollAttachment{OptionA: o[0], OptionB: o[1], OptionC: o[2], OptionD: o[3]}
 	}
 	if req.LongText != "" {
