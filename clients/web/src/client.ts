@@ -59,7 +59,7 @@ export interface ThreadsClientOptions {
 }
 
 export interface CallOptions {
-  /** Aborts the call (and its retries): it rejects with the signal's reason. */
+  /** Aborts the call (and its retries): nothing more is sent, and it rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 export interface ConnectOptions extends CallOptions {
@@ -185,8 +185,10 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
   // One attempt, bounded by timeoutMs and the caller's signal, the answer's
   // body included: a body cut off or stalled rejects like a network failure
   // (and is retried), not as a final answer. The caller's abort rejects with
-  // its reason.
+  // its reason; a signal aborted already sends nothing (an 'abort' listener
+  // added now would never run).
   async function attempt(url: string, init: RequestInit, signal?: AbortSignal): Promise<{ resp: Response; text: string }> {
+    if (signal?.aborted) throw abortReason(signal);
     const ctl = new AbortController();
     const onAbort = () => ctl.abort(abortReason(signal!));
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -215,13 +217,25 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
   // thAuthStart only stores another single-use state). A 401 token_expired
   // is retried once with a token fetched anew. Resolves to the answer's JSON
   // when it is `ok: true`; rejects with a ThreadsFunctionsError otherwise.
+  //
+  // An abort sends nothing more, whenever it comes (while the ID token is
+  // fetched, during an attempt or the backoff, or as the answer is read).
   async function call(name: FunctionName, req: Request): Promise<{ status: number; data: Answer }> {
     const { signal } = req;
-    if (signal?.aborted) throw abortReason(signal);
+    const keyDetail = req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey };
+    // What an abort rejects with: the signal's reason.
+    const aborted = (): unknown => abortReason(signal!);
+    const backoff = async (ms: number): Promise<void> => {
+      try {
+        await sleep(ms, signal);
+      } catch {
+        throw aborted(); // sleep rejects on abort only
+      }
+    };
+    if (signal?.aborted) throw aborted();
     const user = currentUser();
     const query = req.query ? `?${new URLSearchParams(req.query)}` : '';
     const url = `${urlOf(name)}${query}`;
-    const keyDetail = req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey };
     let forceRefresh = false;
     let refreshed = false;
     for (let n = 1; ; n++) {
@@ -229,6 +243,7 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
       try {
         idToken = await user.getIdToken(forceRefresh);
       } catch (err) {
+        if (signal?.aborted) throw aborted();
         // Before anything was sent, Firebase's error passes through. After
         // an attempt (which may have posted), the caller needs the key to
         // try again safely: the failure is reported with it.
@@ -239,6 +254,9 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
           ...keyDetail,
         });
       }
+      // The signal may have fired while the token was fetched: then this
+      // attempt is not sent.
+      if (signal?.aborted) throw aborted();
       forceRefresh = false;
       const headers: Record<string, string> = { Authorization: `Bearer ${idToken}`, ...req.headers };
       const init: RequestInit = { method: req.method, headers };
@@ -253,9 +271,9 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
       try {
         ({ resp, text } = await attempt(url, init, signal));
       } catch (err) {
-        if (signal?.aborted) throw abortReason(signal);
+        if (signal?.aborted) throw aborted();
         if (n < attempts) {
-          await sleep(wait, signal);
+          await backoff(wait);
           continue;
         }
         const why = err instanceof Error ? err.message : String(err);
@@ -264,6 +282,8 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
           ...keyDetail,
         });
       }
+      // Aborted as the answer was read: the call rejects all the same.
+      if (signal?.aborted) throw aborted();
 
       let data: Answer | null = null;
       try {
@@ -296,7 +316,7 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
         continue;
       }
       if (resp.status === 503 && n < attempts && (retryAfter === undefined || retryAfter <= maxRetryAfter)) {
-        await sleep(Math.max(wait, (retryAfter ?? 0) * 1000), signal);
+        await backoff(Math.max(wait, (retryAfter ?? 0) * 1000));
         continue;
       }
       throw error;

@@ -405,6 +405,73 @@ describe('retries', () => {
     stub.done();
   });
 
+});
+
+// A Firebase user whose n-th getIdToken call (from 1) is slow: abort() runs
+// while that token is being fetched, and the token comes after.
+function authAbortingAt(n, abort) {
+  const auth = fakeAuth();
+  let calls = 0;
+  auth.currentUser.getIdToken = (force = false) => {
+    auth.forced.push(force);
+    const token = force ? FRESH_TOKEN : TOKEN;
+    if (++calls !== n) return Promise.resolve(token);
+    return new Promise((resolve) =>
+      setTimeout(() => {
+        abort();
+        setTimeout(() => resolve(token), 10);
+      }, 10),
+    );
+  };
+  return auth;
+}
+
+describe('abort', () => {
+  test('aborted before the call: its reason, nothing sent', async () => {
+    const reason = new Error('left the page');
+    await assert.rejects(
+      client().publish({ text: 'x' }, { idempotencyKey: 'k', signal: AbortSignal.abort(reason) }),
+      (err) => err === reason,
+    );
+    assert.equal(stub.received.length, 0);
+    stub.done();
+  });
+
+  test('aborted while the ID token is fetched: its reason, nothing sent', async () => {
+    const ctl = new AbortController();
+    const reason = new Error('left the page');
+    const auth = authAbortingAt(1, () => ctl.abort(reason));
+    await assert.rejects(
+      client({ auth }).publish({ text: 'x' }, { idempotencyKey: 'k', signal: ctl.signal }),
+      (err) => err === reason,
+    );
+    assert.equal(stub.received.length, 0, 'no request');
+    stub.done();
+  });
+
+  test('aborted while the ID token for a retry is fetched: no other request', async () => {
+    stub.expect(publishReq({ text: 'x' }, KEY_RE), { destroy: true });
+    const ctl = new AbortController();
+    const reason = new Error('left the page');
+    const auth = authAbortingAt(2, () => ctl.abort(reason));
+    await assert.rejects(client({ auth }).publish({ text: 'x' }, { signal: ctl.signal }), (err) => err === reason);
+    assert.equal(stub.received.length, 1, 'the first attempt only');
+    stub.done();
+  });
+
+  test('aborted while the token is fetched anew after a 401 (cancelJob): its reason, no other request', async () => {
+    stub.expect(
+      { method: 'DELETE', path: '/thPublish', query: { jobId: JOB }, headers: { authorization: `Bearer ${TOKEN}` } },
+      { status: 401, json: { ok: false, error: { code: 'token_expired', message: 'expired' } } },
+    );
+    const ctl = new AbortController();
+    const auth = authAbortingAt(2, () => ctl.abort());
+    await assert.rejects(client({ auth }).cancelJob(JOB, { signal: ctl.signal }), { name: 'AbortError' });
+    assert.deepEqual(auth.forced, [false, true]);
+    assert.equal(stub.received.length, 1, 'no request with the fresh token');
+    stub.done();
+  });
+
   test('an abort during the backoff stops the retries', async () => {
     stub.expect(publishReq({ text: 'x' }, 'k'), { destroy: true });
     const ctl = new AbortController();
@@ -412,6 +479,28 @@ describe('retries', () => {
     setTimeout(() => ctl.abort(), 100);
     await assert.rejects(p, { name: 'AbortError' });
     stub.done();
+  });
+
+  test('aborted as the answer is read: publish rejects, not resolves', async () => {
+    const ctl = new AbortController();
+    const sent = [];
+    // A fetch that ignores the signal: the answer arrives whole, the abort meanwhile.
+    const fetch = async (url, init) => {
+      sent.push(init.headers['Idempotency-Key']);
+      return {
+        ok: true,
+        status: 200,
+        headers: new Headers({ 'Content-Type': 'application/json' }),
+        text: async () => {
+          ctl.abort();
+          return JSON.stringify({ ok: true, id: '1', jobId: JOB, status: 'published' });
+        },
+      };
+    };
+    await assert.rejects(client({ fetch }).publish({ text: 'x' }, { idempotencyKey: 'k-read', signal: ctl.signal }), {
+      name: 'AbortError',
+    });
+    assert.deepEqual(sent, ['k-read']);
   });
 });
 
