@@ -361,6 +361,8 @@ func TestPollIsSentAsChecked(t *testing.T) {
 	}{
 		{"options trimmed", publish.Request{Text: "Tea or coffee?", Poll: &publish.Poll{Options: []string{" Tea ", "\tCoffee\n", " " + strings.Repeat("x", publish.MaxPollOption) + " "}}},
 			[]map[string]string{{"option_a": "Tea", "option_b": "Coffee", "option_c": strings.Repeat("x", publish.MaxPollOption)}}},
+		{"with the first part of a thread only", publish.Request{Thread: []string{"Tea or coffee?", "Vote below.", "Results tomorrow."}, Poll: &publish.Poll{Options: []string{"Tea", "Coffee"}}},
+			[]map[string]string{{"option_a": "Tea", "option_b": "Coffee"}, nil, nil}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

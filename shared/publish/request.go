@@ -266,8 +266,9 @@ func (r *Request) Check() ([]string, error) {
 			}
 			seen[strings.ToLower(t)] = true
 		}
-		if r.Text == "" {
-			return nil, bad(CodeInvalidPoll, "a poll needs text (the question)")
+		// The poll goes with the post, or with a thread's first part.
+		if strings.TrimSpace(r.firstText()) == "" {
+			return nil, bad(CodeInvalidPoll, "a poll needs text (the question): text, or thread's first part")
 		}
 	}
 

@@ -107,6 +107,13 @@ func TestValidateNewerFeatures(t *testing.T) {
 		{"split white space, numbered", publish.Request{Text: strings.Repeat("\n", 600), Split: true, NumberParts: true}, publish.CodeEmptyPost},
 		{"split white space that fits", publish.Request{Text: "   ", Split: true}, publish.CodeEmptyPost},
 		{"text with white space around", publish.Request{Text: "  hi  "}, ""},
+
+		{"poll", publish.Request{Text: "?", Poll: &publish.Poll{Options: []string{"a", "b"}}}, ""},
+		{"poll on a thread's first part", publish.Request{Thread: []string{"Tea or coffee?", "Vote below."}, Poll: &publish.Poll{Options: []string{"Tea", "Coffee"}}}, ""},
+		{"poll on a split text", publish.Request{Text: strings.Repeat("Tea or coffee? ", 40), Split: true, Poll: &publish.Poll{Options: []string{"Tea", "Coffee"}}}, ""},
+		{"poll with a thread's empty first part", publish.Request{Thread: []string{" ", "b"}, Poll: &publish.Poll{Options: []string{"a", "b"}}}, publish.CodeInvalidPoll},
+		{"poll options the same once trimmed", publish.Request{Text: "?", Poll: &publish.Poll{Options: []string{"Tea", " tea "}}}, publish.CodeInvalidPoll},
+		{"poll option of 26 characters", publish.Request{Text: "?", Poll: &publish.Poll{Options: []string{"a", strings.Repeat("é", publish.MaxPollOption+1)}}}, publish.CodeInvalidPoll},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
