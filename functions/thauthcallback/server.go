@@ -177,7 +177,9 @@ func (s *Server) connect(ctx context.Context, uid, code string) (accountID, reas
 	if accountID == "" {
 		accountID = short.UserID
 	}
-	if accountID == "" || strings.ContainsAny(accountID, "/.") {
+	// The rule of thPublish and thDisconnect: an account stored under any
+	// other id could never be named, so never disconnected.
+	if !store.ValidAccountID(accountID) {
 		return "", ReasonProfileFailed, errors.New("threads returned no usable user id")
 	}
 	expiresIn := long.ExpiresIn

@@ -328,6 +328,37 @@ func TestFailuresStoreNothingAndRedirectWithReason(t *testing.T) {
 
 func issued(h *harness) url.Values { return url.Values{"code": {h.threads.IssueCode(ada)}} }
 
+// A Threads user id that thPublish and thDisconnect would refuse
+// (store.ValidAccountID) is not stored: the account could never be named,
+// so never disconnected.
+func TestUnusableAccountIDRefused(t *testing.T) {
+	cases := []struct{ name, id string }{
+		{"slash", "1784/1400"},
+		{"dot", "1784.1400"},
+		{"space", "1784 1400"},
+		{"plus", "1784+1400"},
+		{"non-ASCII", "1784\u00e91400"},
+		{"65 characters", strings.Repeat("1", 65)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			uid := "uid-" + testenv.RandomID(t)
+			q := url.Values{"code": {h.threads.IssueCode(threadstest.User{ID: tc.id, Username: "odd"})}}
+			q.Set("state", h.newState(t, uid, "https://app.example.com/settings", 10*time.Minute))
+			resp, _ := h.get(t, q)
+			got := redirectParams(t, resp, "https://app.example.com/settings")
+			if got.Get("threads") != "error" || got.Get("reason") != "profile_failed" || got.Get("accountId") != "" {
+				t.Errorf("redirect query = %v, want reason profile_failed", got)
+			}
+			docs, err := h.env.Firestore(t).Collection("users/" + uid + "/integrations/threads/accounts").Documents(t.Context()).GetAll()
+			if err != nil || len(docs) != 0 {
+				t.Errorf("stored %d accounts (%v), want none", len(docs), err)
+			}
+		})
+	}
+}
+
 func TestInvalidStates(t *testing.T) {
 	h := newHarness(t)
 	expired := h.newState(t, "u", "https://app.example.com/", -time.Second)
