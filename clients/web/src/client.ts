@@ -59,7 +59,12 @@ export interface ThreadsClientOptions {
 }
 
 export interface CallOptions {
-  /** Aborts the call (and its retries): nothing more is sent, and it rejects with the signal's reason. */
+  /**
+   * Aborts the call (and its retries): nothing more is sent, and it rejects
+   * with the signal's reason; a publish that sent a request already (which
+   * may have posted) rejects with an `aborted` ThreadsFunctionsError instead,
+   * with its `idempotencyKey` and the reason as `cause`.
+   */
   signal?: AbortSignal;
 }
 export interface ConnectOptions extends CallOptions {
@@ -223,8 +228,20 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
   async function call(name: FunctionName, req: Request): Promise<{ status: number; data: Answer }> {
     const { signal } = req;
     const keyDetail = req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey };
-    // What an abort rejects with: the signal's reason.
-    const aborted = (): unknown => abortReason(signal!);
+    // Whether an attempt was handed to fetch: from then on, the request may
+    // have reached the function (and a publish may have posted).
+    let sent = false;
+    // What an abort rejects with: the signal's reason while nothing was
+    // sent. Once a publish attempt was, the caller needs its key to try
+    // again without posting twice: an `aborted` error with it.
+    const aborted = (): unknown => {
+      const reason = abortReason(signal!);
+      if (!sent || req.idempotencyKey === undefined) return reason;
+      return new ThreadsFunctionsError('aborted', `${name} was aborted after a request was sent: it may have posted`, {
+        cause: reason,
+        ...keyDetail,
+      });
+    };
     const backoff = async (ms: number): Promise<void> => {
       try {
         await sleep(ms, signal);
@@ -268,6 +285,7 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
 
       let resp: Response;
       let text: string;
+      sent = true;
       try {
         ({ resp, text } = await attempt(url, init, signal));
       } catch (err) {

@@ -7,10 +7,13 @@ import type { ErrorCode, JobStatus } from './types.js';
  * - `not_signed_in`: the Firebase `Auth` instance has no `currentUser`;
  * - `job_deleted`: a job being watched was deleted (its account's data was
  *   deleted), so it will never end;
+ * - `aborted`: a publish was aborted (its `signal`) after a request was
+ *   sent, which may have posted: publish again with its `idempotencyKey`
+ *   (the abort's reason is its `cause`);
  * - `http_<status>`: an answer that is not the functions' JSON (a proxy's
  *   error page, say).
  */
-export type ClientErrorCode = 'network_error' | 'not_signed_in' | 'job_deleted' | `http_${number}`;
+export type ClientErrorCode = 'network_error' | 'not_signed_in' | 'job_deleted' | 'aborted' | `http_${number}`;
 
 /** Details of a {@link ThreadsFunctionsError}. */
 export interface ThreadsFunctionsErrorDetails {

@@ -426,6 +426,11 @@ function authAbortingAt(n, abort) {
   return auth;
 }
 
+// Resolves once cond() holds (checked every 5 ms).
+async function until(cond) {
+  while (!cond()) await new Promise((r) => setTimeout(r, 5));
+}
+
 describe('abort', () => {
   test('aborted before the call: its reason, nothing sent', async () => {
     const reason = new Error('left the page');
@@ -449,12 +454,18 @@ describe('abort', () => {
     stub.done();
   });
 
-  test('aborted while the ID token for a retry is fetched: no other request', async () => {
+  test('aborted while the ID token for a retry is fetched: no other request, aborted with the key', async () => {
     stub.expect(publishReq({ text: 'x' }, KEY_RE), { destroy: true });
     const ctl = new AbortController();
     const reason = new Error('left the page');
     const auth = authAbortingAt(2, () => ctl.abort(reason));
-    await assert.rejects(client({ auth }).publish({ text: 'x' }, { signal: ctl.signal }), (err) => err === reason);
+    const err = await rejects(client({ auth }).publish({ text: 'x' }, { signal: ctl.signal }), {
+      code: 'aborted',
+      status: 0,
+    });
+    assert.equal(err.cause, reason);
+    assert.match(err.idempotencyKey, KEY_RE);
+    assert.equal(err.idempotencyKey, sentKey(0), 'the key the request was sent with');
     assert.equal(stub.received.length, 1, 'the first attempt only');
     stub.done();
   });
@@ -472,12 +483,44 @@ describe('abort', () => {
     stub.done();
   });
 
-  test('an abort during the backoff stops the retries', async () => {
+  test('aborted during the backoff: no other attempt, aborted with the key', async () => {
     stub.expect(publishReq({ text: 'x' }, 'k'), { destroy: true });
     const ctl = new AbortController();
     const p = client({ retry: { delays: [5_000] } }).publish({ text: 'x' }, { idempotencyKey: 'k', signal: ctl.signal });
     setTimeout(() => ctl.abort(), 100);
-    await assert.rejects(p, { name: 'AbortError' });
+    const err = await rejects(p, { code: 'aborted', idempotencyKey: 'k' });
+    assert.equal(err.cause?.name, 'AbortError', 'the signal’s reason is the cause');
+    assert.equal(stub.received.length, 1);
+    stub.done();
+  });
+
+  test('aborted while a publish request is in flight: aborted, with the key and the reason', async () => {
+    stub.expect(publishReq({ text: 'x' }, 'k-fly'), {
+      status: 200,
+      delayMs: 300,
+      json: { ok: true, id: 'late', jobId: JOB, status: 'published' },
+    });
+    const ctl = new AbortController();
+    const reason = new Error('left the page');
+    const p = client().publish({ text: 'x' }, { idempotencyKey: 'k-fly', signal: ctl.signal });
+    await until(() => stub.received.length === 1);
+    ctl.abort(reason);
+    const err = await rejects(p, { code: 'aborted', status: 0, idempotencyKey: 'k-fly' });
+    assert.equal(err.cause, reason);
+    stub.done();
+  });
+
+  test('aborted while another call is in flight: its reason', async () => {
+    stub.expect(
+      { method: 'POST', path: '/thDisconnect', headers: json(), body: { accountId: ACCOUNT } },
+      { status: 200, delayMs: 300, json: { ok: true } },
+    );
+    const ctl = new AbortController();
+    const reason = new Error('left the page');
+    const p = client().disconnect(ACCOUNT, { signal: ctl.signal });
+    await until(() => stub.received.length === 1);
+    ctl.abort(reason);
+    await assert.rejects(p, (err) => err === reason);
     stub.done();
   });
 
@@ -497,8 +540,9 @@ describe('abort', () => {
         },
       };
     };
-    await assert.rejects(client({ fetch }).publish({ text: 'x' }, { idempotencyKey: 'k-read', signal: ctl.signal }), {
-      name: 'AbortError',
+    await rejects(client({ fetch }).publish({ text: 'x' }, { idempotencyKey: 'k-read', signal: ctl.signal }), {
+      code: 'aborted',
+      idempotencyKey: 'k-read',
     });
     assert.deepEqual(sent, ['k-read']);
   });

@@ -68,7 +68,7 @@ export async function answers(): Promise<string> {
 
 export function errors(err: unknown): string {
   if (err instanceof ThreadsFunctionsError) {
-    const known: ErrorCode | 'network_error' | 'not_signed_in' | 'job_deleted' | `http_${number}` = err.code;
+    const known: ErrorCode | 'network_error' | 'not_signed_in' | 'job_deleted' | 'aborted' | `http_${number}` = err.code;
     // @ts-expect-error codes are the spec's, not any string
     const unknown: typeof err.code = 'no_such_code';
     return `${known} ${unknown} ${err.status} ${err.jobId ?? ''} ${err.retryAfter ?? ''}`;
