@@ -147,7 +147,15 @@ export function watchJob<DB, Ref>(
       else end();
     };
     const onError = (error: Error) => finish(() => reject(error));
-    const unsub = access.onSnapshot(access.doc(access.firestore, path), onNext, onError);
+    let unsub: () => void;
+    try {
+      unsub = access.onSnapshot(access.doc(access.firestore, path), onNext, onError);
+    } catch (err) {
+      // doc or onSnapshot threw (a wrong Firestore instance, say): nothing
+      // listens, but the abort listener must go too.
+      finish(() => reject(err));
+      return;
+    }
     if (done) unsub(); // the listener answered (and ended) synchronously
     else unsubscribe = unsub;
   });

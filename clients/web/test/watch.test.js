@@ -2,6 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { createThreadsClient, jobPath, ThreadsFunctionsError, watchJob } from '../dist/index.js';
 import { fakeAuth } from './stub.js';
 
@@ -117,6 +118,19 @@ test('an abort stops it', async () => {
   assert.equal(fs.listeners[0].active, false);
   await assert.rejects(watchJob(fs.access, PATH, { signal: ctl.signal }), { name: 'AbortError' });
   assert.equal(fs.listeners.length, 1, 'an aborted signal subscribes to nothing');
+});
+
+test('doc or onSnapshot throwing rejects it, and leaves no listener on the signal', async () => {
+  for (const which of ['doc', 'onSnapshot']) {
+    const fs = fakeFirestore();
+    const wrong = new Error(`${which}: not a Firestore instance`);
+    fs.access[which] = () => {
+      throw wrong;
+    };
+    const ctl = new AbortController();
+    await assert.rejects(watchJob(fs.access, PATH, { signal: ctl.signal }), (err) => err === wrong);
+    assert.equal(getEventListeners(ctl.signal, 'abort').length, 0, `${which}: the abort listener is removed`);
+  }
 });
 
 test('a listener that answers at once (synchronously) is still unsubscribed', async () => {
