@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"threadsfunctions.dev/shared/httpx"
@@ -311,14 +312,43 @@ func checkAltText(field, s string) error {
 	return nil
 }
 
+// isHTTPS accepts what api/openapi.yaml's HTTPSURL pattern does,
+// ^https://[^/?#@\s]+(?:[/?#]\S*)?$, of at most 2048 bytes, and what
+// url.Parse takes: the scheme in lower case, a host, no credentials, no
+// white space.
 func isHTTPS(raw string) bool {
-	u, err := url.Parse(raw)
-	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil && len(raw) <= 2048
+	u, ok := parseURL(raw, "https://")
+	return ok && u.User == nil
 }
 
+// isHTTPURL accepts what api/openapi.yaml's HTTPURL pattern does,
+// ^https?://[^/?#\s]+(?:[/?#]\S*)?$, of at most 2048 bytes, and what
+// url.Parse takes.
 func isHTTPURL(raw string) bool {
+	_, ok := parseURL(raw, "https://", "http://")
+	return ok
+}
+
+// parseURL parses an absolute URL of at most 2048 bytes that starts with
+// one of prefixes (case matters, as in the spec's patterns), has a host and
+// holds no white space.
+func parseURL(raw string, prefixes ...string) (*url.URL, bool) {
+	if len(raw) > 2048 || strings.IndexFunc(raw, isPatternSpace) >= 0 ||
+		!slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(raw, p) }) {
+		return nil, false
+	}
 	u, err := url.Parse(raw)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && len(raw) <= 2048
+	if err != nil || u.Host == "" {
+		return nil, false
+	}
+	return u, true
+}
+
+// isPatternSpace reports whether \s matches r in the spec's patterns: JSON
+// Schema patterns are ECMA-262 regular expressions, whose \s is Unicode
+// white space and U+FEFF (unicode.IsSpace adds only U+0085, refused too).
+func isPatternSpace(r rune) bool {
+	return unicode.IsSpace(r) || r == '\ufeff'
 }
 
 // linkRe finds what Threads counts as links: URLs with a scheme, and

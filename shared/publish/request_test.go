@@ -113,6 +113,30 @@ func TestValidateNewerFeatures(t *testing.T) {
 		{"poll on a split text", publish.Request{Text: strings.Repeat("Tea or coffee? ", 40), Split: true, Poll: &publish.Poll{Options: []string{"Tea", "Coffee"}}}, ""},
 		{"poll with a thread's empty first part", publish.Request{Thread: []string{" ", "b"}, Poll: &publish.Poll{Options: []string{"a", "b"}}}, publish.CodeInvalidPoll},
 		{"poll options the same once trimmed", publish.Request{Text: "?", Poll: &publish.Poll{Options: []string{"Tea", " tea "}}}, publish.CodeInvalidPoll},
+		// URLs as api/openapi.yaml's HTTPSURL and HTTPURL patterns take them:
+		// the scheme in lower case, no white space (\s of ECMA-262, Unicode's).
+		{"image URL", publish.Request{ImageURL: "https://cdn.example.com/a%20b.jpg?w=1#top"}, ""},
+		{"image URL of a host", publish.Request{ImageURL: "https://cdn.example.com"}, ""},
+		{"image URL upper-case scheme", publish.Request{ImageURL: "HTTPS://cdn.example.com/a.jpg"}, publish.CodeInvalidMediaURL},
+		{"image URL mixed-case scheme", publish.Request{ImageURL: "Https://cdn.example.com/a.jpg"}, publish.CodeInvalidMediaURL},
+		{"image URL http", publish.Request{ImageURL: "http://cdn.example.com/a.jpg"}, publish.CodeInvalidMediaURL},
+		{"image URL with credentials", publish.Request{ImageURL: "https://u:p@cdn.example.com/a.jpg"}, publish.CodeInvalidMediaURL},
+		{"image URL space in the path", publish.Request{ImageURL: "https://cdn.example.com/a b.jpg"}, publish.CodeInvalidMediaURL},
+		{"image URL space in the query", publish.Request{ImageURL: "https://cdn.example.com/a.jpg?q=a b"}, publish.CodeInvalidMediaURL},
+		{"image URL space in the fragment", publish.Request{ImageURL: "https://cdn.example.com/a.jpg#a b"}, publish.CodeInvalidMediaURL},
+		{"image URL trailing space", publish.Request{ImageURL: "https://cdn.example.com/a.jpg "}, publish.CodeInvalidMediaURL},
+		{"image URL no-break space", publish.Request{ImageURL: "https://cdn.example.com/a\u00a0b.jpg"}, publish.CodeInvalidMediaURL},
+		{"image URL ideographic space", publish.Request{ImageURL: "https://cdn.example.com/a\u3000b.jpg"}, publish.CodeInvalidMediaURL},
+		{"image URL byte order mark", publish.Request{ImageURL: "https://cdn.example.com/a\ufeffb.jpg"}, publish.CodeInvalidMediaURL},
+		{"video URL upper-case scheme", publish.Request{VideoURL: "HTTPS://cdn.example.com/v.mp4"}, publish.CodeInvalidMediaURL},
+		{"carousel item URL upper-case scheme", publish.Request{Media: []publish.MediaItem{{Type: "image", URL: img}, {Type: "image", URL: "HTTPS://cdn.example.com/b.jpg"}}}, publish.CodeInvalidMediaURL},
+		{"carousel item URL with a space", publish.Request{Media: []publish.MediaItem{{Type: "image", URL: "https://cdn.example.com/a b.jpg"}, {Type: "image", URL: img}}}, publish.CodeInvalidMediaURL},
+		{"link attachment http", publish.Request{Text: "t", LinkAttachment: "http://example.com/a"}, ""},
+		{"link attachment upper-case scheme", publish.Request{Text: "t", LinkAttachment: "HTTP://example.com/a"}, publish.CodeInvalidLink},
+		{"link attachment with a space", publish.Request{Text: "t", LinkAttachment: "https://example.com/a b"}, publish.CodeInvalidLink},
+		{"long text link upper-case scheme", publish.Request{Text: "t", LongText: "x", LongTextLink: "Https://example.com/a"}, publish.CodeInvalidLongText},
+		{"long text link with a space", publish.Request{Text: "t", LongText: "x", LongTextLink: "https://example.com/a\u2028b"}, publish.CodeInvalidLongText},
+
 		{"poll option of 26 characters", publish.Request{Text: "?", Poll: &publish.Poll{Options: []string{"a", strings.Repeat("é", publish.MaxPollOption+1)}}}, publish.CodeInvalidPoll},
 	}
 	for _, tt := range tests {
