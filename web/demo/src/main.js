@@ -60,6 +60,9 @@ const state = {
   accounts: [], // [{id, username, displayName, status, avatarUrl}]
   unsubAccounts: null,
   jobWatch: null, // AbortController of the pending job being followed
+  // The last submission whose publish may have posted (no answer, or a
+  // 5xx): {submission, key}. Sent again unchanged, it reuses that key.
+  unsure: null,
   connectedAccountId: '', // from ?threads=connected&accountId=…
   // The job list: the selected account's latest jobs, live.
   jobsAccountId: '',
@@ -563,10 +566,16 @@ async function onPublish(event) {
   for (const k of ['mediaId', 'mediaIds', 'jobId', 'publishAt']) delete result.dataset[k];
   setResult('sending', post.publishAt ? 'Scheduling…' : 'Publishing…');
   $('publish').disabled = true;
+  // One idempotency key per submission (the client makes it): its retries
+  // of a network failure or a 503 reuse it, and never post twice. The same
+  // post submitted again after a failure that may have posted reuses the
+  // key too: thPublish then answers the first request's result, or posts
+  // it now, but never twice.
+  const submission = JSON.stringify({ accountId, post });
+  const idempotencyKey = state.unsure?.submission === submission ? state.unsure.key : undefined;
+  state.unsure = null;
   try {
-    // One idempotency key per submission (the client makes it): its retries
-    // of a network failure or a 503 reuse it, and never post twice.
-    const r = await state.client.publish(post, { accountId });
+    const r = await state.client.publish(post, { accountId, idempotencyKey });
     if (r.status === 'published') {
       const ids = r.ids.length ? r.ids : [''];
       const what =
@@ -591,7 +600,21 @@ async function onPublish(event) {
     }
   } catch (err) {
     const [code, message, retryAfter] = errorOf(err);
-    setResult('error', `Not published (${code}).`, { jobId: err.jobId || '' });
+    // No answer (network_error) or a 5xx: the post may have gone out, unless
+    // the answer says its job ended failed or cancelled.
+    const unsure =
+      err instanceof ThreadsFunctionsError &&
+      err.idempotencyKey &&
+      (err.status === 0 || err.status >= 500) &&
+      !['failed', 'cancelled'].includes(err.jobStatus);
+    if (unsure) {
+      state.unsure = { submission, key: err.idempotencyKey };
+      setResult('error', `May not have been published (${code}). Publishing this same post again will not post it twice.`, {
+        jobId: err.jobId || '',
+      });
+    } else {
+      setResult('error', `Not published (${code}).`, { jobId: err.jobId || '' });
+    }
     showError(code, message, retryAfter);
   } finally {
     $('publish').disabled = state.accounts.length === 0;
