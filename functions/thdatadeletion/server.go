@@ -81,7 +81,7 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 			return unavailable(err)
 		}
 		for _, a := range accounts {
-			if err := s.Store.DeleteAccountData(ctx, a.UID, a.Account.AccountID); err != nil {
+			if err := s.Store.DeleteAccountData(ctx, a.UID, a.Account.AccountID, now); err != nil {
 				return unavailable(err)
 			}
 		}
@@ -92,7 +92,7 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 			return unavailable(err)
 		}
 		for _, d := range disconnected {
-			if err := s.Store.DeleteAccountData(ctx, d.UID, d.AccountID); err != nil {
+			if err := s.Store.DeleteAccountData(ctx, d.UID, d.AccountID, now); err != nil {
 				return unavailable(err)
 			}
 		}

@@ -158,7 +158,7 @@ func TestInterruptedDeletionCompletesOnRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.store.DeleteAccountData(t.Context(), alice, threadsID); err != nil {
+	if err := h.store.DeleteAccountData(t.Context(), alice, threadsID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if status, page := h.statusPage(started.Code); status != 200 || !strings.Contains(page, `data-status="in_progress"`) {
@@ -306,7 +306,7 @@ func TestStaleRetryResumesRecordedDeletion(t *testing.T) {
 					t.Fatal(err)
 				}
 				// The first attempt deleted alice's data, then stopped (or finished).
-				if err := h.store.DeleteAccountData(ctx, alice, threadsID); err != nil {
+				if err := h.store.DeleteAccountData(ctx, alice, threadsID, time.Now()); err != nil {
 					t.Fatal(err)
 				}
 				if tc.record == store.DeletionDone {

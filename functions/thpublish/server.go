@@ -212,7 +212,11 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		res, job, created, err = s.Engine.Start(ctx, newJob, acct, budget(s.UserBudget, userBudget))
 	}
-	if err != nil && !created {
+	switch {
+	case errors.Is(err, store.ErrAccountGone):
+		// Disconnected (or its data deleted) since it was read: no job.
+		return s.orRepeat(ctx, w, user.UID, &req, s.noSuchAccount(ctx, user.UID))
+	case err != nil && !created:
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not record the publish job; try again")
 	}
 	if !created && job.RequestHash != hash {

@@ -34,6 +34,7 @@ func TestCancelMarksAChainsParts(t *testing.T) {
 			j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: "uid-" + testenv.RandomID(t), AccountID: "17841400000000001",
 				Kind: "text", Status: store.JobScheduled, PublishAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now,
 				Parts: []store.JobPart{{Text: "one", Status: store.PartPending}, {Text: "two", Status: store.PartPending}}}
+			saveAccount(t, s, j.UID, j.AccountID, j.AccountID, now)
 			if _, ok, err := s.CreateJob(t.Context(), j); err != nil || !ok {
 				t.Fatalf("CreateJob: %v, %v", ok, err)
 			}
@@ -100,6 +101,7 @@ func TestCancelSaysWhatWasPosted(t *testing.T) {
 			if !tc.leaseUntil.IsZero() {
 				j.LeaseOwner, j.LeaseUntil = owner, tc.leaseUntil
 			}
+			saveAccount(t, s, j.UID, j.AccountID, j.AccountID, now)
 			if _, ok, err := s.CreateJob(t.Context(), j); err != nil || !ok {
 				t.Fatalf("CreateJob: %v, %v", ok, err)
 			}

@@ -1,6 +1,9 @@
 package store
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // accountIDRe is what an account id may be: Threads user ids are digits,
 // and an id is a document id in AccountPath, so nothing that could change
@@ -12,5 +15,6 @@ var accountIDRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
 // that name one (thPublish, thDisconnect), so that every account stored can
 // be named.
 func ValidAccountID(id string) bool {
-	return accountIDRe.MatchString(id)
+	reserved := strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__") // Firestore's own ids
+	return accountIDRe.MatchString(id) && !reserved
 }

@@ -22,6 +22,9 @@ func TestValidAccountID(t *testing.T) {
 		{"1784 1400", false},
 		{"1784:1400", false},
 		{"é", false},
+		{"__x__", false},
+		{"__", false},
+		{"__x", true},
 	} {
 		if got := store.ValidAccountID(tc.id); got != tc.want {
 			t.Errorf("ValidAccountID(%q) = %v, want %v", tc.id, got, tc.want)

@@ -153,10 +153,18 @@ func (s *Store) jobRef(j *Job) *firestore.DocumentRef {
 // should then be 1), so its first attempt needs no ClaimJob. Unless given,
 // DueBy is the lease's end for a claimed job, PublishAt for a scheduled one,
 // else the job's creation.
+//
+// The job is created only while its account's document exists: the same
+// commit records the job's creation on the account (lastJobAt), which fails
+// once the account is disconnected or its data deleted (ErrAccountGone).
+// So a request that read the account just before a disconnect stores no
+// job after the disconnect's cancel pass (which comes after the account's
+// deletion, thDisconnect), and a data deletion leaves no job behind.
 func (s *Store) CreateJob(ctx context.Context, j *Job) (stored *Job, created bool, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	ref := s.jobDoc(j.UID, j.AccountID, j.JobID)
+	account := ref.Parent.Parent
 	if j.DueBy.IsZero() {
 		switch {
 		case j.LeaseOwner != "":
@@ -167,15 +175,21 @@ func (s *Store) CreateJob(ctx context.Context, j *Job) (stored *Job, created boo
 			j.DueBy = j.CreatedAt
 		}
 	}
-	wr, err := ref.Create(ctx, j)
-	if status.Code(err) == codes.AlreadyExists {
+	b := s.fs.Batch()
+	b.Create(ref, j)
+	b.Update(account, []firestore.Update{{Path: "lastJobAt", Value: j.CreatedAt}}) // the account must exist
+	wrs, err := b.Commit(ctx)
+	switch status.Code(err) {
+	case codes.OK:
+	case codes.AlreadyExists:
 		existing, err := s.GetJob(ctx, j.UID, j.AccountID, j.JobID)
 		return existing, false, err
-	}
-	if err != nil {
+	case codes.NotFound:
+		return nil, false, ErrAccountGone
+	default:
 		return nil, false, fmt.Errorf("create job: %w", err)
 	}
-	j.Version, j.ref = wr.UpdateTime, ref
+	j.Version, j.ref = wrs[0].UpdateTime, ref
 	return j, true, nil
 }
 
@@ -704,6 +718,10 @@ func (s *Store) SaveRefreshedToken(ctx context.Context, uid, accountID, token st
 // ErrJobStarted: a job can no longer be cancelled by its owner (it has
 // started, or ended otherwise than cancelled).
 var ErrJobStarted = errors.New("job has started")
+
+// ErrAccountGone: CreateJob found the job's account disconnected or
+// deleted (since the caller read it).
+var ErrAccountGone = errors.New("the job's account is no longer connected")
 
 // CancelJob cancels a scheduled job, in a transaction, for its owner. A job
 // already cancelled is returned as it is (cancelling twice is fine); a job

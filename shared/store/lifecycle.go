@@ -314,10 +314,16 @@ func (s *Store) DisconnectedByThreadsUser(ctx context.Context, threadsUserID str
 
 // DeleteAccountData deletes an account's jobs (in batches), its tombstone
 // and the account document; it serves a connected account and a
-// disconnected one (DisconnectedRef) alike. Each batch is durable and the
-// tombstone goes last, with the account document, so an interrupted
-// deletion is found again and continues where it stopped when called again.
-func (s *Store) DeleteAccountData(ctx context.Context, uid, accountID string) error {
+// disconnected one (DisconnectedRef) alike. A connected account is first
+// disconnected (Disconnect: its document deleted, a tombstone written), so
+// that no job can be created for it while its jobs are being deleted
+// (CreateJob). Each batch is durable and the tombstone goes last, so an
+// interrupted deletion is found again (DisconnectedByThreadsUser) and
+// continues where it stopped when called again.
+func (s *Store) DeleteAccountData(ctx context.Context, uid, accountID string, now time.Time) error {
+	if _, err := s.Disconnect(ctx, uid, accountID, now); err != nil {
+		return fmt.Errorf("delete account: %w", err)
+	}
 	jobs := s.fs.Collection(AccountPath(uid, accountID) + "/jobs")
 	for {
 		docs, err := s.getAll(ctx, jobs.Limit(deleteBatch))

@@ -96,7 +96,7 @@ func TestDisconnectedAccountsFoundByThreadsUser(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, d := range before {
-				if err := s.DeleteAccountData(ctx, d.UID, d.AccountID); err != nil {
+				if err := s.DeleteAccountData(ctx, d.UID, d.AccountID, time.Now()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -140,7 +140,7 @@ func TestDeleteAccountDataOfDisconnectedAccount(t *testing.T) {
 	if err != nil || len(refs) != 1 {
 		t.Fatalf("DisconnectedByThreadsUser = %v, %v", refs, err)
 	}
-	if err := s.DeleteAccountData(ctx, refs[0].UID, refs[0].AccountID); err != nil {
+	if err := s.DeleteAccountData(ctx, refs[0].UID, refs[0].AccountID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	fs := env.Firestore(t)
@@ -226,5 +226,62 @@ func TestFindDeletion(t *testing.T) {
 		if _, err := s.FindDeletion(ctx, bad); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("FindDeletion(%q) = %v, want ErrNotFound", bad, err)
 		}
+	}
+}
+
+// TestCreateJobRequiresItsAccount: a job is created only under an account
+// whose document exists, so that none appears after a disconnect's cancel
+// pass or a data deletion's last listing of the jobs (ErrAccountGone, and
+// nothing stored). A created job is recorded on its account (lastJobAt).
+func TestCreateJobRequiresItsAccount(t *testing.T) {
+	s, env := newStore(t)
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	const id = "17841400000000103"
+	for _, tc := range []struct {
+		name string
+		// prepare leaves the user's account as the case has it.
+		prepare func(t *testing.T, uid string)
+		want    error
+	}{
+		{"connected", func(t *testing.T, uid string) { saveAccount(t, s, uid, id, id, now) }, nil},
+		{"never connected", func(t *testing.T, uid string) {}, store.ErrAccountGone},
+		{"disconnected", func(t *testing.T, uid string) {
+			saveAccount(t, s, uid, id, id, now)
+			if _, err := s.Disconnect(ctx, uid, id, now); err != nil {
+				t.Fatal(err)
+			}
+		}, store.ErrAccountGone},
+		{"its data deleted", func(t *testing.T, uid string) {
+			saveAccount(t, s, uid, id, id, now)
+			if err := s.DeleteAccountData(ctx, uid, id, now); err != nil {
+				t.Fatal(err)
+			}
+		}, store.ErrAccountGone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			uid := "uid-" + testenv.RandomID(t)
+			tc.prepare(t, uid)
+			j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: uid, AccountID: id, Status: store.JobAccepted, Kind: "text",
+				CreatedAt: now, UpdatedAt: now}
+			_, created, err := s.CreateJob(ctx, j)
+			if !errors.Is(err, tc.want) || created != (tc.want == nil) {
+				t.Fatalf("CreateJob = created %v, %v; want %v", created, err, tc.want)
+			}
+			_, gerr := s.GetJob(ctx, uid, id, j.JobID)
+			if stored := gerr == nil; stored != (tc.want == nil) {
+				t.Errorf("job stored: %v (%v)", stored, gerr)
+			}
+			if tc.want != nil {
+				return
+			}
+			snap, err := env.Firestore(t).Doc(store.AccountPath(uid, id)).Get(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, err := snap.DataAt("lastJobAt"); err != nil || !v.(time.Time).Equal(now) {
+				t.Errorf("account's lastJobAt = %v, %v; want %v", v, err, now)
+			}
+		})
 	}
 }

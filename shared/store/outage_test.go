@@ -22,32 +22,38 @@ func TestOutageEndsEachOperationAtItsBound(t *testing.T) {
 		name  string
 		rpc   string // failed, Unavailable, on every call
 		first string // an RPC the operation must have made before (none: "")
+		skip  int    // calls of rpc let through first
 		setup func(ctx context.Context, s *store.Store) error
 		op    func(ctx context.Context, s *store.Store) error
 	}{
-		{"a document read", testenv.RPCBatchGet, "", nil, func(ctx context.Context, s *store.Store) error {
+		{"a document read", testenv.RPCBatchGet, "", 0, nil, func(ctx context.Context, s *store.Store) error {
 			_, err := s.GetAccount(ctx, "u-outage", "a1")
 			return err
 		}},
-		{"a query", testenv.RPCRunQuery, "", nil, func(ctx context.Context, s *store.Store) error {
+		{"a query", testenv.RPCRunQuery, "", 0, nil, func(ctx context.Context, s *store.Store) error {
 			_, err := s.ListAccounts(ctx, "u-outage")
 			return err
 		}},
-		{"a write", testenv.RPCCommit, "", nil, func(ctx context.Context, s *store.Store) error {
+		{"a write", testenv.RPCCommit, "", 0, nil, func(ctx context.Context, s *store.Store) error {
 			return s.CreateState(ctx, "state-outage", store.OAuthState{UID: "u-outage", Provider: store.Provider})
 		}},
-		{"a transaction", testenv.RPCBeginTx, "", nil, func(ctx context.Context, s *store.Store) error {
+		{"a transaction", testenv.RPCBeginTx, "", 0, nil, func(ctx context.Context, s *store.Store) error {
 			_, err := s.MarkNeedsReauth(ctx, "u-outage", "a1", time.Now(), time.Now())
 			return err
 		}},
-		// The deletion's query of the jobs answers; its first batch never does.
-		{"a later step of a loop", testenv.RPCCommit, testenv.RPCRunQuery, func(ctx context.Context, s *store.Store) error {
+		// The deletion's first step (the account disconnected) and its query
+		// of the jobs answer; its first batch never does.
+		{"a later step of a loop", testenv.RPCCommit, testenv.RPCRunQuery, 1, func(ctx context.Context, s *store.Store) error {
 			now := time.Now()
+			if err := s.SaveAccount(ctx, "u-outage", store.Account{AccountID: "a1", Status: store.StatusActive, TokenIssuedAt: now,
+				ExpiresAt: now.Add(time.Hour), UpdatedAt: now}, "TOKEN"); err != nil {
+				return err
+			}
 			_, _, err := s.CreateJob(ctx, &store.Job{JobID: "j1", UID: "u-outage", AccountID: "a1", Status: store.JobScheduled,
 				PublishAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now})
 			return err
 		}, func(ctx context.Context, s *store.Store) error {
-			return s.DeleteAccountData(ctx, "u-outage", "a1")
+			return s.DeleteAccountData(ctx, "u-outage", "a1", time.Now())
 		}},
 	}
 	for _, tt := range tests {
@@ -61,7 +67,7 @@ func TestOutageEndsEachOperationAtItsBound(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			faults.FailNext(tt.rpc, 0, math.MaxInt, codes.Unavailable)
+			faults.FailNext(tt.rpc, tt.skip, math.MaxInt, codes.Unavailable)
 			before := faults.Calls(tt.first)
 
 			done := make(chan error, 1)

@@ -29,6 +29,7 @@ func TestWithdrawJobLosesToATouch(t *testing.T) {
 		ctx := t.Context()
 		j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: "uid-" + testenv.RandomID(t), AccountID: "17841400000000001",
 			Kind: "text", Status: store.JobScheduled, PublishAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
+		saveAccount(t, s, j.UID, j.AccountID, j.AccountID, now)
 		if _, ok, err := s.CreateJob(ctx, j); err != nil || !ok {
 			t.Fatalf("CreateJob: %v, %v", ok, err)
 		}
@@ -54,6 +55,7 @@ func TestWithdrawJobLosesToATouch(t *testing.T) {
 			ctx := t.Context()
 			j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: "uid-" + testenv.RandomID(t), AccountID: "17841400000000001",
 				Kind: "text", Status: store.JobScheduled, PublishAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
+			saveAccount(t, s, j.UID, j.AccountID, j.AccountID, now)
 			created, ok, err := s.CreateJob(ctx, j)
 			if err != nil || !ok {
 				t.Fatalf("CreateJob: %v, %v", ok, err)
