@@ -45,7 +45,7 @@ export interface paths {
          *     short-lived token, then for a long-lived one while reading the profile, stores the account
          *     with its token sealed, and redirects the browser to the state's `returnTo`. When any step
          *     fails nothing is stored and the redirect says why (`threads=error&reason=…`, schema
-         *     `CallbackReason`). A `state` that is unknown, used or expired has no `returnTo` to go
+         *     `CallbackReason`). A `state` that is missing, malformed, unknown, used or expired has no `returnTo` to go
          *     back to: it gets an HTML page with the code `invalid_state`. No ID token: the state is
          *     the authentication (CSRF protection). No CORS: a top-level navigation.
          */
@@ -128,9 +128,11 @@ export interface paths {
         put?: never;
         /**
          * Remove a connected account
-         * @description Cancels the account's pending jobs, then deletes the account document, token included. A
-         *     repeated call answers `200` too (a tombstone remembers the account); an account the user
-         *     never connected is `404`. Another user's account is never touched. Body at most 4 KiB.
+         * @description Deletes the account document, token included, then cancels the account's pending jobs (no
+         *     job can be created for an account whose document is gone, so the cancel sees them all; if
+         *     it fails, `503`, and a repeated call finishes it). A repeated call answers `200` too (a
+         *     tombstone remembers the account); an account the user never connected is `404`. Another
+         *     user's account is never touched. Body at most 4 KiB.
          */
         post: operations["thDisconnect"];
         delete?: never;
