@@ -663,33 +663,17 @@ func sameInstant(a, b time.Time) bool {
 }
 
 // ClaimTokenRefresh marks the account's token as being refreshed by one
-// caller until now+lease; false when another caller holds the mark or the
-// token was replaced since the caller read it (issuedAt differs). Of
-// concurrent publishes, one refreshes; the others use the token they have,
-// which is still valid (refresh happens days before expiry).
+// caller until now+lease; false when another caller holds the mark, when
+// the token was replaced since the caller read it (issuedAt differs), when
+// the account is no longer active (revoked, needs reauth) or when it is
+// gone (disconnected since). Of concurrent publishes, one refreshes; the
+// others use the token they have, which is still valid (refresh happens
+// days before expiry).
 func (s *Store) ClaimTokenRefresh(ctx context.Context, uid, accountID string, issuedAt, now time.Time, lease time.Duration) (bool, error) {
-	ref := s.accountDoc(uid, accountID)
-	claimed := false
-	err := s.runTx(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		claimed = false
-		snap, err := tx.Get(ref)
-		if err != nil {
-			return err
-		}
-		a, err := decodeAccount(snap)
-		if err != nil {
-			return err
-		}
-		if now.Before(a.RefreshLeaseUntil) || !a.TokenIssuedAt.Equal(issuedAt) {
-			return nil
-		}
-		claimed = true
-		return tx.Update(ref, []firestore.Update{{Path: "refreshLeaseUntil", Value: now.Add(lease)}})
+	free := func(a *Account) bool { return !now.Before(a.RefreshLeaseUntil) && holds(issuedAt)(a) }
+	return s.updateAccountIf(ctx, "claim token refresh", uid, accountID, free, []firestore.Update{
+		{Path: "refreshLeaseUntil", Value: now.Add(lease)},
 	})
-	if err != nil {
-		return false, fmt.Errorf("claim token refresh: %w", err)
-	}
-	return claimed, nil
 }
 
 // SaveRefreshedToken seals and stores a refreshed long-lived token in place

@@ -285,3 +285,60 @@ func TestCreateJobRequiresItsAccount(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimTokenRefresh: one caller at a time may refresh an account's
+// token, and only the token it read, of an account still active and still
+// there: a revoked or needs-reauth account, a token replaced since, or an
+// account disconnected since is no claim (false, no error), nor is one
+// claimed by another caller until its lease ends.
+func TestClaimTokenRefresh(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	issued := time.Now().UTC().Add(-30 * 24 * time.Hour).Truncate(time.Microsecond)
+	now := time.Now().UTC()
+	const id, lease = "17841400000000104", time.Minute
+	for _, tc := range []struct {
+		name     string
+		prepare  func(t *testing.T, uid string)
+		issuedAt time.Time // what the caller read
+		want     bool
+	}{
+		{"active, free", func(t *testing.T, uid string) {}, issued, true},
+		{"claimed by another caller", func(t *testing.T, uid string) {
+			if ok, err := s.ClaimTokenRefresh(ctx, uid, id, issued, now, lease); err != nil || !ok {
+				t.Fatalf("first claim = %v, %v", ok, err)
+			}
+		}, issued, false},
+		{"another caller's claim ended", func(t *testing.T, uid string) {
+			if ok, err := s.ClaimTokenRefresh(ctx, uid, id, issued, now.Add(-2*lease), lease); err != nil || !ok {
+				t.Fatalf("earlier claim = %v, %v", ok, err)
+			}
+		}, issued, true},
+		{"token replaced since", func(t *testing.T, uid string) {}, issued.Add(-time.Hour), false},
+		{"revoked", func(t *testing.T, uid string) {
+			if ok, err := s.RevokeIfConnectedBefore(ctx, uid, id, now, now); err != nil || !ok {
+				t.Fatalf("revoke = %v, %v", ok, err)
+			}
+		}, issued, false},
+		{"needs reauth", func(t *testing.T, uid string) {
+			if ok, err := s.MarkNeedsReauth(ctx, uid, id, issued, now); err != nil || !ok {
+				t.Fatalf("mark = %v, %v", ok, err)
+			}
+		}, issued, false},
+		{"disconnected", func(t *testing.T, uid string) {
+			if _, err := s.Disconnect(ctx, uid, id, now); err != nil {
+				t.Fatal(err)
+			}
+		}, issued, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			uid := "uid-" + testenv.RandomID(t)
+			saveAccount(t, s, uid, id, id, issued)
+			tc.prepare(t, uid)
+			got, err := s.ClaimTokenRefresh(ctx, uid, id, tc.issuedAt, now, lease)
+			if err != nil || got != tc.want {
+				t.Errorf("ClaimTokenRefresh = %v, %v; want %v, no error", got, err, tc.want)
+			}
+		})
+	}
+}
