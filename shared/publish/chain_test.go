@@ -1,15 +1,19 @@
 package publish_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"threadsfunctions.dev/shared/publish"
 	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/threads"
 	"threadsfunctions.dev/shared/threads/threadstest"
 )
 
@@ -385,6 +389,144 @@ func TestPollIsSentAsChecked(t *testing.T) {
 				if !maps.Equal(got, tc.want[i]) || (got == nil) != (tc.want[i] == nil) {
 					t.Errorf("post %d: poll %v, want %v", i, got, tc.want[i])
 				}
+			}
+		})
+	}
+}
+
+// expiringThreads answers EXPIRED, as Threads does for a container not
+// published within 24 hours, for the containers expired, or for every
+// container when all is set; anything else goes to Threads.
+type expiringThreads struct {
+	publish.Threads
+	mu      sync.Mutex
+	expired map[string]bool
+	all     bool
+}
+
+func expiring(h *harness) *expiringThreads {
+	x := &expiringThreads{Threads: h.engine.Threads, expired: map[string]bool{}}
+	h.engine.Threads = x
+	return x
+}
+
+func (x *expiringThreads) expire(ids ...string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, id := range ids {
+		x.expired[id] = true
+	}
+}
+
+func (x *expiringThreads) ContainerStatus(ctx context.Context, token, id string) (*threads.ContainerStatus, error) {
+	x.mu.Lock()
+	expired := x.all || x.expired[id]
+	x.mu.Unlock()
+	if expired {
+		return &threads.ContainerStatus{ID: id, Status: publish.ContainerExpired}, nil
+	}
+	return x.Threads.ContainerStatus(ctx, token, id)
+}
+
+// A container (or carousel item) that expired while its job waited, out
+// the publishing quota or for media processing, is created again, as in
+// "publishing" (TestExpiredContainerIsCreatedAgain): never a failure.
+func TestContainerExpiredWhileWaitingIsCreatedAgain(t *testing.T) {
+	carousel := publish.Request{Text: "two", Media: []publish.MediaItem{
+		{Type: "image", URL: "https://cdn.example.com/1.jpg"}, {Type: "video", URL: "https://cdn.example.com/2.mp4"}}}
+	rateLimited := threadstest.Failure{HTTPStatus: 400, Code: 4, Message: "Application request limit reached"}
+	// waitOutTheQuota: a status read refused for a limit finds the quota
+	// spent; the job is released until it frees up.
+	waitOutTheQuota := func(h *harness) {
+		h.fake.SetProcessing(1)
+		h.fake.SetQuotaUsage(h.user.ID, threadstest.QuotaTotal)
+		h.fake.FailNext(threadstest.EndpointStatus, 1, rateLimited)
+	}
+	quotaFreed := func(h *harness) { h.fake.SetQuotaUsage(h.user.ID, 0) }
+	waitForProcessing := func(h *harness) { h.fake.SetProcessing(1000) }
+	processed := func(h *harness) { h.fake.SetProcessing(0) }
+	cases := []struct {
+		name        string
+		req         publish.Request
+		wait, after func(h *harness)
+		wantState   publish.State   // of the first attempt
+		wantStatus  store.JobStatus // the job waits in
+		wantCreates int             // containers in all, items included
+	}{
+		{"image waiting out the quota", publish.Request{ImageURL: "https://cdn.example.com/a.jpg"}, waitOutTheQuota, quotaFreed,
+			publish.QuotaExceeded, store.JobContainerCreated, 2},
+		{"video waiting for processing", publish.Request{VideoURL: "https://cdn.example.com/v.mp4"}, waitForProcessing, processed,
+			publish.Waiting, store.JobContainerCreated, 2},
+		{"carousel items waiting out the quota", carousel, waitOutTheQuota, quotaFreed, publish.QuotaExceeded, store.JobAccepted, 5},
+		{"carousel items waiting for processing", carousel, waitForProcessing, processed, publish.Waiting, store.JobAccepted, 5},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			x := expiring(h)
+			tc.wait(h)
+			id := h.newJob(tc.req)
+			if res := h.run(id, 20*time.Millisecond); res.State != tc.wantState || res.Job.Status != tc.wantStatus {
+				t.Fatalf("first attempt: state %v, job %s (error %+v); want state %v, job %s", res.State, res.Job.Status, res.Job.Error, tc.wantState, tc.wantStatus)
+			}
+			// A day later: what the job waited with has expired.
+			waited := h.job(id)
+			old := append([]string{waited.ContainerID}, waited.Children...)
+			x.expire(old...)
+			tc.after(h)
+
+			res := h.run(id, 5*time.Second)
+			if res.State != publish.Done || res.Job.Status != store.JobPublished {
+				t.Fatalf("after the expiry: state %v, job %s (error %+v); want published", res.State, res.Job.Status, res.Job.Error)
+			}
+			posts := h.fake.Published(h.user.ID)
+			if len(posts) != 1 {
+				t.Fatalf("%d posts, want 1", len(posts))
+			}
+			for _, c := range append([]string{posts[0].ContainerID}, posts[0].Children...) {
+				if slices.Contains(old, c) {
+					t.Errorf("published with the expired container %s", c)
+				}
+			}
+			if n := h.fake.Calls(threadstest.EndpointCreate); n != tc.wantCreates {
+				t.Errorf("%d containers created, want %d", n, tc.wantCreates)
+			}
+		})
+	}
+}
+
+// Containers are created again once per attempt: one that expires again
+// (it cannot have waited 24 hours) fails the job, and an attempt never
+// loops on it.
+func TestContainerExpiredAgainFails(t *testing.T) {
+	cases := []struct {
+		name        string
+		req         publish.Request
+		wantCreates int // items included
+	}{
+		{"image", publish.Request{ImageURL: "https://cdn.example.com/a.jpg"}, 2},
+		{"video", publish.Request{VideoURL: "https://cdn.example.com/v.mp4"}, 2},
+		{"carousel", publish.Request{Media: []publish.MediaItem{
+			{Type: "image", URL: "https://cdn.example.com/1.jpg"}, {Type: "image", URL: "https://cdn.example.com/2.jpg"}}}, 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			expiring(h).all = true
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			res, err := h.engine.Run(ctx, h.uid, h.user.ID, h.newJob(tc.req), 5*time.Second)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if res.State != publish.Done || res.Job.Status != store.JobFailed || res.Job.Error == nil || res.Job.Error.Reason != publish.ReasonMediaFailed {
+				t.Fatalf("state %v, job %s (error %+v); want failed, %s", res.State, res.Job.Status, res.Job.Error, publish.ReasonMediaFailed)
+			}
+			if n := h.fake.Calls(threadstest.EndpointCreate); n != tc.wantCreates {
+				t.Errorf("%d containers created, want %d (created again once)", n, tc.wantCreates)
+			}
+			if n := len(h.fake.Published(h.user.ID)); n != 0 {
+				t.Errorf("%d posts, want none", n)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -291,6 +292,9 @@ type attempt struct {
 	req    *Request
 	// quotaChecked: the publishing limit was read in this attempt.
 	quotaChecked bool
+	// createdAgain: this attempt sent the part back for new containers
+	// after one expired (see createAgain).
+	createdAgain bool
 	// unsettled: an earlier attempt's publish call may have posted, and no
 	// status read has said otherwise yet (see checkQuota).
 	unsettled bool
@@ -483,7 +487,7 @@ func (a *attempt) checkQuota(ctx context.Context) (*Result, error) {
 // and the post's container, recording each.
 func (a *attempt) createContainers(ctx context.Context) (*Result, error) {
 	j, req := a.job, a.req
-	if a.first() && req.Kind() == KindCarousel {
+	for a.first() && req.Kind() == KindCarousel {
 		if len(j.Children) < len(req.Media) {
 			// The items do not depend on each other: create them at once.
 			children := make([]string, len(req.Media))
@@ -509,9 +513,15 @@ func (a *attempt) createContainers(ctx context.Context) (*Result, error) {
 				return nil, err
 			}
 		}
-		if res, err := a.waitFinished(ctx, j.Children...); res != nil || err != nil {
+		res, again, err := a.waitFinished(ctx, j.Children...)
+		if res != nil || err != nil {
 			return res, err
 		}
+		if !again {
+			break
+		}
+		// An item expired: the items are created again (once: a second
+		// expiry fails the job).
 	}
 	params := containerParams(req, j.Children)
 	if j.LinkDropped {
@@ -588,7 +598,9 @@ func containerParams(req *Request, children []string) threads.ContainerParams {
 func (a *attempt) publish(ctx context.Context) (*Result, error) {
 	j := a.job
 	if a.first() && a.req.Kind() != KindText {
-		if res, err := a.waitFinished(ctx, j.ContainerID); res != nil || err != nil {
+		// again: the container expired, and the part is back to accepted
+		// for the run loop to create it again.
+		if res, again, err := a.waitFinished(ctx, j.ContainerID); res != nil || err != nil || again {
 			return res, err
 		}
 	}
@@ -652,7 +664,7 @@ func (a *attempt) resolvePublishing(ctx context.Context) (*Result, error) {
 		return a.published(ctx, "")
 	case ContainerFinished, ContainerInProgress:
 		if st.Status == ContainerInProgress {
-			if res, err := a.waitFinished(ctx, j.ContainerID); res != nil || err != nil {
+			if res, again, err := a.waitFinished(ctx, j.ContainerID); res != nil || err != nil || again {
 				return res, err
 			}
 		}
@@ -664,22 +676,18 @@ func (a *attempt) resolvePublishing(ctx context.Context) (*Result, error) {
 		}
 		return a.sendPublish(ctx)
 	case ContainerExpired:
-		// Never published, and now unpublishable (24 hours passed, e.g.
-		// waiting out the quota): start the part again with new containers.
-		a.log(ctx).Info("publish: container expired unpublished; creating it again", "jobId", j.JobID)
-		j.Status, j.ContainerID, j.Children = store.JobAccepted, "", nil
-		if err := a.save(ctx); err != nil {
-			return nil, err
-		}
-		return nil, nil
+		return a.createAgain(ctx, st)
 	default:
 		return a.fail(ctx, &store.JobError{Reason: ReasonMediaFailed, Message: containerMessage(st)})
 	}
 }
 
 // waitFinished polls the containers until all are FINISHED, with backoff,
-// within the attempt's budget. ERROR and EXPIRED fail the job.
-func (a *attempt) waitFinished(ctx context.Context, ids ...string) (*Result, error) {
+// within the attempt's budget. ERROR fails the job. EXPIRED, a container
+// that waited 24 hours unpublished, sends the part back to accepted for new
+// containers (createAgain): again is then true with no result, and the
+// caller goes back to the run loop, which creates them.
+func (a *attempt) waitFinished(ctx context.Context, ids ...string) (res *Result, again bool, err error) {
 	backoff := a.Backoff
 	if backoff == nil {
 		backoff = DefaultBackoff
@@ -693,38 +701,72 @@ func (a *attempt) waitFinished(ctx context.Context, ids ...string) (*Result, err
 			sts[i] = st
 			return err
 		}); err != nil {
-			return a.threadsError(ctx, err)
+			res, err := a.threadsError(ctx, err)
+			return res, false, err
 		}
+		var expired *threads.ContainerStatus
 		for i, id := range pending {
 			st := sts[i]
 			switch st.Status {
 			case ContainerFinished, ContainerPublished:
 			case ContainerInProgress, "":
 				still = append(still, id)
+			case ContainerExpired:
+				expired = cmp.Or(expired, st)
 			default:
-				return a.fail(ctx, &store.JobError{Reason: ReasonMediaFailed, Message: containerMessage(st)})
+				// ERROR (or a status newer than this code) fails the job,
+				// even when another container merely expired.
+				res, err := a.fail(ctx, &store.JobError{Reason: ReasonMediaFailed, Message: containerMessage(st)})
+				return res, false, err
 			}
 		}
+		if expired != nil {
+			res, err := a.createAgain(ctx, expired)
+			return res, res == nil && err == nil, err
+		}
 		if len(still) == 0 {
-			return nil, nil
+			return nil, false, nil
 		}
 		pending = still
 		d := backoff[min(i, len(backoff)-1)]
 		if a.now().Add(d).After(a.deadline) {
 			// Both callers enqueue the next look for when it is due.
 			if err := a.saveReleased(ctx, a.now().Add(a.waitDelay())); err != nil {
-				return nil, err
+				return nil, false, err
 			}
-			return &Result{State: Waiting, Job: a.job, RetryAfter: a.waitDelay()}, nil
+			return &Result{State: Waiting, Job: a.job, RetryAfter: a.waitDelay()}, false, nil
 		}
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return nil, false, ctx.Err()
 		case <-t.C:
 		}
 	}
+}
+
+// createAgain answers a container (or carousel item) found EXPIRED: never
+// published, and now unpublishable (24 hours passed while the job waited,
+// e.g. out the quota). The part starts again, back to accepted with no
+// containers, and nil, nil is returned: the caller has them created again
+// (createContainers itself for carousel items, else the run loop). Once
+// per attempt: a container created in this attempt has not
+// waited 24 hours, so an expiry after that fails the job (no attempt loops
+// on a container that keeps expiring).
+func (a *attempt) createAgain(ctx context.Context, st *threads.ContainerStatus) (*Result, error) {
+	j := a.job
+	if a.createdAgain {
+		return a.fail(ctx, &store.JobError{Reason: ReasonMediaFailed,
+			Message: containerMessage(st) + ", though it was created again in this attempt"})
+	}
+	a.createdAgain = true
+	a.log(ctx).Info("publish: container expired unpublished; creating it again", "jobId", j.JobID, "containerId", st.ID)
+	j.Status, j.ContainerID, j.Children = store.JobAccepted, "", nil
+	if err := a.save(ctx); err != nil {
+		return nil, err
+	}
+	return nil, nil
 }
 
 // concurrently runs f(0) … f(n-1) at once and returns the error of the

@@ -204,12 +204,22 @@ func TestSlowMediaWaitsThenResumes(t *testing.T) {
 	}
 }
 
+// A container (or carousel item) in ERROR fails the job; one that EXPIRED
+// is created again (TestContainerExpiredWhileWaitingIsCreatedAgain).
 func TestContainerErrorFailsWithThreadsMessage(t *testing.T) {
-	for _, status := range []string{"ERROR", "EXPIRED"} {
-		t.Run(status, func(t *testing.T) {
+	cases := []struct {
+		name string
+		req  publish.Request
+	}{
+		{"video", publish.Request{VideoURL: "https://cdn.example.com/v.mp4"}},
+		{"carousel item", publish.Request{Media: []publish.MediaItem{
+			{Type: "video", URL: "https://cdn.example.com/1.mp4"}, {Type: "video", URL: "https://cdn.example.com/2.mp4"}}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.fake.SetContainerOutcome(status, "FAILED_DOWNLOADING_VIDEO")
-			res := h.run(h.newJob(publish.Request{VideoURL: "https://cdn.example.com/v.mp4"}), 5*time.Second)
+			h.fake.SetContainerOutcome(publish.ContainerError, "FAILED_DOWNLOADING_VIDEO")
+			res := h.run(h.newJob(tc.req), 5*time.Second)
 			if res.State != publish.Done || res.Job.Status != store.JobFailed || res.Job.Error == nil ||
 				res.Job.Error.Reason != publish.ReasonMediaFailed || !strings.Contains(res.Job.Error.Message, "FAILED_DOWNLOADING_VIDEO") {
 				t.Fatalf("job %+v error %+v", res.Job, res.Job.Error)
