@@ -363,7 +363,7 @@ func TestPollIsSentAsChecked(t *testing.T) {
 		req  publish.Request
 		want []map[string]string // each post's poll options, in order; nil for none
 	}{
-		{"options trimmed", publish.Request{Text: "Tea or coffee?", Poll: &publish.Poll{Options: []string{" Tea ", "\tCoffee\n", " " + strings.Repeat("x", publish.MaxPollOption) + " "}}},
+		{"options trimmed", publish.Request{Text: "Tea or coffee?", Poll: &publish.Poll{Options: []string{" Tea\ufeff", "\tCoffee\n", " " + strings.Repeat("x", publish.MaxPollOption) + " "}}},
 			[]map[string]string{{"option_a": "Tea", "option_b": "Coffee", "option_c": strings.Repeat("x", publish.MaxPollOption)}}},
 		{"with the first part of a thread only", publish.Request{Thread: []string{"Tea or coffee?", "Vote below.", "Results tomorrow."}, Poll: &publish.Poll{Options: []string{"Tea", "Coffee"}}},
 			[]map[string]string{{"option_a": "Tea", "option_b": "Coffee"}, nil, nil}},

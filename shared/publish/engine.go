@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -573,7 +572,7 @@ func containerParams(req *Request, children []string) threads.ContainerParams {
 		// Trimmed, as Check counts them.
 		var o [MaxPollOptions]string
 		for i, opt := range req.Poll.Options[:min(len(req.Poll.Options), MaxPollOptions)] {
-			o[i] = strings.TrimSpace(opt)
+			o[i] = trimSpace(opt)
 		}
 		p.Poll = &threads.PollAttachment{OptionA: o[0], OptionB: o[1], OptionC: o[2], OptionD: o[3]}
 	}

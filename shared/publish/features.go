@@ -196,7 +196,7 @@ func (r *Request) Parts() ([]string, error) {
 	}
 	for i, p := range parts {
 		switch {
-		case strings.TrimSpace(p) == "":
+		case blank(p):
 			return nil, bad(CodeInvalidThread, "thread[%d] is empty", i)
 		case !utf8.ValidString(p):
 			return nil, bad(CodeTextTooLong, "thread[%d] is not valid UTF-8", i)

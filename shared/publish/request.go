@@ -191,7 +191,7 @@ func (r *Request) Check() ([]string, error) {
 	if r.Text == "" && r.ImageURL == "" && r.VideoURL == "" && len(r.Media) == 0 && len(r.Thread) == 0 {
 		return nil, bad(CodeEmptyPost, "a post needs text, thread, imageUrl, videoUrl or media")
 	}
-	if r.Text != "" && strings.TrimSpace(r.Text) == "" {
+	if r.Text != "" && blank(r.Text) {
 		// Threads refuses it, and split would trim it to no parts at all.
 		return nil, bad(CodeEmptyPost, "text is only white space")
 	}
@@ -258,7 +258,7 @@ func (r *Request) Check() ([]string, error) {
 		}
 		seen := map[string]bool{}
 		for i, o := range r.Poll.Options {
-			t := strings.TrimSpace(o)
+			t := trimSpace(o)
 			if t == "" || utf8.RuneCountInString(t) > MaxPollOption {
 				return nil, bad(CodeInvalidPoll, "poll.options[%d] must have 1 to %d characters", i, MaxPollOption)
 			}
@@ -268,7 +268,7 @@ func (r *Request) Check() ([]string, error) {
 			seen[strings.ToLower(t)] = true
 		}
 		// The poll goes with the post, or with a thread's first part.
-		if strings.TrimSpace(r.firstText()) == "" {
+		if blank(r.firstText()) {
 			return nil, bad(CodeInvalidPoll, "a poll needs text (the question): text, or thread's first part")
 		}
 	}
@@ -281,7 +281,7 @@ func (r *Request) Check() ([]string, error) {
 	}
 	if r.TopicTag != "" {
 		n := utf8.RuneCountInString(r.TopicTag)
-		if n > MaxTopicTag || strings.ContainsAny(r.TopicTag, ".&") || strings.TrimSpace(r.TopicTag) == "" {
+		if n > MaxTopicTag || strings.ContainsAny(r.TopicTag, ".&") || blank(r.TopicTag) {
 			return nil, bad(CodeInvalidTopicTag, "topicTag has 1 to %d characters and no '.' or '&'", MaxTopicTag)
 		}
 	}
@@ -344,12 +344,20 @@ func parseURL(raw string, prefixes ...string) (*url.URL, bool) {
 	return u, true
 }
 
-// isPatternSpace reports whether \s matches r in the spec's patterns: JSON
-// Schema patterns are ECMA-262 regular expressions, whose \s is Unicode
-// white space and U+FEFF (unicode.IsSpace adds only U+0085, refused too).
+// isPatternSpace reports whether r is white space: what \s matches in the
+// spec's patterns (JSON Schema patterns are ECMA-262 regular expressions,
+// whose \s is Unicode white space and U+FEFF), and U+0085, which
+// unicode.IsSpace adds. A value the spec refuses as white space, Check
+// refuses too.
 func isPatternSpace(r rune) bool {
 	return unicode.IsSpace(r) || r == '\ufeff'
 }
+
+// trimSpace trims s of white space (isPatternSpace) at both ends.
+func trimSpace(s string) string { return strings.TrimFunc(s, isPatternSpace) }
+
+// blank reports whether s is empty or only white space (isPatternSpace).
+func blank(s string) bool { return trimSpace(s) == "" }
 
 // linkRe finds what Threads counts as links: URLs with a scheme, and
 // www. addresses.

@@ -107,6 +107,12 @@ func TestValidateNewerFeatures(t *testing.T) {
 		{"split white space, numbered", publish.Request{Text: strings.Repeat("\n", 600), Split: true, NumberParts: true}, publish.CodeEmptyPost},
 		{"split white space that fits", publish.Request{Text: "   ", Split: true}, publish.CodeEmptyPost},
 		{"text with white space around", publish.Request{Text: "  hi  "}, ""},
+		// White space is what the spec's \s is (ECMA-262): U+FEFF too.
+		{"text of a byte order mark", publish.Request{Text: "\ufeff \ufeff"}, publish.CodeEmptyPost},
+		{"thread part of white space", publish.Request{Thread: []string{"a", "\ufeff\u00a0"}}, publish.CodeInvalidThread},
+		{"poll option of white space", publish.Request{Text: "?", Poll: &publish.Poll{Options: []string{"a", "\ufeff "}}}, publish.CodeInvalidPoll},
+		{"poll options the same but for white space", publish.Request{Text: "?", Poll: &publish.Poll{Options: []string{"a", "\ufeffA"}}}, publish.CodeInvalidPoll},
+		{"topic tag of white space", publish.Request{Text: "t", TopicTag: "\ufeff"}, publish.CodeInvalidTopicTag},
 
 		{"poll", publish.Request{Text: "?", Poll: &publish.Poll{Options: []string{"a", "b"}}}, ""},
 		{"poll on a thread's first part", publish.Request{Thread: []string{"Tea or coffee?", "Vote below."}, Poll: &publish.Poll{Options: []string{"Tea", "Coffee"}}}, ""},
