@@ -278,9 +278,9 @@ export interface components {
         JobStatus: "scheduled" | "accepted" | "container_created" | "publishing" | "published" | "failed" | "cancelled";
         /** @description 1 to 255 printable ASCII characters */
         IdempotencyKey: string;
-        /** @description an absolute `https` URL without credentials, at most 2048 bytes */
+        /** @description an absolute `https` URL (the scheme in lower case) without credentials or white space, at most 2048 bytes */
         HTTPSURL: string;
-        /** @description an absolute http(s) URL, at most 2048 bytes */
+        /** @description an absolute http(s) URL (the scheme in lower case) without white space, at most 2048 bytes */
         HTTPURL: string;
         /**
          * @description an assigned ISO 3166-1 alpha-2 code, in upper case
@@ -310,7 +310,7 @@ export interface components {
          *     times relative to now) are in the descriptions.
          */
         PublishRequest: {
-            /** @description at most 500 bytes of UTF-8; at most 5 distinct links (counting `linkAttachment`) */
+            /** @description at most 500 bytes of UTF-8, not only white space; at most 5 distinct links (counting `linkAttachment`) */
             text?: string;
             /** @description absolute `https` URL; not with `videoUrl` or `media` */
             imageUrl?: components["schemas"]["HTTPSURL"];
@@ -333,7 +333,7 @@ export interface components {
             linkAttachment?: components["schemas"]["HTTPURL"];
             /** @description 1 to 50 characters, no `.` or `&` */
             topicTag?: string;
-            /** @description 2 to 4 distinct options of 1 to 25 characters; needs `text`; text posts only */
+            /** @description 2 to 4 distinct options of 1 to 25 characters; needs `text`, or goes with `thread`'s first part; text posts only */
             poll?: components["schemas"]["Poll"];
             /** @description a text attachment (long-form text under the post): 1 to 10,000 characters; text posts only; not with `poll` */
             longText?: string;
