@@ -94,6 +94,16 @@ type Engine struct {
 	Lease time.Duration
 	// WaitDelay and RetryDelay override WaitingRetry and TransientRetry (tests, local runs).
 	WaitDelay, RetryDelay time.Duration
+	// MaxProcessing is how long Threads may process a part's media before
+	// the job fails (zero: DefaultMaxProcessing).
+	MaxProcessing time.Duration
+}
+
+func (e *Engine) maxProcessing() time.Duration {
+	if e.MaxProcessing > 0 {
+		return e.MaxProcessing
+	}
+	return DefaultMaxProcessing
 }
 
 func (e *Engine) waitDelay() time.Duration {
@@ -136,6 +146,12 @@ const (
 	WaitingRetry = 30 * time.Second
 	// TransientRetry is the suggested delay after a transient failure.
 	TransientRetry = 15 * time.Second
+	// DefaultMaxProcessing bounds how long a part's media may stay
+	// IN_PROGRESS after its containers were created: the job then fails
+	// (media_failed) rather than poll Threads until the containers expire a
+	// day later, and be created again. Meta advises polling for at most
+	// 5 minutes; large videos get six times that.
+	DefaultMaxProcessing = 30 * time.Minute
 	// MaxTaskBackoff is the longest Cloud Tasks waits before delivering a
 	// task again after a non-2xx answer (the queue's max_backoff in
 	// terraform/thpublish.tf). A job released for a retry that a task
@@ -507,7 +523,7 @@ func (a *attempt) createContainers(ctx context.Context) (*Result, error) {
 				// expire: the retry creates them all again.
 				return a.threadsError(ctx, err)
 			}
-			j.Children = children
+			j.Children, j.ContainersAt = children, a.now()
 			if err := a.save(ctx); err != nil {
 				return nil, err
 			}
@@ -540,6 +556,7 @@ func (a *attempt) createContainers(ctx context.Context) (*Result, error) {
 	}
 	j.ContainerID, j.Status = id, store.JobContainerCreated
 	if a.first() && req.Kind() != KindText {
+		j.ContainersAt = a.now()
 		// Media processes for a while: record the container now. A text
 		// container goes straight on to "publishing", whose write records
 		// it (a retry before that just creates another, which is harmless).
@@ -725,6 +742,12 @@ func (a *attempt) waitFinished(ctx context.Context, ids ...string) (res *Result,
 		}
 		if len(still) == 0 {
 			return nil, false, nil
+		}
+		if since := a.job.ContainersAt; !since.IsZero() && a.now().Sub(since) > a.maxProcessing() {
+			res, err := a.fail(ctx, &store.JobError{Reason: ReasonMediaFailed, Message: fmt.Sprintf(
+				"Threads was still processing the media %s after its container was created (the limit is %s)",
+				a.now().Sub(since).Round(time.Second), a.maxProcessing())})
+			return res, false, err
 		}
 		pending = still
 		d := backoff[min(i, len(backoff)-1)]

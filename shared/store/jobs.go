@@ -110,6 +110,10 @@ type Job struct {
 	// lease the cancel kept for that attempt's end (see cancelUpdates).
 	// thPublish's sweep hands jobs overdue by it to Cloud Tasks (OverdueJobs).
 	DueBy time.Time `firestore:"dueBy,omitempty"`
+	// ContainersAt is when the media containers of the part in progress were
+	// created (the carousel's items, then the carousel; an image's or a
+	// video's): how long Threads has been processing them.
+	ContainersAt time.Time `firestore:"containersAt,omitempty"`
 	// LinkDropped: Threads could not fetch the link_attachment's preview at
 	// publish, so the post goes on without link_attachment (a new container).
 	LinkDropped bool      `firestore:"linkDropped,omitempty"`
@@ -324,6 +328,9 @@ func (s *Store) UpdateJob(ctx context.Context, j *Job, owner string, now time.Ti
 	}
 	if j.LinkDropped {
 		updates = append(updates, firestore.Update{Path: "linkDropped", Value: true})
+	}
+	if !j.ContainersAt.IsZero() {
+		updates = append(updates, firestore.Update{Path: "containersAt", Value: j.ContainersAt})
 	}
 	if release {
 		if j.Status.Terminal() {
