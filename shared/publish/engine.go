@@ -743,7 +743,10 @@ func (a *attempt) waitFinished(ctx context.Context, ids ...string) (res *Result,
 		if len(still) == 0 {
 			return nil, false, nil
 		}
-		if since := a.job.ContainersAt; !since.IsZero() && a.now().Sub(since) > a.maxProcessing() {
+		// The bound is the post's media's (ContainersAt is the first part's):
+		// a chain's later parts are text, whatever their containers answer.
+		if since := a.job.ContainersAt; a.first() && a.req != nil && a.req.Kind() != KindText &&
+			!since.IsZero() && a.now().Sub(since) > a.maxProcessing() {
 			res, err := a.fail(ctx, &store.JobError{Reason: ReasonMediaFailed, Message: fmt.Sprintf(
 				"Threads was still processing the media %s after its container was created (the limit is %s)",
 				a.now().Sub(since).Round(time.Second), a.maxProcessing())})

@@ -1,6 +1,7 @@
 package publish_test
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"threadsfunctions.dev/shared/publish"
 	"threadsfunctions.dev/shared/store"
+	"threadsfunctions.dev/shared/threads"
 	"threadsfunctions.dev/shared/threads/threadstest"
 )
 
@@ -69,5 +71,72 @@ func TestMediaStillProcessingFailsInTime(t *testing.T) {
 				t.Errorf("%d posts", n)
 			}
 		})
+	}
+}
+
+// stallingThreads refuses the publish calls after the first skip as "not
+// ready" (code 24, subcode 4279009), refuse of them, and answers the next
+// inProgress status reads IN_PROGRESS; the rest goes to Threads.
+type stallingThreads struct {
+	publish.Threads
+	mu                       sync.Mutex
+	skip, refuse, inProgress int
+}
+
+func (x *stallingThreads) Publish(ctx context.Context, userID, token, containerID string) (string, error) {
+	x.mu.Lock()
+	refuse := x.skip == 0 && x.refuse > 0
+	switch {
+	case x.skip > 0:
+		x.skip--
+	case refuse:
+		x.refuse--
+	}
+	x.mu.Unlock()
+	if refuse {
+		return "", &threads.APIError{HTTPStatus: 400, Code: 24, Subcode: 4279009, Message: "Media Not Found"}
+	}
+	return x.Threads.Publish(ctx, userID, token, containerID)
+}
+
+func (x *stallingThreads) ContainerStatus(ctx context.Context, token, id string) (*threads.ContainerStatus, error) {
+	x.mu.Lock()
+	stall := x.inProgress > 0
+	if stall {
+		x.inProgress--
+	}
+	x.mu.Unlock()
+	if stall {
+		return &threads.ContainerStatus{ID: id, Status: publish.ContainerInProgress}, nil
+	}
+	return x.Threads.ContainerStatus(ctx, token, id)
+}
+
+// TestProcessingBoundIsTheMediasOnly: the bound on processing is for the
+// post's media (ContainersAt is the first part's). A chain whose first
+// part had media long ago, and whose later text part Threads refuses as
+// not ready, then answers IN_PROGRESS for a while, is not failed as
+// media_failed: that part is waited for and published.
+func TestProcessingBoundIsTheMediasOnly(t *testing.T) {
+	h := newHarness(t)
+	c := &clock{}
+	h.engine.Now, h.engine.MaxProcessing = c.now, 30*time.Minute
+	stall := &stallingThreads{Threads: h.engine.Threads, skip: 1, refuse: 1}
+	h.engine.Threads = stall
+	id := h.newJob(publish.Request{Thread: []string{"first part", "second part"}, ImageURL: "https://cdn.example.com/a.jpg"})
+	res := h.run(id, 5*time.Second) // the image, then the second part refused
+	if res.Job.Status != store.JobPublishing || res.Job.Part != 1 {
+		t.Fatalf("after the first attempt: %s, part %d (error %+v); want the second part publishing", res.Job.Status, res.Job.Part, res.Job.Error)
+	}
+	c.advance(time.Hour) // the image's containers are an hour old now
+	stall.mu.Lock()
+	stall.inProgress = 3 // the second part's container, as the next attempt reads it
+	stall.mu.Unlock()
+	res = h.runUntilDone(id)
+	if res.Job.Status != store.JobPublished {
+		t.Fatalf("job %s, error %+v; want published", res.Job.Status, res.Job.Error)
+	}
+	if n := len(h.fake.Published(h.user.ID)); n != 2 {
+		t.Errorf("%d posts, want 2", n)
 	}
 }
