@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"threadsfunctions.dev/shared/httpx"
+	"threadsfunctions.dev/shared/store"
 )
 
 // Limits from Threads' documentation.
@@ -285,10 +286,13 @@ func (r *Request) Check() ([]string, error) {
 			return nil, bad(CodeInvalidTopicTag, "topicTag has 1 to %d characters and no '.' or '&'", MaxTopicTag)
 		}
 	}
-	for _, id := range []struct{ field, value string }{{"replyToId", r.ReplyToID}, {"quotePostId", r.QuotePostID}, {"accountId", r.AccountID}} {
+	for _, id := range []struct{ field, value string }{{"replyToId", r.ReplyToID}, {"quotePostId", r.QuotePostID}} {
 		if id.value != "" && !idRe.MatchString(id.value) {
 			return nil, bad(CodeInvalidID, "%s is not a Threads id", id.field)
 		}
+	}
+	if r.AccountID != "" && !store.ValidAccountID(r.AccountID) {
+		return nil, bad(CodeInvalidID, "accountId is not a Threads id")
 	}
 	if err := r.validateFeatures(); err != nil {
 		return nil, err

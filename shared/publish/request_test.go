@@ -21,6 +21,9 @@ func TestValidateNewerFeatures(t *testing.T) {
 		code string // "" for valid
 	}{
 		{"long text", publish.Request{Text: "t", LongText: long}, ""},
+		{"account id", publish.Request{Text: "t", AccountID: "17841400000000001"}, ""},
+		{"account id Firestore reserves", publish.Request{Text: "t", AccountID: "__x__"}, publish.CodeInvalidID},
+		{"account id with a slash", publish.Request{Text: "t", AccountID: "a/b"}, publish.CodeInvalidID},
 		{"long text with link and styles", publish.Request{Text: "t", LongText: "hello world", LongTextLink: "https://example.com",
 			LongTextStyles: []publish.TextStyle{{Offset: 0, Length: 5, Styles: []string{"bold", "italic"}}, {Offset: 6, Length: 5, Styles: []string{"highlight"}}}}, ""},
 		{"long text over the limit", publish.Request{Text: "t", LongText: long + "x"}, publish.CodeInvalidLongText},
