@@ -319,7 +319,8 @@ func (s *Store) DisconnectedByThreadsUser(ctx context.Context, threadsUserID str
 // that no job can be created for it while its jobs are being deleted
 // (CreateJob). Each batch is durable and the tombstone goes last, so an
 // interrupted deletion is found again (DisconnectedByThreadsUser) and
-// continues where it stopped when called again.
+// continues where it stopped when called again. An account connected again
+// while the jobs are being deleted is not deleted at the end.
 func (s *Store) DeleteAccountData(ctx context.Context, uid, accountID string, now time.Time) error {
 	if _, err := s.Disconnect(ctx, uid, accountID, now); err != nil {
 		return fmt.Errorf("delete account: %w", err)
@@ -341,7 +342,9 @@ func (s *Store) DeleteAccountData(ctx context.Context, uid, accountID string, no
 			return fmt.Errorf("delete jobs: %w", err)
 		}
 	}
-	if err := s.deleteAll(ctx, s.tombstoneDoc(uid, accountID), s.accountDoc(uid, accountID)); err != nil {
+	// The account document went first (Disconnect): one there now is a
+	// connection made since, whose jobs are its own; it is left alone.
+	if err := s.deleteAll(ctx, s.tombstoneDoc(uid, accountID)); err != nil {
 		return fmt.Errorf("delete account: %w", err)
 	}
 	return nil
