@@ -63,6 +63,10 @@ const state = {
   // The last submission whose publish may have posted (no answer, or a
   // 5xx): {submission, key}. Sent again unchanged, it reuses that key.
   unsure: null,
+  // A publish is in flight: the Publish button stays off until it ends,
+  // whatever the account list does meanwhile (each job's creation writes
+  // its account, which re-renders the list).
+  publishing: false,
   connectedAccountId: '', // from ?threads=connected&accountId=…
   // The job list: the selected account's latest jobs, live.
   jobsAccountId: '',
@@ -287,7 +291,7 @@ function renderAccounts() {
     showNotice(`Connected @${just.username}.`);
     state.connectedAccountId = '';
   }
-  $('publish').disabled = state.accounts.length === 0;
+  $('publish').disabled = state.publishing || state.accounts.length === 0;
   watchJobs();
 }
 
@@ -565,6 +569,7 @@ async function onPublish(event) {
   const result = $('result');
   for (const k of ['mediaId', 'mediaIds', 'jobId', 'publishAt']) delete result.dataset[k];
   setResult('sending', post.publishAt ? 'Scheduling…' : 'Publishing…');
+  state.publishing = true;
   $('publish').disabled = true;
   // One idempotency key per submission (the client makes it): its retries
   // of a network failure or a 503 reuse it, and never post twice. The same
@@ -617,6 +622,7 @@ async function onPublish(event) {
     }
     showError(code, message, retryAfter);
   } finally {
+    state.publishing = false;
     $('publish').disabled = state.accounts.length === 0;
   }
 }
