@@ -74,9 +74,9 @@ func TestMediaStillProcessingFailsInTime(t *testing.T) {
 	}
 }
 
-// stallingThreads refuses the publish calls after the first skip as "not
-// ready" (code 24, subcode 4279009), refuse of them, and answers the next
-// inProgress status reads IN_PROGRESS; the rest goes to Threads.
+// stallingThreads lets the first skip publish calls through, refuses the
+// next refuse of them as not ready (code 24, subcode 4279009), and answers
+// the next inProgress status reads IN_PROGRESS; the rest goes to Threads.
 type stallingThreads struct {
 	publish.Threads
 	mu                       sync.Mutex

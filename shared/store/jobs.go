@@ -110,9 +110,10 @@ type Job struct {
 	// lease the cancel kept for that attempt's end (see cancelUpdates).
 	// thPublish's sweep hands jobs overdue by it to Cloud Tasks (OverdueJobs).
 	DueBy time.Time `firestore:"dueBy,omitempty"`
-	// ContainersAt is when the media containers of the part in progress were
-	// created (the carousel's items, then the carousel; an image's or a
-	// video's): how long Threads has been processing them.
+	// ContainersAt is when the post's media containers were created (the
+	// carousel's items, then the carousel; an image's or a video's: the
+	// first part's, kept while a chain's later parts publish): how long
+	// Threads has been processing them.
 	ContainersAt time.Time `firestore:"containersAt,omitempty"`
 	// LinkDropped: Threads could not fetch the link_attachment's preview at
 	// publish, so the post goes on without link_attachment (a new container).

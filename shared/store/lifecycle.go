@@ -320,7 +320,9 @@ func (s *Store) DisconnectedByThreadsUser(ctx context.Context, threadsUserID str
 // (CreateJob). Each batch is durable and the tombstone goes last, so an
 // interrupted deletion is found again (DisconnectedByThreadsUser) and
 // continues where it stopped when called again. An account connected again
-// while the jobs are being deleted is not deleted at the end.
+// while the jobs are being deleted keeps its document (the last batch
+// deletes the tombstone only), but jobs it made before the last listing
+// go with the rest.
 func (s *Store) DeleteAccountData(ctx context.Context, uid, accountID string, now time.Time) error {
 	if _, err := s.Disconnect(ctx, uid, accountID, now); err != nil {
 		return fmt.Errorf("delete account: %w", err)
@@ -343,7 +345,7 @@ func (s *Store) DeleteAccountData(ctx context.Context, uid, accountID string, no
 		}
 	}
 	// The account document went first (Disconnect): one there now is a
-	// connection made since, whose jobs are its own; it is left alone.
+	// connection made since; it is left alone.
 	if err := s.deleteAll(ctx, s.tombstoneDoc(uid, accountID)); err != nil {
 		return fmt.Errorf("delete account: %w", err)
 	}
