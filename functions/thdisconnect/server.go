@@ -32,12 +32,14 @@ type request struct {
 	AccountID string `json:"accountId"`
 }
 
-// Handle answers POST {"accountId"}: the account's document (and so its
-// token) is deleted, then its pending jobs are cancelled. In that order: no
-// job can be created for the account once its document is gone
-// (store.CreateJob), so the cancel pass sees every job there will be. A
-// repeated call answers 200 too, and cancels what a failed one left; an
-// account the user never connected is 404.
+// Handle answers POST {"accountId"}: the account's pending jobs are
+// cancelled, its document (and so its token) is deleted, and the jobs are
+// cancelled again. No job can be created for the account once its document
+// is gone (store.CreateJob), so the second pass sees every job there will
+// be: those created while the first ran. A failure before the deletion
+// leaves the account connected (503, try again); one after it leaves at
+// most those few jobs pending until a repeated call, which answers 200 and
+// cancels them. An account the user never connected is 404.
 func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	user, err := s.Verifier.Verify(ctx, r)
@@ -55,6 +57,13 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	if s.Now != nil {
 		now = s.Now()
 	}
+	// The jobs: a task delivered after this finds its job cancelled, an
+	// attempt already past its claim finds its lease lost at its next
+	// write (one publishing keeps it, to record what it posted).
+	cancelled, err := s.Store.CancelPendingJobs(ctx, user.UID, req.AccountID, ReasonDisconnected, now)
+	if err != nil {
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not disconnect the account; try again")
+	}
 	known, err := s.Store.Disconnect(ctx, user.UID, req.AccountID, now)
 	if err != nil {
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "could not disconnect the account; try again")
@@ -62,13 +71,12 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	if !known {
 		return httpx.Errorf(http.StatusNotFound, CodeAccountNotFound, "no connected Threads account has this accountId")
 	}
-	// Then the jobs: a task delivered after this finds its job cancelled,
-	// an attempt already past its claim finds its lease lost at its next
-	// write (one publishing keeps it, to record what it posted).
-	cancelled, err := s.Store.CancelPendingJobs(ctx, user.UID, req.AccountID, ReasonDisconnected, now)
+	// Again, now that no job can be made: those created meanwhile.
+	late, err := s.Store.CancelPendingJobs(ctx, user.UID, req.AccountID, ReasonDisconnected, now)
 	if err != nil {
-		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "the account is disconnected, but its pending posts could not all be cancelled; try again")
+		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "the account is disconnected, but a post requested at that moment may not be cancelled yet; try again")
 	}
+	cancelled += late
 	logging.FromContext(ctx).Info("account disconnected", "uid", user.UID, "accountId", req.AccountID, "jobsCancelled", cancelled)
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true})
 	return nil

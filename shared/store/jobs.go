@@ -163,8 +163,9 @@ func (s *Store) jobRef(j *Job) *firestore.DocumentRef {
 // commit records the job's creation on the account (lastJobAt), which fails
 // once the account is disconnected or its data deleted (ErrAccountGone).
 // So a request that read the account just before a disconnect stores no
-// job after the disconnect's cancel pass (which comes after the account's
-// deletion, thDisconnect), and a data deletion leaves no job behind.
+// job after the disconnect's last cancel pass (which comes after the
+// account's deletion, thDisconnect), and a data deletion leaves no job
+// behind.
 func (s *Store) CreateJob(ctx context.Context, j *Job) (stored *Job, created bool, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()

@@ -128,11 +128,12 @@ export interface paths {
         put?: never;
         /**
          * Remove a connected account
-         * @description Deletes the account document, token included, then cancels the account's pending jobs (no
-         *     job can be created for an account whose document is gone, so the cancel sees them all; if
-         *     it fails, `503`, and a repeated call finishes it). A repeated call answers `200` too (a
-         *     tombstone remembers the account); an account the user never connected is `404`. Another
-         *     user's account is never touched. Body at most 4 KiB.
+         * @description Cancels the account's pending jobs, deletes the account document, token included, and
+         *     cancels them once more (no job can be created for an account whose document is gone, so
+         *     the second pass sees those created while the first ran; a failed pass answers `503`, and a
+         *     repeated call finishes it). A repeated call answers `200` too (a tombstone remembers the
+         *     account); an account the user never connected is `404`. Another user's account is never
+         *     touched. Body at most 4 KiB.
          */
         post: operations["thDisconnect"];
         delete?: never;
