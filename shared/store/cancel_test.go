@@ -34,10 +34,7 @@ func TestCancelMarksAChainsParts(t *testing.T) {
 			j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: "uid-" + testenv.RandomID(t), AccountID: "17841400000000001",
 				Kind: "text", Status: store.JobScheduled, PublishAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now,
 				Parts: []store.JobPart{{Text: "one", Status: store.PartPending}, {Text: "two", Status: store.PartPending}}}
-			saveAccount(t, s, j.UID, j.AccountID, j.AccountID, now)
-			if _, ok, err := s.CreateJob(t.Context(), j); err != nil || !ok {
-				t.Fatalf("CreateJob: %v, %v", ok, err)
-			}
+			createJob(t, s, j)
 			tc.cancel(t, j)
 			got, err := s.GetJob(t.Context(), j.UID, j.AccountID, j.JobID)
 			if err != nil {
@@ -101,10 +98,7 @@ func TestCancelSaysWhatWasPosted(t *testing.T) {
 			if !tc.leaseUntil.IsZero() {
 				j.LeaseOwner, j.LeaseUntil = owner, tc.leaseUntil
 			}
-			saveAccount(t, s, j.UID, j.AccountID, j.AccountID, now)
-			if _, ok, err := s.CreateJob(t.Context(), j); err != nil || !ok {
-				t.Fatalf("CreateJob: %v, %v", ok, err)
-			}
+			createJob(t, s, j)
 			// Not cancelled: KeepPublished leaves it to its attempt.
 			if kept, err := s.KeepPublished(t.Context(), j, owner, j.Part, "17890000000000001", now); err != nil || kept != nil {
 				t.Fatalf("KeepPublished of a %s job = %+v, %v; want nil", tc.status, kept, err)

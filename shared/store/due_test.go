@@ -37,15 +37,10 @@ func TestDueByFollowsTheJob(t *testing.T) {
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	uid, acct := "uid-"+testenv.RandomID(t), "17841400000000001"
-	saveAccount(t, s, uid, acct, acct, now)
 	create := func(j store.Job) *store.Job {
 		t.Helper()
 		j.JobID, j.UID, j.AccountID, j.Kind, j.CreatedAt, j.UpdatedAt = "job-"+testenv.RandomID(t), uid, acct, "text", now, now
-		got, created, err := s.CreateJob(ctx, &j)
-		if err != nil || !created {
-			t.Fatalf("CreateJob: created %v, %v", created, err)
-		}
-		return got
+		return createJob(t, s, &j)
 	}
 	retryAt := now.Add(10 * time.Minute)
 
@@ -136,11 +131,7 @@ func TestOverdueJobs(t *testing.T) {
 		t.Helper()
 		j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: uid, AccountID: "17841400000000001", Status: st,
 			Kind: "text", CreatedAt: t0, UpdatedAt: t0, DueBy: due}
-		saveAccount(t, s, uid, j.AccountID, j.AccountID, t0)
-		if _, _, err := s.CreateJob(ctx, j); err != nil {
-			t.Fatal(err)
-		}
-		return j
+		return createJob(t, s, j)
 	}
 	late := mk("uid-a", store.JobAccepted, t0.Add(-3*time.Minute))
 	later := mk("uid-b", store.JobPublishing, t0.Add(-2*time.Minute))
@@ -207,10 +198,7 @@ func TestKeptLeaseStaysDue(t *testing.T) {
 		j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: "uid-" + testenv.RandomID(t), AccountID: "17841400000000001",
 			Kind: "text", Status: store.JobPublishing, ContainerID: "17900000000000001", LeaseOwner: owner, LeaseUntil: leaseEnd,
 			Attempts: 1, CreatedAt: now, UpdatedAt: now}
-		saveAccount(t, s, j.UID, j.AccountID, j.AccountID, now)
-		if _, ok, err := s.CreateJob(ctx, j); err != nil || !ok {
-			t.Fatalf("CreateJob: %v, %v", ok, err)
-		}
+		createJob(t, s, j)
 		if n, err := s.CancelPendingJobs(ctx, j.UID, j.AccountID, "account_disconnected", now); err != nil || n != 1 {
 			t.Fatalf("CancelPendingJobs = %d, %v", n, err)
 		}

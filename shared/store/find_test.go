@@ -18,10 +18,7 @@ func TestFindJobs(t *testing.T) {
 	a, b, none := "17841400000000021", "17841400000000022", "17841400000000023"
 	for _, acct := range []string{b, a} {
 		j := &store.Job{JobID: jobID, UID: uid, AccountID: acct, Kind: "text", Status: store.JobAccepted, RequestHash: "h-" + acct, CreatedAt: now, UpdatedAt: now}
-		saveAccount(t, s, uid, acct, acct, now)
-		if _, ok, err := s.CreateJob(t.Context(), j); err != nil || !ok {
-			t.Fatalf("CreateJob: %v, %v", ok, err)
-		}
+		createJob(t, s, j)
 	}
 	cases := []struct {
 		accounts []string

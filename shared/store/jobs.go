@@ -387,29 +387,27 @@ func (s *Store) OverdueJobs(ctx context.Context, before time.Time, limit int) ([
 // ClearDueBy removes the DueBy of a job that has ended yet still carries one,
 // and with it a lease the cancel kept (see cancelUpdates) that has run out
 // by now: the attempt that held it died without recording what its call
-// did. Only if the job is still as read (j.Version); false when it changed
-// meanwhile (that attempt's own write among others).
+// did. Only if the job is still as read (j.Version); false, writing
+// nothing, while a kept lease is still live, or when the job changed
+// meanwhile (that attempt's own write among others). j is updated only
+// when it returns true.
 func (s *Store) ClearDueBy(ctx context.Context, j *Job, now time.Time) (bool, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	updates := []firestore.Update{{Path: "dueBy", Value: firestore.Delete}}
 	kept := j.LeaseOwner != ""
 	if kept && now.Before(j.LeaseUntil) {
 		return false, nil // its attempt may yet record its post
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	w := *j // the job as written; j changes only once it is
+	updates := []firestore.Update{{Path: "dueBy", Value: firestore.Delete}}
 	if kept {
-		updates = append(updates,
-			firestore.Update{Path: "leaseOwner", Value: ""},
-			firestore.Update{Path: "leaseUntil", Value: time.Time{}},
-			firestore.Update{Path: "updatedAt", Value: now})
+		updates = giveUpKept(&w, now) // dueBy among them
 	}
 	wr, err := s.jobRef(j).Update(ctx, updates, firestore.LastUpdateTime(j.Version))
 	switch status.Code(err) {
 	case codes.OK:
-		j.DueBy, j.Version = time.Time{}, wr.UpdateTime
-		if kept {
-			j.LeaseOwner, j.LeaseUntil, j.UpdatedAt = "", time.Time{}, now
-		}
+		w.DueBy, w.Version = time.Time{}, wr.UpdateTime
+		*j = w
 		return true, nil
 	case codes.FailedPrecondition, codes.NotFound:
 		return false, nil
@@ -492,7 +490,7 @@ func cancelUpdates(j *Job, reason string, now time.Time) []firestore.Update {
 // nil, changing nothing, when the job is not cancelled (another attempt has
 // it, and finds the post by its container's status), was cancelled out of
 // another attempt's hands, or is gone. Otherwise it returns the job as
-// stored now, its lease given up.
+// written, its lease given up (its Version the one read before the write).
 func (s *Store) KeepPublished(ctx context.Context, j *Job, owner string, part int, mediaID string, now time.Time) (*Job, error) {
 	var kept *Job
 	done, err := updateIf(ctx, s, s.jobRef(j), decodeJob, func(cur *Job) []firestore.Update {

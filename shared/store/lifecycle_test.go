@@ -20,6 +20,18 @@ func saveAccount(t *testing.T, s *store.Store, uid, accountID, threadsUserID str
 	}
 }
 
+// createJob stores j under an account saved for it (CreateJob requires
+// one), and returns it as stored.
+func createJob(t *testing.T, s *store.Store, j *store.Job) *store.Job {
+	t.Helper()
+	saveAccount(t, s, j.UID, j.AccountID, j.AccountID, j.CreatedAt)
+	got, created, err := s.CreateJob(t.Context(), j)
+	if err != nil || !created {
+		t.Fatalf("CreateJob: created %v, %v", created, err)
+	}
+	return got
+}
+
 func tombstonePath(uid, accountID string) string {
 	return "users/" + uid + "/integrations/threads/disconnected/" + accountID
 }

@@ -234,14 +234,9 @@ func TestUpdateJobWritesTheJobItNames(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := t.Context()
 	uid, acct, now := "uid-"+testenv.RandomID(t), "17841400000000001", time.Now().UTC()
-	saveAccount(t, s, uid, acct, acct, now)
 	newJob := func(id string) *store.Job {
-		j, created, err := s.CreateJob(ctx, &store.Job{JobID: id, UID: uid, AccountID: acct, Status: store.JobAccepted,
+		return createJob(t, s, &store.Job{JobID: id, UID: uid, AccountID: acct, Status: store.JobAccepted,
 			Kind: "text", LeaseOwner: "owner-1", LeaseUntil: now.Add(time.Minute), Attempts: 1, CreatedAt: now, UpdatedAt: now})
-		if err != nil || !created {
-			t.Fatalf("CreateJob %s: created %v, %v", id, created, err)
-		}
-		return j
 	}
 	a, b := newJob("job-a-"+testenv.RandomID(t)), newJob("job-b-"+testenv.RandomID(t))
 

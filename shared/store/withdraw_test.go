@@ -29,10 +29,7 @@ func TestWithdrawJobLosesToATouch(t *testing.T) {
 		ctx := t.Context()
 		j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: "uid-" + testenv.RandomID(t), AccountID: "17841400000000001",
 			Kind: "text", Status: store.JobScheduled, PublishAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
-		saveAccount(t, s, j.UID, j.AccountID, j.AccountID, now)
-		if _, ok, err := s.CreateJob(ctx, j); err != nil || !ok {
-			t.Fatalf("CreateJob: %v, %v", ok, err)
-		}
+		createJob(t, s, j)
 		read, err := s.GetJob(ctx, j.UID, j.AccountID, j.JobID)
 		if err != nil {
 			t.Fatal(err)
@@ -55,11 +52,7 @@ func TestWithdrawJobLosesToATouch(t *testing.T) {
 			ctx := t.Context()
 			j := &store.Job{JobID: "job-" + testenv.RandomID(t), UID: "uid-" + testenv.RandomID(t), AccountID: "17841400000000001",
 				Kind: "text", Status: store.JobScheduled, PublishAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
-			saveAccount(t, s, j.UID, j.AccountID, j.AccountID, now)
-			created, ok, err := s.CreateJob(ctx, j)
-			if err != nil || !ok {
-				t.Fatalf("CreateJob: %v, %v", ok, err)
-			}
+			created := createJob(t, s, j)
 			repeat, err := s.GetJob(ctx, j.UID, j.AccountID, j.JobID) // the repeat's read
 			if err != nil {
 				t.Fatal(err)
