@@ -190,10 +190,8 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
   // One attempt, bounded by timeoutMs and the caller's signal, the answer's
   // body included: a body cut off or stalled rejects like a network failure
   // (and is retried), not as a final answer. The caller's abort rejects with
-  // its reason; a signal aborted already sends nothing (an 'abort' listener
-  // added now would never run).
+  // its reason (its caller checks that the signal has not fired already).
   async function attempt(url: string, init: RequestInit, signal?: AbortSignal): Promise<{ resp: Response; text: string }> {
-    if (signal?.aborted) throw abortReason(signal);
     const ctl = new AbortController();
     const onAbort = () => ctl.abort(abortReason(signal!));
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -242,6 +240,9 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
         ...keyDetail,
       });
     };
+    const stopIfAborted = (): void => {
+      if (signal?.aborted) throw aborted();
+    };
     const backoff = async (ms: number): Promise<void> => {
       try {
         await sleep(ms, signal);
@@ -249,7 +250,7 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
         throw aborted(); // sleep rejects on abort only
       }
     };
-    if (signal?.aborted) throw aborted();
+    stopIfAborted();
     const user = currentUser();
     const query = req.query ? `?${new URLSearchParams(req.query)}` : '';
     const url = `${urlOf(name)}${query}`;
@@ -260,7 +261,7 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
       try {
         idToken = await user.getIdToken(forceRefresh);
       } catch (err) {
-        if (signal?.aborted) throw aborted();
+        stopIfAborted();
         // Before anything was sent, Firebase's error passes through. After
         // an attempt (which may have posted), the caller needs the key to
         // try again safely: the failure is reported with it.
@@ -273,7 +274,7 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
       }
       // The signal may have fired while the token was fetched: then this
       // attempt is not sent.
-      if (signal?.aborted) throw aborted();
+      stopIfAborted();
       forceRefresh = false;
       const headers: Record<string, string> = { Authorization: `Bearer ${idToken}`, ...req.headers };
       const init: RequestInit = { method: req.method, headers };
@@ -289,7 +290,7 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
       try {
         ({ resp, text } = await attempt(url, init, signal));
       } catch (err) {
-        if (signal?.aborted) throw aborted();
+        stopIfAborted();
         if (n < attempts) {
           await backoff(wait);
           continue;
@@ -301,7 +302,7 @@ export function createThreadsClient(options: ThreadsClientOptions): ThreadsClien
         });
       }
       // Aborted as the answer was read: the call rejects all the same.
-      if (signal?.aborted) throw aborted();
+      stopIfAborted();
 
       let data: Answer | null = null;
       try {

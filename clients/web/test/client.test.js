@@ -404,7 +404,6 @@ describe('retries', () => {
     await rejects(client().publish({ text: 'x' }, { idempotencyKey: 'k' }), { code: 'token_revoked', status: 401 });
     stub.done();
   });
-
 });
 
 // A Firebase user whose n-th getIdToken call (from 1) is slow: abort() runs

@@ -210,8 +210,10 @@ test('a job cancelled while being published is followed until its attempt’s le
   await t.test('a cancelled job without a lease ends at once', async () => {
     const fs = fakeFirestore();
     const p = watchJob(fs.access, PATH);
+    const started = Date.now();
     fs.push(job('cancelled', { leaseOwner: '', leaseUntil: at(60_000), error: { reason: 'account_disconnected', message: 'm' } }));
     assert.equal((await p).status, 'cancelled');
+    assert.ok(Date.now() - started < 1000, 'waited on a cancelled job whose lease was not kept');
   });
   await t.test('aborting stops the wait', async () => {
     const fs = fakeFirestore();

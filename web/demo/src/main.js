@@ -291,8 +291,13 @@ function renderAccounts() {
     showNotice(`Connected @${just.username}.`);
     state.connectedAccountId = '';
   }
-  $('publish').disabled = state.publishing || state.accounts.length === 0;
+  syncPublishButton();
   watchJobs();
+}
+
+// Publish is on when there is an account to publish to and no publish in flight.
+function syncPublishButton() {
+  $('publish').disabled = state.publishing || state.accounts.length === 0;
 }
 
 // --- Composing: thread preview, spoilers, schedule ------------------------------------
@@ -570,7 +575,7 @@ async function onPublish(event) {
   for (const k of ['mediaId', 'mediaIds', 'jobId', 'publishAt']) delete result.dataset[k];
   setResult('sending', post.publishAt ? 'Scheduling…' : 'Publishing…');
   state.publishing = true;
-  $('publish').disabled = true;
+  syncPublishButton();
   // One idempotency key per submission (the client makes it): its retries
   // of a network failure or a 503 reuse it, and never post twice. The same
   // post submitted again after a failure that may have posted reuses the
@@ -612,18 +617,15 @@ async function onPublish(event) {
       err.idempotencyKey &&
       (err.status === 0 || err.status >= 500) &&
       !['failed', 'cancelled'].includes(err.jobStatus);
-    if (unsure) {
-      state.unsure = { submission, key: err.idempotencyKey };
-      setResult('error', `May not have been published (${code}). Publishing this same post again will not post it twice.`, {
-        jobId: err.jobId || '',
-      });
-    } else {
-      setResult('error', `Not published (${code}).`, { jobId: err.jobId || '' });
-    }
+    if (unsure) state.unsure = { submission, key: err.idempotencyKey };
+    const what = unsure
+      ? `May not have been published (${code}). Publishing this same post again will not post it twice.`
+      : `Not published (${code}).`;
+    setResult('error', what, { jobId: err.jobId || '' });
     showError(code, message, retryAfter);
   } finally {
     state.publishing = false;
-    $('publish').disabled = state.accounts.length === 0;
+    syncPublishButton();
   }
 }
 
