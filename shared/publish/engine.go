@@ -94,7 +94,7 @@ type Engine struct {
 	Lease time.Duration
 	// WaitDelay and RetryDelay override WaitingRetry and TransientRetry (tests, local runs).
 	WaitDelay, RetryDelay time.Duration
-	// MaxProcessing is how long Threads may process a part's media before
+	// MaxProcessing is how long Threads may process the post's media before
 	// the job fails (zero: DefaultMaxProcessing).
 	MaxProcessing time.Duration
 }
@@ -146,7 +146,7 @@ const (
 	WaitingRetry = 30 * time.Second
 	// TransientRetry is the suggested delay after a transient failure.
 	TransientRetry = 15 * time.Second
-	// DefaultMaxProcessing bounds how long a part's media may stay
+	// DefaultMaxProcessing bounds how long the post's media may stay
 	// IN_PROGRESS after its containers were created: the job then fails
 	// (media_failed) rather than poll Threads until the containers expire a
 	// day later, and be created again. Meta advises polling for at most
@@ -372,7 +372,8 @@ func (a *attempt) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	// One step per part: a part that is published moves the job to the
-	// next part and returns no result.
+	// next part and returns no result, as does a part whose container
+	// expired, back at accepted to be created again (createAgain).
 	for start := j.Part; ; {
 		if j.Part > start && a.now().After(a.deadline) {
 			// Out of budget between parts: the rest continues in a task.
@@ -702,7 +703,9 @@ func (a *attempt) resolvePublishing(ctx context.Context) (*Result, error) {
 // within the attempt's budget. ERROR fails the job. EXPIRED, a container
 // that waited 24 hours unpublished, sends the part back to accepted for new
 // containers (createAgain): again is then true with no result, and the
-// caller goes back to the run loop, which creates them.
+// caller has them created again (createContainers itself for carousel
+// items, else the run loop). Media still IN_PROGRESS MaxProcessing after
+// the job's ContainersAt fails the job.
 func (a *attempt) waitFinished(ctx context.Context, ids ...string) (res *Result, again bool, err error) {
 	backoff := a.Backoff
 	if backoff == nil {
@@ -743,14 +746,15 @@ func (a *attempt) waitFinished(ctx context.Context, ids ...string) (res *Result,
 		if len(still) == 0 {
 			return nil, false, nil
 		}
-		// The bound is the post's media's (ContainersAt is the first part's):
-		// a chain's later parts are text, whatever their containers answer.
-		if since := a.job.ContainersAt; a.first() && a.req != nil && a.req.Kind() != KindText &&
-			!since.IsZero() && a.now().Sub(since) > a.maxProcessing() {
-			res, err := a.fail(ctx, &store.JobError{Reason: ReasonMediaFailed, Message: fmt.Sprintf(
-				"Threads was still processing the media %s after its container was created (the limit is %s)",
-				a.now().Sub(since).Round(time.Second), a.maxProcessing())})
-			return res, false, err
+		// The bound is the post's media's: ContainersAt is set for them only,
+		// and kept while a chain's later (text) parts publish.
+		if since := a.job.ContainersAt; a.first() && !since.IsZero() {
+			if d := a.now().Sub(since); d > a.maxProcessing() {
+				res, err := a.fail(ctx, &store.JobError{Reason: ReasonMediaFailed, Message: fmt.Sprintf(
+					"Threads was still processing the media %s after its container was created (the limit is %s)",
+					d.Round(time.Second), a.maxProcessing())})
+				return res, false, err
+			}
 		}
 		pending = still
 		d := backoff[min(i, len(backoff)-1)]

@@ -179,7 +179,8 @@ func (r *Request) Parts() ([]string, error) {
 		case err != nil:
 			return nil, bad(CodeTextTooLong, "text cannot be split: %v", err)
 		case len(parts) == 0:
-			// All white space: not a single post of it either.
+			// All white space: not a single post of it either (Check refuses
+			// such a text before; this holds for Parts called alone).
 			return nil, bad(CodeEmptyPost, "text is only white space")
 		}
 	default:
