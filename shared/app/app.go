@@ -314,9 +314,13 @@ func Lazy(name string, opts Options, newHandler func(*Deps) (http.Handler, error
 	}
 	get := func(ctx context.Context) (http.Handler, func(string) bool, error) {
 		mu.Lock()
-		if handler != nil || cfgErr != nil {
+		if h := handler; h != nil { // every request once started: no CORS policy to hand back
+			mu.Unlock()
+			return h, nil, nil
+		}
+		if cfgErr != nil {
 			defer mu.Unlock()
-			return handler, allow(), cfgErr
+			return nil, allow(), cfgErr
 		}
 		call := starting
 		if call == nil {
