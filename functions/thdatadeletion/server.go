@@ -47,9 +47,12 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	p, err := signedrequest.Parse(signed, s.Secret)
+	if err != nil {
+		return err
+	}
 	var req *store.DeletionRequest
-	p, err := signedrequest.Verify(signed, s.Secret, now, s.MaxAge)
-	switch {
+	switch err := p.CheckAge(now, s.MaxAge); {
 	case err == nil:
 		// The same callback (user and issue time) resumes the same request, so
 		// a deletion interrupted half-way completes when Meta retries.
@@ -57,11 +60,11 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return unavailable(err)
 		}
-	case isStale(err) && p != nil:
-		// Meta may retry after SIGNED_REQUEST_MAX_AGE. A request this old,
-		// validly signed (Verify returns its payload then), that repeats a
-		// deletion already recorded resumes it: it only finishes what Meta
-		// asked for while it was fresh. Anything else stays refused, as
+	case !p.IssuedAt.After(now):
+		// Stale, and too old rather than from the future: Meta may retry
+		// after SIGNED_REQUEST_MAX_AGE. A request this old, validly signed,
+		// that repeats a deletion already recorded resumes it: it only
+		// finishes what Meta asked for while it was fresh. Anything else stays refused, as
 		// stale, and nothing is recorded. Only a validly signed request is
 		// looked up, so the lookup is no oracle for forged ones.
 		var lookupErr error
@@ -110,11 +113,6 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 func deletionKey(p *signedrequest.Payload) string {
 	sum := sha256.Sum256([]byte(p.UserID + "|" + strconv.FormatInt(p.IssuedAt.Unix(), 10)))
 	return hex.EncodeToString(sum[:])
-}
-
-func isStale(err error) bool {
-	var he *httpx.Error
-	return errors.As(err, &he) && he.Code == signedrequest.CodeStale
 }
 
 func unavailable(err error) error {

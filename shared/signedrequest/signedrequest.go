@@ -47,12 +47,25 @@ type Payload struct {
 
 func bad(code, msg string) error { return httpx.Errorf(http.StatusBadRequest, code, "%s", msg) }
 
-// Verify checks signed against the app secret and returns its payload. A
+// Verify checks signed against the app secret and returns its payload; a
 // request issued more than maxAge ago (or more than a minute in the
-// future) is stale (CodeStale); one only too old comes with its payload all
-// the same, its signature checked, for a caller that may still act on an
-// old request it has seen before (thDataDeletion's retries by Meta).
+// future) is stale (CodeStale: see CheckAge).
 func Verify(signed string, secret []byte, now time.Time, maxAge time.Duration) (*Payload, error) {
+	p, err := Parse(signed, secret)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.CheckAge(now, maxAge); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Parse checks signed against the app secret and returns its payload,
+// whatever its age: for a caller that may still act on an old request it
+// has seen before (thDataDeletion's retries by Meta), which checks the age
+// itself (CheckAge).
+func Parse(signed string, secret []byte) (*Payload, error) {
 	if signed == "" {
 		return nil, bad(CodeMissing, "the signed_request form field is required")
 	}
@@ -102,18 +115,23 @@ func Verify(signed string, secret []byte, now time.Time, maxAge time.Duration) (
 	if err != nil {
 		return nil, bad(CodeMalformed, "issued_at must be a Unix time")
 	}
-	issued := time.Unix(secs, 0)
+	return &Payload{Algorithm: body.Algorithm, UserID: uid, IssuedAt: time.Unix(secs, 0)}, nil
+}
+
+// CheckAge reports a request issued more than maxAge before now
+// (DefaultMaxAge when maxAge is not positive), or more than a minute after
+// it, as stale (CodeStale).
+func (p *Payload) CheckAge(now time.Time, maxAge time.Duration) error {
 	if maxAge <= 0 {
 		maxAge = DefaultMaxAge
 	}
-	p := &Payload{Algorithm: body.Algorithm, UserID: uid, IssuedAt: issued}
 	switch {
-	case issued.Sub(now) > time.Minute:
-		return nil, bad(CodeStale, "the request's issue time is in the future")
-	case now.Sub(issued) > maxAge:
-		return p, bad(CodeStale, "the request was issued too long ago")
+	case p.IssuedAt.Sub(now) > time.Minute:
+		return bad(CodeStale, "the request's issue time is in the future")
+	case now.Sub(p.IssuedAt) > maxAge:
+		return bad(CodeStale, "the request was issued too long ago")
 	}
-	return p, nil
+	return nil
 }
 
 // decode reads base64url, padded or not; padding, when present, must be
@@ -165,10 +183,6 @@ const maxForm = 16 << 10
 
 // VerifyRequest reads a callback's signed_request form field and verifies
 // it: what Meta's deauthorize and data-deletion callbacks both do first.
-//
-// As with Verify, a stale request's error may come with its payload: act
-// on the payload only when the error is nil, unless acting on an old
-// request is what the caller means to do.
 func VerifyRequest(r *http.Request, secret []byte, now time.Time, maxAge time.Duration) (*Payload, error) {
 	signed, err := FromRequest(r)
 	if err != nil {
