@@ -1,20 +1,13 @@
 package thdisconnect_test
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 
-	"threadsfunctions.dev/functions/thdisconnect"
-	"threadsfunctions.dev/shared/app"
-	"threadsfunctions.dev/shared/logging"
 	"threadsfunctions.dev/shared/store"
 	"threadsfunctions.dev/shared/testenv"
-	"threadsfunctions.dev/shared/testenv/apicheck"
 )
 
 // TestDisconnectCancelsAroundTheAccountsDeletion: the jobs are cancelled,
@@ -34,24 +27,13 @@ func TestDisconnectCancelsAroundTheAccountsDeletion(t *testing.T) {
 		{"second pass fails", 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			faulty, faults := h.env.FaultyFirestore(t)
-			opts := thdisconnect.Options
-			opts.Lookup = h.env.Lookup(map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com"})
-			opts.Logger = logging.New(io.Discard, slog.LevelInfo)
-			srv := httptest.NewServer(apicheck.Handler(t, thdisconnect.Name, app.Lazy(thdisconnect.Name, opts, func(d *app.Deps) (http.Handler, error) {
-				d.Store = store.New(faulty, d.Keyring)
-				return thdisconnect.NewHandler(d)
-			})))
-			t.Cleanup(srv.Close)
-			h.srv = srv
-
+			h := newFaultyHarness(t)
 			owner := h.env.SignUp(t)
 			const acct = "17841400000000105"
 			h.connect(owner.UID, acct)
 			jobID := h.job(owner.UID, acct, store.JobAccepted)
 
-			faults.FailNext(testenv.RPCRunQuery, tc.skip, 1, codes.ResourceExhausted) // a listing of the jobs
+			h.faults.FailNext(testenv.RPCRunQuery, tc.skip, 1, codes.ResourceExhausted) // a listing of the jobs
 			if code, body := h.disconnect(owner.IDToken, acct); code != http.StatusServiceUnavailable {
 				t.Fatalf("disconnect with a pass failing: %d %s, want 503", code, body)
 			}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
+
 	"threadsfunctions.dev/functions/thdisconnect"
 	"threadsfunctions.dev/shared/app"
 	"threadsfunctions.dev/shared/logging"
@@ -27,9 +29,17 @@ type harness struct {
 	srv   *httptest.Server
 	store *store.Store
 	fake  *threadstest.Server
+	// faults fails the function's Firestore RPCs (newFaultyHarness).
+	faults *testenv.FirestoreFaults
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, false) }
+
+// newFaultyHarness is a harness whose function's Firestore RPCs the test
+// can make fail (harness.faults).
+func newFaultyHarness(t *testing.T) *harness { return newHarnessWith(t, true) }
+
+func newHarnessWith(t *testing.T, faulty bool) *harness {
 	t.Helper()
 	e := testenv.Require(t)
 	opts := thdisconnect.Options
@@ -37,11 +47,21 @@ func newHarness(t *testing.T) *harness {
 		"CORS_ALLOWED_ORIGINS": "https://app.example.com",
 	})
 	opts.Logger = logging.New(io.Discard, slog.LevelInfo)
-	srv := httptest.NewServer(apicheck.Handler(t, thdisconnect.Name, app.Lazy(thdisconnect.Name, opts, thdisconnect.NewHandler)))
-	t.Cleanup(srv.Close)
+	h := &harness{t: t, env: e, fake: threadstest.Start(t, "app", "secret", "https://fn.example.com/cb")}
+	newHandler := thdisconnect.NewHandler
+	if faulty {
+		var fs *firestore.Client
+		fs, h.faults = e.FaultyFirestore(t)
+		newHandler = func(d *app.Deps) (http.Handler, error) {
+			d.Store = store.New(fs, d.Keyring)
+			return thdisconnect.NewHandler(d)
+		}
+	}
+	h.srv = httptest.NewServer(apicheck.Handler(t, thdisconnect.Name, app.Lazy(thdisconnect.Name, opts, newHandler)))
+	t.Cleanup(h.srv.Close)
 	keyring, _ := testenv.Keyring(t, "k1")
-	return &harness{t: t, env: e, srv: srv, store: store.New(e.Firestore(t), keyring),
-		fake: threadstest.Start(t, "app", "secret", "https://fn.example.com/cb")}
+	h.store = store.New(e.Firestore(t), keyring)
+	return h
 }
 
 func (h *harness) connect(uid, id string) {
