@@ -365,13 +365,10 @@ const maxSignedRequestAge = 24 * time.Hour
 // Meta's): tokens, codes and the app secret travel to it, so it must be
 // https, but for a simulator on this machine (a loopback host).
 func checkThreadsURL(name, value string) error {
-	if value == "" {
-		return nil
+	if err := checkURL(name, value, false); err != nil || value == "" {
+		return err
 	}
-	u, _, ok := httpURL(value)
-	if !ok {
-		return fmt.Errorf("%s must be an absolute http(s) URL", name)
-	}
+	u, _, _ := httpURL(value)
 	if strings.EqualFold(u.Scheme, "https") || isLoopback(u.Hostname()) {
 		return nil
 	}
