@@ -300,6 +300,15 @@ func TestFailuresStoreNothingAndRedirectWithReason(t *testing.T) {
 		{name: "long-lived exchange fails", query: issued, fail: threadstest.EndpointLongLived, wantReason: "token_exchange_failed"},
 		{name: "profile fails", query: issued, fail: threadstest.EndpointMe, wantReason: "profile_failed"},
 		{name: "code exchange 5xx", query: issued, fail: threadstest.EndpointCode, wantReason: "code_exchange_failed"},
+		// A Threads user id that thPublish and thDisconnect would refuse
+		// (store.ValidAccountID) is not stored: it could never be named, so
+		// never disconnected.
+		{name: "account id with a slash", query: issuedFor("1784/1400"), wantReason: "profile_failed"},
+		{name: "account id with a dot", query: issuedFor("1784.1400"), wantReason: "profile_failed"},
+		{name: "account id with a space", query: issuedFor("1784 1400"), wantReason: "profile_failed"},
+		{name: "account id with a plus", query: issuedFor("1784+1400"), wantReason: "profile_failed"},
+		{name: "account id not ASCII", query: issuedFor("1784\u00e91400"), wantReason: "profile_failed"},
+		{name: "account id of 65 characters", query: issuedFor(strings.Repeat("1", 65)), wantReason: "profile_failed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -328,34 +337,10 @@ func TestFailuresStoreNothingAndRedirectWithReason(t *testing.T) {
 
 func issued(h *harness) url.Values { return url.Values{"code": {h.threads.IssueCode(ada)}} }
 
-// A Threads user id that thPublish and thDisconnect would refuse
-// (store.ValidAccountID) is not stored: the account could never be named,
-// so never disconnected.
-func TestUnusableAccountIDRefused(t *testing.T) {
-	cases := []struct{ name, id string }{
-		{"slash", "1784/1400"},
-		{"dot", "1784.1400"},
-		{"space", "1784 1400"},
-		{"plus", "1784+1400"},
-		{"non-ASCII", "1784\u00e91400"},
-		{"65 characters", strings.Repeat("1", 65)},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			uid := "uid-" + testenv.RandomID(t)
-			q := url.Values{"code": {h.threads.IssueCode(threadstest.User{ID: tc.id, Username: "odd"})}}
-			q.Set("state", h.newState(t, uid, "https://app.example.com/settings", 10*time.Minute))
-			resp, _ := h.get(t, q)
-			got := redirectParams(t, resp, "https://app.example.com/settings")
-			if got.Get("threads") != "error" || got.Get("reason") != "profile_failed" || got.Get("accountId") != "" {
-				t.Errorf("redirect query = %v, want reason profile_failed", got)
-			}
-			docs, err := h.env.Firestore(t).Collection("users/" + uid + "/integrations/threads/accounts").Documents(t.Context()).GetAll()
-			if err != nil || len(docs) != 0 {
-				t.Errorf("stored %d accounts (%v), want none", len(docs), err)
-			}
-		})
+// issuedFor is issued for a Threads user of that id.
+func issuedFor(id string) func(*harness) url.Values {
+	return func(h *harness) url.Values {
+		return url.Values{"code": {h.threads.IssueCode(threadstest.User{ID: id, Username: "odd"})}}
 	}
 }
 
