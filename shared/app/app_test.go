@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -405,11 +406,7 @@ func TestConcurrentRequestsShareOneStart(t *testing.T) {
 		codes = append(codes, serveAsync(&waitingContext{Context: t.Context(), waiting: waiting}, h))
 	}
 	for i := range 5 {
-		select {
-		case <-waiting:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%d of the 5 requests are waiting for the start", i)
-		}
+		await(t, waiting, fmt.Sprintf("request %d of 5 waiting for the start", i+1))
 	}
 	// One that gives up (its context ends) is answered while the start goes on.
 	ctx, cancel := context.WithCancel(t.Context())
@@ -463,6 +460,17 @@ func answerWithin(t *testing.T, c <-chan int, what string) int {
 	}
 }
 
+// await takes a signal from c, or fails the test after 10 s: what did not
+// happen.
+func await(t *testing.T, c <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: did not happen", what)
+	}
+}
+
 // send gives v to the start blocked on c, or fails the test when none
 // takes it.
 func send(t *testing.T, c chan<- error, v error) {
@@ -492,14 +500,10 @@ func TestStartOutlivesTheRequestThatBeganIt(t *testing.T) {
 		})
 	ctx, cancel := context.WithCancel(t.Context())
 	starter := serveAsync(ctx, h)
-	select {
-	case <-entered: // the start is reading the secret
-	case <-time.After(10 * time.Second):
-		t.Fatal("the start did not read the secret")
-	}
+	await(t, entered, "the start reading the secret")
 	waiting := make(chan struct{}, 1)
 	other := serveAsync(&waitingContext{Context: t.Context(), waiting: waiting}, h)
-	<-waiting
+	await(t, waiting, "a second request waiting for the start")
 	cancel()
 	if code := answerWithin(t, starter, "the request that began the start, gone"); code != http.StatusServiceUnavailable {
 		t.Errorf("the request that began the start, gone: %d, want 503", code)
