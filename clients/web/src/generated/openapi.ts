@@ -47,7 +47,7 @@ export interface paths {
          *     fails nothing is stored and the redirect says why (`threads=error&reason=…`, schema
          *     `CallbackReason`). A `state` that is missing, malformed, unknown, used or expired has no `returnTo` to go
          *     back to: it gets an HTML page with the code `invalid_state`. No ID token: the state is
-         *     the authentication (CSRF protection). No CORS: a top-level navigation.
+         *     the authentication (single use, 10 minutes; not bound to the browser: see the known limitation in the README). No CORS: a top-level navigation.
          */
         get: operations["thAuthCallback"];
         put?: never;
