@@ -26,13 +26,16 @@ import (
 // attempt.
 func (h *harness) cancelOnPublish(n int32, fail *threadstest.Failure) {
 	h.t.Helper()
-	h.cancelOn(func(r *http.Request) bool {
-		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/threads_publish")
-	}, n, func() {
+	h.cancelOn(isPublishCall, n, func() {
 		if fail != nil {
 			h.fake.FailNext(threadstest.EndpointPublish, 1, *fail)
 		}
 	})
+}
+
+// isPublishCall matches the publish calls of the Threads API.
+func isPublishCall(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/threads_publish")
 }
 
 // cancelOn is cancelOnPublish for the nth Threads call that match
@@ -104,9 +107,7 @@ func TestPostRecordedWhenItsWriteFailsAfterACancel(t *testing.T) {
 	h := newHarness(t)
 	faulty, faults := testenv.Require(t).FaultyFirestore(t)
 	h.engine.Store = store.New(faulty, h.keyring)
-	h.cancelOn(func(r *http.Request) bool {
-		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/threads_publish")
-	}, 1, func() { faults.FailNext(testenv.RPCCommit, 0, 1, codes.Internal) })
+	h.cancelOn(isPublishCall, 1, func() { faults.FailNext(testenv.RPCCommit, 0, 1, codes.Internal) })
 	id := h.newJob(publish.Request{Text: "write fails"})
 	if _, err := h.engine.Run(t.Context(), h.uid, h.user.ID, id, 5*time.Second); err == nil || !strings.Contains(err.Error(), "injected fault") {
 		t.Fatalf("attempt: %v, want the injected write failure", err)
