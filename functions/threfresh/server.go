@@ -70,7 +70,7 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	if s.Now != nil {
 		now = s.Now()
 	}
-	counts, err := s.sweep(ctx, now, arrived)
+	counts, err := s.Sweep(ctx, now, arrived)
 	if err != nil {
 		return httpx.Wrap(err, http.StatusServiceUnavailable, httpx.CodeServiceUnavailable, "the sweep stopped early; the next one continues")
 	}
@@ -84,14 +84,9 @@ func (s *Server) Handle(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// Sweep examines every due account once, or as many as its budget allows
-// from now on (Complete says which).
-func (s *Server) Sweep(ctx context.Context, now time.Time) (Counts, error) {
-	return s.sweep(ctx, now, time.Now())
-}
-
-// sweep is Sweep with its budget counted from began.
-func (s *Server) sweep(ctx context.Context, now, began time.Time) (Counts, error) {
+// Sweep examines every due account once (due by now), or as many as its
+// budget allows, counted from began (Complete says which).
+func (s *Server) Sweep(ctx context.Context, now, began time.Time) (Counts, error) {
 	budget := s.Budget
 	if budget <= 0 {
 		budget = DefaultBudget

@@ -199,7 +199,7 @@ func TestSweepStopsAtItsBudget(t *testing.T) {
 		return &threfresh.Server{Store: h.store, Window: 10 * 24 * time.Hour, Budget: budget,
 			Refresher: &tokens.Refresher{Store: h.store, Threads: &threads.Client{AppID: "app", AppSecret: "secret", GraphURL: h.fake.URL}}}
 	}
-	first, err := sweeper(1200*time.Millisecond).Sweep(t.Context(), now)
+	first, err := sweeper(1200*time.Millisecond).Sweep(t.Context(), now, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestSweepStopsAtItsBudget(t *testing.T) {
 	if first.Complete || first.Examined != 8 || first.Refreshed != 8 {
 		t.Fatalf("first sweep %+v: want incomplete, 8 accounts examined and refreshed", first)
 	}
-	second, err := sweeper(time.Minute).Sweep(t.Context(), now)
+	second, err := sweeper(time.Minute).Sweep(t.Context(), now, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
